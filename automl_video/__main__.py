@@ -1,0 +1,5 @@
+import sys
+
+from automl_video.cli import main
+
+sys.exit(main())

@@ -1,0 +1,239 @@
+"""Every input and output of automl-video is a URL read and written through fsspec.
+
+Local paths, ``file://``, ``gs://``, ``s3://`` and ``memory://`` all work. Writes are atomic: a local file
+is written under a temporary name in the same folder and renamed; an object store publishes an object
+only when its single upload completes, so the final name is never seen half-written.
+
+TensorFlow's own ``tf.io.gfile`` cannot reach a GCS emulator, so code that needs a local file (Keras,
+the TFLite converter, PyAV seeking) uses :func:`local_copy` / :func:`upload_dir` around it.
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from typing import Any, Iterator
+
+import fsspec
+
+# gcsfs probes for hierarchical-namespace buckets on every call unless told not to; against an emulator
+# (and most buckets) that probe stalls for a minute. Must be set before gcsfs is imported.
+os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+
+_LOCAL_PROTOCOLS = {"file", "local"}
+
+
+def filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """Return the fsspec filesystem for ``url`` and the path inside it."""
+    fs, path = fsspec.core.url_to_fs(url)
+    return fs, path
+
+
+def is_local(url: str) -> bool:
+    fs, _ = filesystem(url)
+    protocols = fs.protocol if isinstance(fs.protocol, (tuple, list)) else (fs.protocol,)
+    return any(p in _LOCAL_PROTOCOLS for p in protocols)
+
+
+def local_path(url: str) -> str:
+    """The OS path of a local URL (``file:///a/b`` → ``/a/b``)."""
+    if not is_local(url):
+        raise ValueError(f"{url}: not a local path")
+    return filesystem(url)[1]
+
+
+def join(url: str, *parts: str) -> str:
+    """Join URL path segments with ``/`` (never ``os.path.join``: URLs are not OS paths)."""
+    out = url.rstrip("/")
+    for part in parts:
+        out = f"{out}/{part.strip('/')}"
+    return out
+
+
+def exists(url: str) -> bool:
+    fs, path = filesystem(url)
+    return fs.exists(path)
+
+
+def size(url: str) -> int:
+    fs, path = filesystem(url)
+    return int(fs.size(path))
+
+
+def info(url: str) -> dict[str, Any]:
+    fs, path = filesystem(url)
+    return fs.info(path)
+
+
+def listdir(url: str) -> list[str]:
+    """Full URLs of the entries directly under ``url`` (empty when it does not exist)."""
+    fs, path = filesystem(url)
+    if not fs.exists(path):
+        return []
+    return sorted(_unstrip(url, fs, p) for p in fs.ls(path, detail=False))
+
+
+def glob(pattern: str) -> list[str]:
+    fs, path = filesystem(pattern)
+    return sorted(_unstrip(pattern, fs, p) for p in fs.glob(path))
+
+
+def _unstrip(reference_url: str, fs: fsspec.AbstractFileSystem, path: str) -> str:
+    """Turn a filesystem path back into a URL with the protocol of ``reference_url``."""
+    if "://" in reference_url:
+        return fs.unstrip_protocol(path)
+    return path
+
+
+def open_read(url: str, mode: str = "rb"):
+    fs, path = filesystem(url)
+    return fs.open(path, mode)
+
+
+def read_bytes(url: str) -> bytes:
+    fs, path = filesystem(url)
+    return fs.cat_file(path)
+
+
+def read_text(url: str) -> str:
+    return read_bytes(url).decode("utf-8")
+
+
+def read_json(url: str) -> Any:
+    return json.loads(read_bytes(url))
+
+
+def write_bytes(url: str, data: bytes) -> None:
+    """Write ``data`` to ``url`` atomically: readers see the old content or the new, never a part."""
+    fs, path = filesystem(url)
+    if is_local(url):
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+    else:
+        fs.pipe_file(path, data)
+
+
+def write_text(url: str, text: str) -> None:
+    write_bytes(url, text.encode("utf-8"))
+
+
+def write_json(url: str, value: Any, indent: int | None = 2) -> None:
+    write_bytes(url, (json.dumps(value, indent=indent, sort_keys=False) + "\n").encode("utf-8"))
+
+
+def write_jsonl(url: str, rows: list[Any]) -> None:
+    write_bytes(url, "".join(json.dumps(r) + "\n" for r in rows).encode("utf-8"))
+
+
+def read_jsonl(url: str) -> list[Any]:
+    return [json.loads(line) for line in read_text(url).splitlines() if line.strip()]
+
+
+def remove(url: str, recursive: bool = False) -> None:
+    fs, path = filesystem(url)
+    if fs.exists(path):
+        fs.rm(path, recursive=recursive)
+
+
+def makedirs(url: str) -> None:
+    fs, path = filesystem(url)
+    fs.makedirs(path, exist_ok=True)
+
+
+@contextlib.contextmanager
+def local_copy(url: str) -> Iterator[str]:
+    """Yield a local file path holding the content of ``url`` (the file itself when already local)."""
+    if is_local(url):
+        yield local_path(url)
+        return
+    fs, path = filesystem(url)
+    suffix = os.path.splitext(path)[1]
+    with tempfile.TemporaryDirectory(prefix="automl-video-") as tmp:
+        target = os.path.join(tmp, "file" + suffix)
+        fs.get_file(path, target)
+        yield target
+
+
+@contextlib.contextmanager
+def local_dir(url: str) -> Iterator[str]:
+    """Yield a local folder holding a copy of the folder at ``url`` (the folder itself when local)."""
+    if is_local(url):
+        yield local_path(url)
+        return
+    with tempfile.TemporaryDirectory(prefix="automl-video-") as tmp:
+        download_dir(url, tmp)
+        yield tmp
+
+
+def download_dir(url: str, local: str) -> None:
+    fs, path = filesystem(url)
+    os.makedirs(local, exist_ok=True)
+    prefix = path.rstrip("/") + "/"
+    for remote in fs.find(path):
+        target = os.path.join(local, remote[len(prefix):])
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        fs.get_file(remote, target)
+
+
+def upload_dir(local: str, url: str) -> None:
+    """Copy a local folder to ``url`` file by file, each file written atomically.
+
+    Callers that publish a folder as one unit write a marker file last (see :func:`publish_dir`).
+    """
+    for root, _, files in os.walk(local):
+        for name in sorted(files):
+            source = os.path.join(root, name)
+            relative = os.path.relpath(source, local).replace(os.sep, "/")
+            with open(source, "rb") as f:
+                write_bytes(join(url, relative), f.read())
+
+
+def publish_dir(local: str, url: str) -> None:
+    """Publish a locally built folder at ``url`` so readers never see a partial one.
+
+    Local targets are swapped in with a rename; object stores get every file first and the
+    ``_COMPLETE`` marker last, which readers check with :func:`is_published`.
+    """
+    marker = os.path.join(local, COMPLETE_MARKER)
+    with open(marker, "w") as f:
+        f.write(uuid.uuid4().hex + "\n")
+    if is_local(url):
+        target = local_path(url)
+        parent = os.path.dirname(os.path.abspath(target))
+        os.makedirs(parent, exist_ok=True)
+        staging = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
+        shutil.rmtree(staging)
+        shutil.copytree(local, staging)
+        if os.path.exists(target):
+            old = tempfile.mkdtemp(prefix=".old-", dir=parent)
+            shutil.rmtree(old)
+            os.replace(target, old)
+            os.replace(staging, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, target)
+        return
+    os.remove(marker)
+    remove(join(url, COMPLETE_MARKER))
+    upload_dir(local, url)
+    write_text(join(url, COMPLETE_MARKER), uuid.uuid4().hex + "\n")
+
+
+COMPLETE_MARKER = "_COMPLETE"
+
+
+def is_published(url: str) -> bool:
+    return exists(join(url, COMPLETE_MARKER))
