@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Starts a throwaway PostgreSQL on 127.0.0.1 for the registry tests and prints its SQLAlchemy URL.
+# Installs Debian's PostgreSQL when the machine lacks it. Everything goes to stderr but the URL.
+set -euo pipefail
+port=${PGPORT_TEST:-54329}
+if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; } >&2
+fi
+bin=$(dirname "$(ls /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -n 1)")
+data=$(mktemp -d /tmp/automl-video-pg.XXXXXX)
+id -u postgres >/dev/null 2>&1 || useradd --system --home "$data" postgres >&2
+chown postgres "$data"
+runuser -u postgres -- "$bin/initdb" -D "$data/db" -A trust -U postgres >&2
+runuser -u postgres -- "$bin/pg_ctl" -D "$data/db" -l "$data/log" -w \
+  -o "-h 127.0.0.1 -p $port -k $data" start >&2
+runuser -u postgres -- "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres automl_video_test >&2
+echo "postgresql+psycopg2://postgres@127.0.0.1:$port/automl_video_test"
