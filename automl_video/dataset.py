@@ -101,6 +101,9 @@ class SplitConfig:
     seed: int = 0
     training_fraction: float | None = None
     test_fraction: float | None = None
+    # video_ids of UNASSIGNED videos deliberately left out of every set (fractions summing below 1), so
+    # they stay out when the dataset is split again after an append.
+    left_out: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -1,11 +1,17 @@
 """Shared fixtures: a real GCS emulator on loopback and synthetic videos made by the project itself."""
 
 import os
+import threading
 import uuid
 
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
 import pytest
+
+
+def _drain(stream) -> None:
+    while stream.read(65536):
+        pass
 
 
 @pytest.fixture(scope="session")
@@ -15,6 +21,9 @@ def gcs_server():
 
     server = FakeGCSServer()
     server.start()
+    # The wrapper pipes the server's stderr (one log line per request) and never reads it: once the
+    # 64 KiB pipe is full (a few hundred requests) the server blocks and every gs:// call hangs.
+    threading.Thread(target=_drain, args=(server._process.stderr,), daemon=True).start()
     yield server
     server.stop()
 

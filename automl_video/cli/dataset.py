@@ -1,5 +1,92 @@
-"""CLI for the dataset stage (placeholder until its issue lands)."""
+"""``automl-video dataset import | split | describe``: build a dataset from AutoML CSVs and split it."""
+
+import dataclasses
+
+from automl_video import describe, importer, splits
+from automl_video.cli import add_json_flag, emit
 
 
 def register(subparsers) -> None:
-    pass
+    group = subparsers.add_parser("dataset", help="import AutoML Video CSVs, split and describe a dataset")
+    commands = group.add_subparsers(dest="dataset_command", required=True)
+
+    parser = commands.add_parser(
+        "import",
+        help="import top-level CSVs (ML_USE,CSV_URI rows) into a dataset, all or nothing",
+        description=importer.__doc__.split("\n\n")[0],
+    )
+    parser.add_argument("--source", action="append", required=True, metavar="URI", help="top-level CSV (repeatable)")
+    parser.add_argument("--dataset", required=True, metavar="URI", help="dataset folder (created or appended to)")
+    parser.add_argument("--exhaustive", action="store_true", help="unlabelled frames are negatives for every label")
+    parser.add_argument(
+        "--max-error-fraction", type=float, default=0.1, metavar="F",
+        help="fail (importing nothing) when more than this fraction of rows fail (default 0.1)",
+    )
+    parser.add_argument("--display-name", default="", metavar="NAME", help="dataset display name")
+    add_json_flag(parser)
+    parser.set_defaults(func=_import)
+
+    parser = commands.add_parser(
+        "split", help="assign videos to TRAIN / VALIDATION / TEST", description=splits.__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--dataset", required=True, metavar="URI", help="dataset folder")
+    parser.add_argument("--training-fraction", type=float, metavar="F", help="share of UNASSIGNED videos for training")
+    parser.add_argument("--test-fraction", type=float, metavar="F", help="share of UNASSIGNED videos for TEST")
+    parser.add_argument("--seed", type=int, help="hash seed (default: the previous split's, else 0)")
+    parser.add_argument("--resplit", action="store_true", help="discard earlier assignments and split from scratch")
+    add_json_flag(parser)
+    parser.set_defaults(func=_split)
+
+    parser = commands.add_parser("describe", help="counts per label and split, and failed rows")
+    parser.add_argument("--dataset", required=True, metavar="URI", help="dataset folder")
+    add_json_flag(parser)
+    parser.set_defaults(func=_describe)
+
+
+def _import(args) -> None:
+    result = importer.import_data(
+        args.source, args.dataset, args.exhaustive, args.max_error_fraction, args.display_name
+    )
+    emit(dataclasses.asdict(result), args.json, human=_import_summary)
+
+
+def _import_summary(result: dict) -> str:
+    lines = [
+        f"imported {result['imported_rows']} rows into {result['dataset_uri']}: "
+        f"{result['videos_added']} new videos, {result['segments_added']} new segments; "
+        f"{result['failed_rows']} rows failed (report: {result['report_uri']})"
+    ]
+    lines += [f"  {f['uri']} row {f['row']}: {f['message']}" for f in result["partial_failures"]]
+    lines += [f"  note: {note}" for note in result["notes"]]
+    return "\n".join(lines)
+
+
+def _split(args) -> None:
+    result = splits.split_dataset(args.dataset, args.training_fraction, args.test_fraction, args.seed, args.resplit)
+    emit(dataclasses.asdict(result), args.json, human=_split_summary)
+
+
+def _split_summary(result: dict) -> str:
+    counts = ", ".join(
+        f"{name} {c['videos']} videos / {c['segments']} segments" for name, c in result["counts"].items()
+    )
+    # Warnings are logged on stderr already.
+    return f"split {result['dataset_uri']} (seed {result['seed']}): {counts}; {result['left_out']} videos left out"
+
+
+def _describe(args) -> None:
+    emit(describe.describe(args.dataset), args.json, human=_describe_summary)
+
+
+def _describe_summary(doc: dict) -> str:
+    lines = [f"{doc['display_name']}: {doc['video_count']} videos, {doc['segment_count']} segments"]
+    lines += [
+        f"  {name:<10} {c['videos']:>6} videos {c['segments']:>7} segments" for name, c in doc["splits"].items()
+    ]
+    lines += [
+        f"  label {s['display_name']!r} (id {s['id']}): {s['example_count']} segments in {s['video_count']} videos"
+        for s in doc["annotation_specs"]
+    ]
+    lines.append(f"  failed rows: {doc['failed_row_count']}")
+    lines += [f"    {f['uri']} row {f['row']}: {f['message']}" for f in doc["partial_failures"]]
+    return "\n".join(lines)

@@ -1,0 +1,520 @@
+"""Synthetic motion videos and their AutoML import CSVs, so tests and the demo never download media.
+
+Every class is the same kind of object doing a different *motion* (left→right vs right→left, clockwise vs
+counter-clockwise, growing vs shrinking, ...). Each motion has a twin that is its time reversal, and
+appearance (shape, colour, size, background, start phase, speed) is drawn per video independently of
+the class, so one frame cannot tell the classes apart: a model has to use time.
+
+Videos are H.264 MP4s encoded single-threaded with fixed options, so the same seed gives byte-identical
+files. Besides :func:`generate`, the module offers building blocks for other tests: :func:`make_video`
+(any frames, VFR timestamps, rotation metadata), :func:`make_cut_video` (known hard cuts) and
+:func:`make_long_video` (long, cheap to encode).
+"""
+
+import contextlib
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Callable, Iterable, Iterator, Sequence
+
+import av
+import av.video.reformatter
+import numpy as np
+
+from automl_video import storage
+from automl_video.progress import Progress
+
+# Motions in the order classes are taken; pairs are time reversals of each other.
+MOTIONS = (
+    "left_to_right",
+    "right_to_left",
+    "top_to_bottom",
+    "bottom_to_top",
+    "clockwise",
+    "counter_clockwise",
+    "growing",
+    "shrinking",
+    "down_right",
+    "up_left",
+    "down_left",
+    "up_right",
+)
+NEGATIVE_LABEL = "-"
+ML_USES = ("TRAIN", "TEST", "UNASSIGNED")
+_TRANSLATIONS = {
+    "left_to_right": (1, 0),
+    "right_to_left": (-1, 0),
+    "top_to_bottom": (0, 1),
+    "bottom_to_top": (0, -1),
+    "down_right": (1, 1),
+    "up_left": (-1, -1),
+    "down_left": (-1, 1),
+    "up_right": (1, -1),
+}
+_SHAPES = ("disc", "square", "diamond", "ring")
+# Which layout a class's j-th video gets (cycled): most are one motion from start to end.
+_LAYOUTS = ("single", "single", "single", "two_motions", "with_negative")
+# Which ML_USE a class's j-th video gets (cycled over 10): one TEST and one TRAIN row in ten, at least
+# one of each per class once a class has 4 videos.
+_ML_USE_BY_INDEX = {1: "TEST", 3: "TRAIN"}
+
+
+@dataclass
+class SynthResult:
+    """Where :func:`generate` wrote the dataset."""
+
+    import_csv: str
+    class_names: list[str]
+    videos: list[str]
+    csvs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Appearance:
+    """Everything a single frame shows, drawn per video independently of the motion class."""
+
+    shape: str
+    colour: np.ndarray
+    radius: float
+    background: np.ndarray
+    noise: int
+
+
+# ---------------------------------------------------------------------------------------------------
+# Encoding
+
+
+@contextlib.contextmanager
+def _local_target(url: str) -> Iterator[str]:
+    """Yield a local temporary path to encode into; publish it atomically at ``url`` on success."""
+    suffix = os.path.splitext(url)[1] or ".mp4"
+    if storage.is_local(url):
+        final = storage.local_path(url)
+        directory = os.path.dirname(os.path.abspath(final))
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
+        os.close(fd)
+        try:
+            yield tmp
+            os.replace(tmp, final)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        return
+    with tempfile.TemporaryDirectory(prefix="automl-video-synth-") as tmp_dir:
+        tmp = os.path.join(tmp_dir, "video" + suffix)
+        yield tmp
+        with open(tmp, "rb") as f:
+            storage.write_bytes(url, f.read())
+
+
+def make_video(
+    path: str,
+    frames: Iterable[np.ndarray] | Callable[[int], np.ndarray],
+    fps: float = 15,
+    *,
+    num_frames: int | None = None,
+    timestamps: Sequence[float] | None = None,
+    rotation: int = 0,
+    gop: int | None = None,
+    crf: int = 23,
+    preset: str = "veryfast",
+    codec: str = "libx264",
+    faststart: bool = True,
+) -> str:
+    """Encode RGB frames to a video file at any URL, deterministically (single-threaded encoder).
+
+    Args:
+        path: output URL (local path or fsspec URL); written atomically.
+        frames: ``HxWx3`` uint8 arrays, or a callable ``index -> array`` (then ``num_frames`` is needed).
+        fps: nominal frame rate (the time base when ``timestamps`` is not given).
+        num_frames: how many frames to take from a callable (or to cut an iterable short).
+        timestamps: per-frame presentation times in seconds for a variable-frame-rate video.
+        rotation: display-matrix rotation in degrees counter-clockwise (as PyAV's ``frame.rotation``
+            reads it back): the stored pixels are shown rotated by this much.
+        gop: keyframe interval in frames (default: one second of frames).
+        crf, preset, codec: encoder settings (libx264 by default).
+        faststart: put the index first, as for streaming from object stores.
+
+    Returns:
+        ``path``.
+    """
+    if callable(frames):
+        if num_frames is None:
+            raise ValueError("make_video: num_frames is required when frames is a callable")
+        frame_iter: Iterable[np.ndarray] = (frames(i) for i in range(num_frames))
+    else:
+        frame_iter = frames if num_frames is None else (f for _, f in zip(range(num_frames), frames))
+    rate = Fraction(fps).limit_denominator(1001)
+    time_base = Fraction(1, 1000) if timestamps is not None else 1 / rate
+    options = {"movflags": "+faststart"} if faststart else {}
+    with _local_target(path) as local:
+        container = av.open(local, "w", format="mp4", options=options)
+        try:
+            stream = None
+            reformatter = av.video.reformatter.VideoReformatter()
+            for index, image in enumerate(frame_iter):
+                if stream is None:
+                    stream = _add_video_stream(container, codec, rate, time_base, image, gop, crf, preset)
+                    if rotation:
+                        stream.set_display_rotation(rotation)
+                frame = _yuv_frame(reformatter, image)
+                frame.time_base = time_base
+                frame.pts = round(timestamps[index] / time_base) if timestamps is not None else index
+                container.mux(stream.encode(frame))
+            if stream is None:
+                raise ValueError(f"{path}: no frames to encode")
+            container.mux(stream.encode(None))
+        finally:
+            container.close()
+    return path
+
+
+def _yuv_frame(reformatter: av.video.reformatter.VideoReformatter, image: np.ndarray) -> av.VideoFrame:
+    """RGB array → yuv420p frame on one swscale thread (its threaded conversion is not bit-exact)."""
+    rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(image, dtype=np.uint8), format="rgb24")
+    return reformatter.reformat(rgb, format="yuv420p", threads=1)
+
+
+def _add_video_stream(container, codec, rate, time_base, first_image, gop, crf, preset):
+    height, width = first_image.shape[:2]
+    if height % 2 or width % 2:
+        raise ValueError(f"frame size {width}x{height}: H.264 4:2:0 needs even width and height")
+    stream = container.add_stream(codec, rate=rate)
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    stream.codec_context.time_base = time_base
+    stream.codec_context.gop_size = gop or max(1, round(float(rate)))
+    stream.codec_context.thread_count = 1  # one thread: byte-identical output for the same input
+    if codec == "libx264":
+        # asm=0: x264's SIMD reads uninitialised padding in its look-ahead buffers, so with assembly the
+        # same frames sometimes encode to different bytes; the C paths are bit-exact and CPU-independent.
+        stream.options = {"crf": str(crf), "preset": preset, "threads": "1", "x264-params": "asm=0"}
+    return stream
+
+
+# ---------------------------------------------------------------------------------------------------
+# Drawing
+
+
+class _Canvas:
+    """Pixel grids for one frame size, shared by every frame drawn at that size."""
+
+    def __init__(self, width: int, height: int):
+        self.width, self.height = width, height
+        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+        self.xs, self.ys = xs + 0.5, ys + 0.5
+
+    def mask(self, shape: str, cx: float, cy: float, radius: float) -> np.ndarray:
+        """Boolean mask of ``shape`` centred at (cx, cy); coordinates wrap around the frame edges."""
+        dx = (self.xs - cx + self.width / 2) % self.width - self.width / 2
+        dy = (self.ys - cy + self.height / 2) % self.height - self.height / 2
+        if shape == "disc":
+            return dx * dx + dy * dy <= radius * radius
+        if shape == "square":
+            return (np.abs(dx) <= radius * 0.85) & (np.abs(dy) <= radius * 0.85)
+        if shape == "diamond":
+            return np.abs(dx) + np.abs(dy) <= radius * 1.2
+        if shape == "ring":
+            d2 = dx * dx + dy * dy
+            return (d2 <= radius * radius) & (d2 >= (radius * 0.55) ** 2)
+        raise ValueError(f"unknown shape {shape!r}")
+
+
+def _random_appearance(rng: np.random.Generator, canvas: _Canvas) -> _Appearance:
+    """Shape, colours, size and a smooth background, all independent of the motion class."""
+    base = rng.integers(30, 226, size=3).astype(np.float32)
+    tilt = rng.uniform(-40, 40, size=(2, 3)).astype(np.float32)
+    gx = (canvas.xs / canvas.width - 0.5)[..., None]
+    gy = (canvas.ys / canvas.height - 0.5)[..., None]
+    background = np.clip(base + gx * tilt[0] + gy * tilt[1], 0, 255)
+    colour = rng.integers(0, 256, size=3).astype(np.float32)
+    # Keep the object visible: push its colour away from the background's mean.
+    if np.abs(colour - base).sum() < 150:
+        colour = np.where(base > 127, base - 120, base + 120).astype(np.float32)
+    short_side = min(canvas.width, canvas.height)
+    return _Appearance(
+        shape=str(rng.choice(_SHAPES)),
+        colour=colour,
+        radius=float(rng.uniform(0.07, 0.13) * short_side),
+        background=background,
+        noise=int(rng.integers(3, 7)),
+    )
+
+
+def _motion_track(motion: str, rng: np.random.Generator, canvas: _Canvas) -> Callable[[float], tuple]:
+    """A function ``time -> (cx, cy, radius_scale)`` for one motion with random phase and speed.
+
+    ``"-"`` is a hard negative: an object that stays put, jittering by a pixel or two.
+    """
+    w, h = canvas.width, canvas.height
+    x0, y0 = rng.uniform(0, w), rng.uniform(0, h)
+    if motion in _TRANSLATIONS:
+        sx, sy = _TRANSLATIONS[motion]
+        speed = rng.uniform(0.25, 0.5)  # frame sizes per second
+        return lambda t: (x0 + sx * speed * w * t, y0 + sy * speed * h * t, 1.0)
+    if motion in ("clockwise", "counter_clockwise"):
+        direction = 1.0 if motion == "clockwise" else -1.0  # image y points down: +angle is clockwise
+        angular_speed = rng.uniform(1.5, 3.0)
+        angle0 = rng.uniform(0, 2 * math.pi)
+        orbit = rng.uniform(0.2, 0.3) * min(w, h)
+        cx, cy = w / 2 + rng.uniform(-0.08, 0.08) * w, h / 2 + rng.uniform(-0.08, 0.08) * h
+
+        def orbit_position(t: float) -> tuple:
+            angle = angle0 + direction * angular_speed * t
+            return cx + orbit * math.cos(angle), cy + orbit * math.sin(angle), 1.0
+
+        return orbit_position
+    if motion in ("growing", "shrinking"):
+        direction = 1.0 if motion == "growing" else -1.0
+        cycles_per_second = rng.uniform(0.3, 0.6)
+        phase0 = rng.uniform(0, 1)
+        # Size is a sawtooth between 0.5x and 1.8x the base radius.
+        return lambda t: (x0, y0, 0.5 + 1.3 * ((phase0 + direction * cycles_per_second * t) % 1.0))
+    if motion == NEGATIVE_LABEL:
+        jitter = rng.normal(0, 1.0, size=(4096, 2))
+        return lambda t: (x0 + jitter[int(t * 97) % 4096, 0], y0 + jitter[int(t * 97) % 4096, 1], 1.0)
+    raise ValueError(f"unknown motion {motion!r}; known: {', '.join(MOTIONS)}")
+
+
+def _render(canvas: _Canvas, look: _Appearance, position: tuple, noise: np.ndarray) -> np.ndarray:
+    cx, cy, scale = position
+    image = look.background.copy()
+    image[canvas.mask(look.shape, cx, cy, look.radius * scale)] = look.colour
+    return np.clip(image + noise, 0, 255).astype(np.uint8)
+
+
+@dataclass
+class _Span:
+    motion: str
+    start_frame: int
+    end_frame: int
+
+
+def _render_spans(path: str, spans: list[_Span], rng: np.random.Generator, canvas: _Canvas, fps: float) -> None:
+    """Encode one video: one object, whose motion changes from span to span."""
+    look = _random_appearance(rng, canvas)
+    tracks = [_motion_track(span.motion, rng, canvas) for span in spans]
+    noise_seed = int(rng.integers(0, 2**31))
+
+    def frame_at(index: int) -> np.ndarray:
+        span_index = next(i for i, s in enumerate(spans) if index < s.end_frame)
+        t = (index - spans[span_index].start_frame) / fps
+        noise = np.random.default_rng([noise_seed, index]).integers(
+            -look.noise, look.noise + 1, size=(canvas.height, canvas.width, 1)
+        )
+        return _render(canvas, look, tracks[span_index](t), noise)
+
+    make_video(path, frame_at, fps, num_frames=spans[-1].end_frame)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The dataset
+
+
+def _format_time(seconds: float) -> str:
+    return "inf" if math.isinf(seconds) else f"{round(seconds, 4):g}"
+
+
+def _absolute(output: str) -> str:
+    return output if "://" in output else os.path.abspath(output)
+
+
+def generate(
+    output: str,
+    classes: int = 4,
+    videos_per_class: int = 20,
+    seconds: float = 3.0,
+    seed: int = 0,
+    width: int = 128,
+    height: int = 128,
+    fps: int = 15,
+) -> SynthResult:
+    """Write a synthetic motion-classification dataset: videos plus two-level AutoML import CSVs.
+
+    Layout under ``output``: ``videos/v0000.mp4 ...``, ``import.csv`` (rows ``ML_USE,CSV_URI``) and
+    ``train.csv`` / ``test.csv`` / ``unassigned.csv`` (rows ``VIDEO_URI,LABEL,START,END``). Per class,
+    most videos are one motion throughout (``END`` = ``inf``); some switch to another class half-way
+    (two labelled segments) and some end with a ``-`` span of a jittering, non-moving object.
+    One video in ten per class is ``TEST`` and one ``TRAIN``; the rest ``UNASSIGNED``.
+
+    Args:
+        output: folder URL (local or fsspec, e.g. ``gs://bucket/synth``).
+        classes: number of motion classes, 2 to ``len(MOTIONS)``.
+        videos_per_class: videos whose main motion is each class.
+        seconds: length of every video.
+        seed: same seed, same bytes.
+        width, height: frame size in pixels (even numbers).
+        fps: frame rate.
+
+    Returns:
+        A :class:`SynthResult` with the URLs written.
+    """
+    if not 2 <= classes <= len(MOTIONS):
+        raise ValueError(f"classes must be between 2 and {len(MOTIONS)}, got {classes}")
+    if videos_per_class < 1:
+        raise ValueError(f"videos_per_class must be at least 1, got {videos_per_class}")
+    num_frames = round(seconds * fps)
+    if num_frames < 4:
+        raise ValueError(f"seconds={seconds} at fps={fps} gives fewer than 4 frames")
+    output = _absolute(output)
+    class_names = list(MOTIONS[:classes])
+    canvas = _Canvas(width, height)
+    rows: dict[str, list[str]] = {use: [] for use in ML_USES}
+    videos: list[str] = []
+    progress = Progress("synth videos", classes * videos_per_class, unit="videos")
+    for class_index, label in enumerate(class_names):
+        for j in range(videos_per_class):
+            video_index = class_index * videos_per_class + j
+            rng = np.random.default_rng([seed, video_index])
+            uri = storage.join(output, "videos", f"v{video_index:04d}.mp4")
+            layout = _LAYOUTS[j % len(_LAYOUTS)]
+            spans, labels = _layout_spans(layout, label, class_names, rng, num_frames)
+            _render_spans(uri, spans, rng, canvas, fps)
+            use = _ML_USE_BY_INDEX.get(j % 10, "UNASSIGNED")
+            for span_label, span in zip(labels, spans):
+                end = math.inf if span.end_frame == num_frames else span.end_frame / fps
+                rows[use].append(f"{uri},{span_label},{_format_time(span.start_frame / fps)},{_format_time(end)}")
+            videos.append(uri)
+            progress.update()
+    progress.finish()
+    csvs = {}
+    for use in ML_USES:
+        csv_uri = storage.join(output, f"{use.lower()}.csv")
+        storage.write_text(csv_uri, "".join(row + "\n" for row in rows[use]))
+        csvs[use] = csv_uri
+    import_csv = storage.join(output, "import.csv")
+    storage.write_text(import_csv, "".join(f"{use},{csvs[use]}\n" for use in ML_USES))
+    return SynthResult(import_csv=import_csv, class_names=class_names, videos=videos, csvs=csvs)
+
+
+def _layout_spans(
+    layout: str, label: str, class_names: list[str], rng: np.random.Generator, num_frames: int
+) -> tuple[list[_Span], list[str]]:
+    """The motion spans of one video and the CSV label of each."""
+    if layout == "single":
+        return [_Span(label, 0, num_frames)], [label]
+    cut = int(rng.integers(num_frames * 2 // 5, num_frames * 3 // 5 + 1))
+    if layout == "two_motions":
+        other = str(rng.choice([c for c in class_names if c != label]))
+        return [_Span(label, 0, cut), _Span(other, cut, num_frames)], [label, other]
+    if layout == "with_negative":
+        return [_Span(label, 0, cut), _Span(NEGATIVE_LABEL, cut, num_frames)], [label, NEGATIVE_LABEL]
+    raise ValueError(f"unknown layout {layout!r}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Building blocks for other tests
+
+
+def make_motion_video(
+    path: str,
+    motion: str,
+    seconds: float = 2.0,
+    fps: int = 15,
+    width: int = 128,
+    height: int = 128,
+    seed: int = 0,
+) -> str:
+    """One video of a single motion (or ``"-"`` for a static, jittering object) for targeted tests."""
+    rng = np.random.default_rng([seed, MOTIONS.index(motion) if motion in MOTIONS else len(MOTIONS)])
+    _render_spans(path, [_Span(motion, 0, round(seconds * fps))], rng, _Canvas(width, height), fps)
+    return path
+
+
+def make_cut_video(
+    path: str,
+    cut_times: Sequence[float],
+    seconds: float,
+    fps: int = 15,
+    width: int = 128,
+    height: int = 96,
+    seed: int = 0,
+) -> list[float]:
+    """A video of visually distinct shots separated by hard cuts, for shot-detection tests.
+
+    Each shot has its own background colour, stripe pattern and a slowly moving object, so within a
+    shot frames change a little (motion is not a cut) while at a cut nearly every pixel changes.
+
+    Args:
+        path: output URL.
+        cut_times: wanted cut times in seconds, strictly inside (0, seconds).
+        seconds: video length.
+        fps, width, height, seed: video parameters.
+
+    Returns:
+        The actual cut times: each snapped to the presentation time of the first frame of a new shot.
+    """
+    num_frames = round(seconds * fps)
+    cut_frames = sorted({round(t * fps) for t in cut_times})
+    if any(not 0 < c < num_frames for c in cut_frames):
+        raise ValueError(f"cut_times {list(cut_times)} must lie strictly inside (0, {seconds})")
+    rng = np.random.default_rng(seed)
+    canvas = _Canvas(width, height)
+    boundaries = [0, *cut_frames, num_frames]
+    palette = _distinct_colours(len(boundaries) - 1, rng)
+    shots = []
+    for shot_index in range(len(boundaries) - 1):
+        stripes = (canvas.xs * rng.uniform(0.05, 0.3) + canvas.ys * rng.uniform(0.05, 0.3)) % 2 < 1
+        background = np.where(stripes[..., None], palette[shot_index], 255 - palette[shot_index])
+        look = _Appearance("disc", 255 - palette[shot_index] * 0.5, 0.12 * min(width, height), background, 2)
+        shots.append((look, _motion_track(MOTIONS[shot_index % 4], rng, canvas)))
+
+    def frame_at(index: int) -> np.ndarray:
+        shot = int(np.searchsorted(boundaries, index, side="right")) - 1
+        look, track = shots[shot]
+        noise = np.random.default_rng([seed, index]).integers(-2, 3, size=(height, width, 1))
+        return _render(canvas, look, track((index - boundaries[shot]) / fps), noise)
+
+    make_video(path, frame_at, fps, num_frames=num_frames)
+    return [c / fps for c in cut_frames]
+
+
+def _distinct_colours(count: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Colours spread around the hue circle (consecutive shots never look alike)."""
+    hue0 = rng.uniform(0, 1)
+    colours = []
+    for i in range(count):
+        hue = (hue0 + i * 0.381966) % 1.0  # golden-ratio steps
+        channel = [0.5 + 0.5 * math.cos(2 * math.pi * (hue + k / 3)) for k in range(3)]
+        colours.append(np.array([40 + 175 * c for c in channel], dtype=np.float32))
+    return colours
+
+
+def make_long_video(
+    path: str,
+    seconds: float = 600.0,
+    fps: int = 10,
+    width: int = 64,
+    height: int = 64,
+    segment_seconds: float = 10.0,
+    seed: int = 0,
+) -> list[tuple[str, float, float]]:
+    """A long, low-resolution video that encodes fast (for memory and streaming tests).
+
+    The motion cycles through the first four classes every ``segment_seconds``. Frames are drawn
+    without noise and encoded with ``ultrafast`` and long GOPs.
+
+    Returns:
+        The schedule ``[(motion, start_seconds, end_seconds), ...]``.
+    """
+    num_frames = round(seconds * fps)
+    frames_per_segment = max(1, round(segment_seconds * fps))
+    rng = np.random.default_rng(seed)
+    canvas = _Canvas(width, height)
+    look = _random_appearance(rng, canvas)
+    tracks = [_motion_track(m, rng, canvas) for m in MOTIONS[:4]]
+    no_noise = np.zeros((1, 1, 1), dtype=np.float32)
+
+    def frame_at(index: int) -> np.ndarray:
+        segment = index // frames_per_segment
+        t = (index - segment * frames_per_segment) / fps
+        return _render(canvas, look, tracks[segment % 4](t), no_noise)
+
+    make_video(path, frame_at, fps, num_frames=num_frames, gop=fps * 5, preset="ultrafast", crf=30)
+    schedule = []
+    for segment, start in enumerate(range(0, num_frames, frames_per_segment)):
+        end = min(num_frames, start + frames_per_segment)
+        schedule.append((MOTIONS[segment % 4], start / fps, end / fps))
+    return schedule

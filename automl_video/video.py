@@ -1,0 +1,547 @@
+"""Video I/O with PyAV: probe, hash, and fast clip extraction for training and prediction.
+
+A clip is ``T`` frames sampled over a time span, resized to ``H×W`` RGB uint8. Extraction seeks once to
+the keyframe before the first sampled time, decodes forward and converts (colour + resize in one
+swscale call through a reused reformatter) only the frames that are sampled. A :class:`VideoReader`
+keeps its container open so consecutive clips of one video continue decoding where the last one
+stopped instead of seeking back.
+
+Times are seconds from the start of the video stream. The frame taken for a sample time ``t`` is the
+frame on screen at ``t``: the last one presented at or before ``t`` (so variable frame rates work, and
+a span ``[start, end)`` that starts on a frame never yields the first frame of the next segment).
+Frames are returned as displayed: the display-matrix rotation is applied.
+"""
+
+import hashlib
+import logging
+import math
+from dataclasses import dataclass
+from typing import Iterator
+
+import av
+import av.video.reformatter
+import numpy as np
+
+from automl_video import storage
+from automl_video.errors import AutoMLVideoError
+from automl_video.model_spec import InputSpec
+
+log = logging.getLogger(__name__)
+
+# Containers round their durations (and the last frame's length); END times this far past the probed
+# duration are still inside the video.
+DURATION_TOLERANCE_SECONDS = 0.1
+# Two times this close are the same instant: absorbs float conversion and CSV times rounded to 4 decimals.
+_TIME_EPSILON = 1e-4
+# B-frame reordering: a keyframe's decode time precedes its presentation time by a few frames, so
+# seek this many frame durations before the wanted time.
+_SEEK_MARGIN_FRAMES = 4
+# Without a seek index, decode forward instead of seeking when the next wanted time is this close.
+_CONTINUE_SECONDS = 2.0
+# A sample time whose nearest decodable frame is further than this (seconds, or average frame
+# durations, whichever is more) gets the nearest good sample of its clip instead.
+_MAX_GAP_SECONDS = 2.0
+_MAX_GAP_FRAMES = 4
+_HASH_CHUNK_BYTES = 1 << 20
+
+
+class VideoError(AutoMLVideoError):
+    """A video is missing, cannot be decoded, or a time span is not inside it; the message names it."""
+
+
+@dataclass
+class VideoInfo:
+    """What :func:`probe` measured. ``width``/``height`` are as displayed (after ``rotation``)."""
+
+    duration: float
+    fps: float
+    width: int
+    height: int
+    rotation: int
+    frame_count: int
+    codec: str
+
+
+@dataclass
+class ClipStats:
+    """Counters of one :class:`VideoReader`, for reporting rather than crashing on bad frames."""
+
+    clips: int = 0
+    frames_decoded: int = 0
+    frames_converted: int = 0
+    decode_errors: int = 0
+    repeated_frames: int = 0
+    seeks: int = 0
+
+
+def probe(uri: str) -> VideoInfo:
+    """Measure a video: real duration (from the last packet, not only the header), size, fps, rotation.
+
+    Also decodes the first frame, so a file that does not decode raises here.
+
+    Raises:
+        VideoError: missing file, not a video, or nothing decodable; the message names ``uri``.
+    """
+    with VideoReader(uri) as reader:
+        return reader.info
+
+
+def content_hash(uri: str) -> str:
+    """sha256 hex digest of the bytes at ``uri``, streamed (identifies the same video under two URIs)."""
+    digest = hashlib.sha256()
+    try:
+        with storage.open_read(uri) as f:
+            for chunk in iter(lambda: f.read(_HASH_CHUNK_BYTES), b""):
+                digest.update(chunk)
+    except FileNotFoundError:
+        raise VideoError(f"{uri}: file not found") from None
+    return digest.hexdigest()
+
+
+def sample_times(start: float, end: float, num_frames: int, rng: np.random.Generator | None = None) -> np.ndarray:
+    """The times of ``num_frames`` samples over ``[start, end)``: one in each of T equal sub-spans.
+
+    Args:
+        start, end: the span in seconds (finite, ``start < end``).
+        num_frames: T.
+        rng: None for the centre of each sub-span (evaluation, prediction); a generator for a uniformly
+            random time inside each sub-span (training's temporal jitter). Samples stay in order.
+
+    Returns:
+        float64 array of shape ``[T]``, ascending.
+    """
+    if num_frames < 1:
+        raise ValueError(f"num_frames must be at least 1, got {num_frames}")
+    if not (math.isfinite(start) and math.isfinite(end) and start < end):
+        raise ValueError(f"bad time span {start}..{end}: need finite start < end")
+    step = (end - start) / num_frames
+    offsets = np.full(num_frames, 0.5) if rng is None else rng.uniform(0.0, 1.0, size=num_frames)
+    return start + (np.arange(num_frames) + offsets) * step
+
+
+def read_clip(
+    uri: str,
+    start: float,
+    end: float,
+    spec: InputSpec,
+    rng: np.random.Generator | None = None,
+    augment: bool = False,
+    threads: str = "NONE",
+) -> np.ndarray:
+    """One clip ``[T, H, W, 3]`` uint8 of the span ``[start, end)`` (``end`` may be ``inf``).
+
+    Opens the video for this one clip; use a :class:`VideoReader` for several clips of one video.
+    Decodes on one thread by default: a short clip gains less from decoder threads than it pays to
+    start them, and callers decoding many clips run them in parallel instead (tf.data).
+    See :meth:`VideoReader.read_clip`.
+    """
+    with VideoReader(uri, threads=threads) as reader:
+        return reader.read_clip(start, end, spec, rng=rng, augment=augment)
+
+
+class VideoReader:
+    """One open video, reused across many clips (and a streaming frame iterator).
+
+    Not thread-safe; do not interleave :meth:`frames` iteration with other reads of the same reader.
+
+    Args:
+        uri: local path or fsspec URL; remote files are read through a seekable file object.
+        threads: PyAV decoder threading (``"AUTO"``, ``"FRAME"``, ``"SLICE"`` or ``"NONE"``).
+    """
+
+    def __init__(self, uri: str, threads: str = "AUTO"):
+        self.uri = uri
+        self.stats = ClipStats()
+        self._threads = threads
+        self._file = None
+        self._container = None
+        self._reformatter = av.video.reformatter.VideoReformatter()
+        self._keyframe_times: np.ndarray | None = None
+        self._open()
+        try:
+            self.info = self._probe()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- opening and probing -----------------------------------------------------------------------
+
+    def _open(self) -> None:
+        try:
+            if storage.is_local(self.uri):
+                self._container = av.open(storage.local_path(self.uri), "r")
+            else:
+                self._file = storage.open_read(self.uri)
+                self._container = av.open(self._file, "r")
+        except FileNotFoundError:
+            self.close()
+            raise VideoError(f"{self.uri}: file not found") from None
+        except (av.FFmpegError, OSError) as e:
+            self.close()
+            raise VideoError(f"{self.uri}: cannot open as a video ({e})") from None
+        if not self._container.streams.video:
+            self.close()
+            raise VideoError(f"{self.uri}: no video stream")
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = self._threads
+        self._time_base = float(self._stream.time_base)
+        self._start_pts = self._stream.start_time or 0
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        self._frame_duration_hint = 1.0 / float(rate or 25)  # typical frame interval, for margins
+        self._reset_position()
+
+    def _reset_position(self) -> None:
+        """Forget where decoding stands (after opening or a seek)."""
+        self._source: Iterator[tuple[float, av.VideoFrame]] | None = None
+        self._seek_time = -math.inf  # decoding restarted at a keyframe at or before this time
+        self._current: tuple[float, av.VideoFrame] | None = None  # the frame on screen at the last time asked
+        self._next: tuple[float, av.VideoFrame] | None = None  # the frame decoded after it (look-ahead)
+        self._at_end = False
+
+    def _probe(self) -> VideoInfo:
+        stream = self._stream
+        first = self._first_frame()
+        rotation = _normalised_rotation(first.rotation)
+        end_time = self._measure_end_time()
+        header_duration = float(stream.duration * stream.time_base) if stream.duration else 0.0
+        duration = end_time if end_time > 0 else header_duration
+        rate = stream.average_rate or stream.guessed_rate
+        header_frames = stream.frames or 0
+        if header_frames and abs(header_duration - duration) <= DURATION_TOLERANCE_SECONDS:
+            frame_count = header_frames
+        else:
+            frame_count = round(duration * float(rate)) if rate else header_frames
+        fps = float(rate) if rate else (frame_count / duration if duration > 0 else 0.0)
+        width, height = first.width, first.height
+        if rotation % 180:
+            width, height = height, width
+        self._reset_position()  # the next read seeks
+        return VideoInfo(
+            duration=duration,
+            fps=fps,
+            width=width,
+            height=height,
+            rotation=rotation,
+            frame_count=frame_count,
+            codec=stream.codec_context.name,
+        )
+
+    def _first_frame(self) -> av.VideoFrame:
+        item = self._peek()
+        if item is None:
+            raise VideoError(f"{self.uri}: no decodable video frame")
+        return item[1]
+
+    def _measure_end_time(self) -> float:
+        """End of the last frame, from the packets themselves: seek near the end and demux to EOF.
+
+        Headers can be wrong (truncated uploads, bad muxers), so the last keyframe is found by a seek
+        and the packets after it are read (no decoding). If that finds nothing, every packet is read.
+        """
+        header_end = self._stream.duration or int(3600 * 24 / self._time_base)
+        for seek_pts in (self._start_pts + header_end, None):
+            try:
+                if seek_pts is None:
+                    self._container.seek(self._start_pts, stream=self._stream, backward=True)
+                else:
+                    self._container.seek(seek_pts, stream=self._stream, backward=True)
+            except av.FFmpegError:
+                continue
+            end_pts = self._last_packet_end()
+            if end_pts is not None:
+                return max(0.0, (end_pts - self._start_pts) * self._time_base)
+        return 0.0
+
+    def _last_packet_end(self) -> int | None:
+        end_pts = None
+        try:
+            for packet in self._container.demux(self._stream):
+                pts = packet.pts if packet.pts is not None else packet.dts
+                if pts is None or packet.size == 0:
+                    continue
+                end = pts + (packet.duration or 0)
+                end_pts = end if end_pts is None else max(end_pts, end)
+        except av.FFmpegError:
+            pass  # a truncated or damaged tail: what was read so far is the end
+        return end_pts
+
+    # -- decoding ------------------------------------------------------------------------------------
+
+    def _decoded(self) -> Iterator[tuple[float, av.VideoFrame]]:
+        """Frames from the current demux position, with times; bad packets are counted and skipped."""
+        previous_time = None
+        packets = self._container.demux(self._stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except av.FFmpegError:
+                self.stats.decode_errors += 1
+                packet = None  # demuxer broke: flush what the decoder holds and stop
+            try:
+                frames = self._stream.codec_context.decode(packet)
+            except av.FFmpegError:
+                self.stats.decode_errors += 1
+                if packet is None:
+                    return
+                continue
+            for frame in frames:
+                if frame.is_corrupt:
+                    self.stats.decode_errors += 1
+                    continue
+                pts = frame.pts if frame.pts is not None else frame.dts
+                if pts is not None:
+                    time = (pts - self._start_pts) * self._time_base
+                else:
+                    time = 0.0 if previous_time is None else previous_time + self._frame_duration_hint
+                previous_time = time
+                self.stats.frames_decoded += 1
+                yield time, frame
+            if packet is None:
+                return
+
+    def _peek(self) -> tuple[float, av.VideoFrame] | None:
+        """The next decoded frame, without moving past it (None at the end of the stream)."""
+        if self._next is None and not self._at_end:
+            if self._source is None:
+                self._source = self._decoded()
+            self._next = next(self._source, None)
+            self._at_end = self._next is None
+        return self._next
+
+    def _advance(self) -> tuple[float, av.VideoFrame] | None:
+        """Make the look-ahead frame the current one; returns it (None at the end)."""
+        item = self._peek()
+        if item is not None:
+            self._current, self._next = item, None
+        return item
+
+    def _seek(self, time: float) -> None:
+        """Seek to the keyframe before ``time`` (minus a B-frame margin) and restart decoding there."""
+        seek_time = max(0.0, time - _SEEK_MARGIN_FRAMES * self._frame_duration_hint)
+        pts = self._start_pts + int(math.floor(seek_time / self._time_base))
+        self.stats.seeks += 1
+        try:
+            self._container.seek(pts, stream=self._stream, backward=True)
+        except av.FFmpegError:
+            log.debug("%s: seek failed; reopening to decode from the start", self.uri)
+            self._close_container()
+            self._open()
+            return
+        self._reset_position()
+        self._seek_time = seek_time
+
+    def _keyframe_time_before(self, time: float) -> float | None:
+        """Decode time of the last keyframe at or before ``time`` per the index (None: no index)."""
+        if self._keyframe_times is None:
+            entries = self._stream.index_entries
+            stamps = [e.timestamp for e in entries if e.is_keyframe] if entries is not None else []
+            self._keyframe_times = (np.asarray(stamps, dtype=np.float64) - self._start_pts) * self._time_base
+        if not len(self._keyframe_times):
+            return None
+        index = int(np.searchsorted(self._keyframe_times, time, side="right")) - 1
+        return float(self._keyframe_times[max(index, 0)])
+
+    def _reachable_by_decoding(self, time: float) -> bool:
+        """Whether decoding forward from here reaches the frame on screen at ``time`` no slower than a seek."""
+        if self._source is None:
+            return False
+        if self._current is None:
+            return self._seek_time <= time  # just after a seek to before ``time``
+        if self._current[0] > time + _TIME_EPSILON:
+            return False  # decoded past it: only a seek back finds it
+        decoded_to = self._next[0] if self._next is not None else self._current[0]
+        keyframe = self._keyframe_time_before(time - _SEEK_MARGIN_FRAMES * self._frame_duration_hint)
+        if keyframe is None:
+            return time - decoded_to <= _CONTINUE_SECONDS
+        return keyframe <= decoded_to
+
+    def _frame_at(self, time: float) -> tuple[float, av.VideoFrame] | None:
+        """The frame on screen at ``time``: the last one presented at or before it.
+
+        Before the first decodable frame (or right after an undecodable stretch) this is the first
+        frame after ``time`` instead. None only when nothing decodes from here to the end.
+        """
+        if not self._reachable_by_decoding(time):
+            self._seek(time)
+        while (upcoming := self._peek()) is not None and upcoming[0] <= time + _TIME_EPSILON:
+            self._advance()
+        return self._current if self._current is not None else self._peek()
+
+    # -- conversion ----------------------------------------------------------------------------------
+
+    def _to_rgb(self, frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+        """Convert colour and resize in one swscale call (``width``/``height`` as displayed), then rotate.
+
+        AREA filtering downsizes without aliasing; one swscale thread is faster than its pool for the
+        small outputs models take.
+        """
+        rotation = _normalised_rotation(frame.rotation)
+        coded_width, coded_height = (height, width) if rotation % 180 else (width, height)
+        rgb = self._reformatter.reformat(
+            frame, width=coded_width, height=coded_height, format="rgb24", interpolation="AREA", threads=1
+        )
+        self.stats.frames_converted += 1
+        array = rgb.to_ndarray()
+        if rotation:
+            array = np.ascontiguousarray(np.rot90(array, k=rotation // 90))
+        return array
+
+    # -- public reads ---------------------------------------------------------------------------------
+
+    def read_clip(
+        self,
+        start: float,
+        end: float,
+        spec: InputSpec,
+        rng: np.random.Generator | None = None,
+        augment: bool = False,
+    ) -> np.ndarray:
+        """One clip ``[T, H, W, 3]`` uint8 of ``[start, end)`` as ``spec`` says (T, H, W).
+
+        Args:
+            start, end: seconds; ``end`` may be ``inf`` (end of video); an ``end`` slightly past the
+                duration (container rounding) is clamped.
+            spec: T = ``spec.num_frames``, output size ``spec.height`` × ``spec.width``.
+            rng: None for centre sampling; a generator for random temporal jitter (and augmentation).
+            augment: training-time spatial augmentation (random crop-resize, brightness, contrast; never
+                a horizontal flip, which would swap left/right motion classes).
+
+        Returns:
+            uint8 array ``[T, H, W, 3]``. Sample times past undecodable frames repeat the nearest good
+            frame (counted in :attr:`stats`).
+
+        Raises:
+            VideoError: a span outside the video, or no decodable frame in it (names URI and span).
+        """
+        start, end = self._checked_span(start, end)
+        times = sample_times(start, end, spec.num_frames, rng)
+        augment_rng = (rng or np.random.default_rng()) if augment else None
+        out_width, out_height, crop = spec.width, spec.height, None
+        if augment_rng is not None:
+            out_width, out_height, crop = _random_crop(augment_rng, spec.width, spec.height)
+        max_gap = max(_MAX_GAP_SECONDS, _MAX_GAP_FRAMES * self._frame_duration_hint)
+        clip = np.empty((spec.num_frames, out_height, out_width, 3), dtype=np.uint8)
+        filled = [False] * spec.num_frames
+        converted_frame, converted = None, None
+        for i, time in enumerate(times):
+            item = self._frame_at(float(time))
+            if item is None or abs(item[0] - time) > max_gap:
+                continue  # undecodable around ``time``: filled from the nearest good sample below
+            if item[1] is not converted_frame:
+                converted_frame, converted = item[1], self._to_rgb(item[1], out_width, out_height)
+            clip[i] = converted
+            filled[i] = True
+        if not any(filled):
+            raise VideoError(f"{self.uri}: no decodable frame between {start:.3f}s and {end:.3f}s")
+        _fill_missing(clip, filled)
+        self.stats.repeated_frames += filled.count(False)
+        self.stats.clips += 1
+        if crop is not None:
+            top, left = crop
+            clip = clip[:, top : top + spec.height, left : left + spec.width]
+            clip = _jitter_photometric(clip, augment_rng)
+        return np.ascontiguousarray(clip)
+
+    def _checked_span(self, start: float, end: float) -> tuple[float, float]:
+        duration = self.info.duration
+        if math.isinf(end) and end > 0:
+            end = duration
+        if not (math.isfinite(start) and math.isfinite(end)) or start < 0 or start >= end:
+            raise VideoError(f"{self.uri}: bad time span {start}s..{end}s")
+        if start >= duration:
+            raise VideoError(f"{self.uri}: span {start:.3f}s..{end:.3f}s starts after the end ({duration:.3f}s)")
+        if end > duration + DURATION_TOLERANCE_SECONDS:
+            raise VideoError(f"{self.uri}: span {start:.3f}s..{end:.3f}s ends after the end ({duration:.3f}s)")
+        return start, min(end, duration)
+
+    def frames(
+        self,
+        start: float = 0.0,
+        end: float = math.inf,
+        fps: float | None = None,
+        size: tuple[int, int] | None = None,
+    ) -> Iterator[tuple[float, np.ndarray]]:
+        """Stream ``(time_seconds, HxWx3 uint8)`` over ``[start, end)`` with one frame in memory at a time.
+
+        Args:
+            start, end: span in seconds (``end`` may be ``inf``).
+            fps: None for every decoded frame (its own time); a rate to resample to a regular grid
+                ``start + k / fps`` (each grid time gets the first frame at/after it, and that time).
+            size: ``(width, height)`` to resize to; None for the displayed size.
+        """
+        width, height = size or (self.info.width, self.info.height)
+        if fps is not None and fps <= 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        end = min(end, self.info.duration)
+        if fps is None:
+            item = self._frame_at(start)
+            if item is not None and (self._current is None or item[0] < start - _TIME_EPSILON):
+                item = self._advance()  # the first frame at or after ``start``, made current
+            while item is not None and item[0] < end:
+                yield item[0], self._to_rgb(item[1], width, height)
+                item = self._advance()
+            return
+        converted_frame, converted = None, None
+        k = 0
+        while (time := start + k / fps) < end:
+            item = self._frame_at(time)
+            if item is None:
+                return
+            if item[1] is not converted_frame:
+                converted_frame, converted = item[1], self._to_rgb(item[1], width, height)
+            yield time, converted
+            k += 1
+
+    # -- lifetime ------------------------------------------------------------------------------------
+
+    def _close_container(self) -> None:
+        self._reset_position()
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def close(self) -> None:
+        """Release the container (and the remote file object)."""
+        self._close_container()
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _normalised_rotation(degrees: float | int | None) -> int:
+    """Display rotation as a multiple of 90 in [0, 360) (counter-clockwise, as PyAV reports it)."""
+    if not degrees:
+        return 0
+    return int(round(degrees / 90.0)) * 90 % 360
+
+
+def _fill_missing(clip: np.ndarray, filled: list[bool]) -> None:
+    """Give each unfilled slot the nearest filled frame (earlier on ties)."""
+    good = np.flatnonzero(filled)
+    for i in np.flatnonzero(~np.asarray(filled)):
+        clip[i] = clip[good[np.argmin(np.abs(good - i))]]
+
+
+def _random_crop(rng: np.random.Generator, width: int, height: int) -> tuple[int, int, tuple[int, int]]:
+    """A random crop-resize: convert to a slightly larger size, then cut ``width``×``height`` from it."""
+    scale = rng.uniform(1.0, 1.25)
+    big_width, big_height = max(width, round(width * scale)), max(height, round(height * scale))
+    top = int(rng.integers(0, big_height - height + 1))
+    left = int(rng.integers(0, big_width - width + 1))
+    return big_width, big_height, (top, left)
+
+
+def _jitter_photometric(clip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The same random brightness and contrast change on every frame of a clip."""
+    contrast = rng.uniform(0.85, 1.15)
+    brightness = rng.uniform(-20.0, 20.0)
+    adjusted = (clip.astype(np.float32) - 128.0) * contrast + 128.0 + brightness
+    return np.clip(adjusted, 0, 255).astype(np.uint8)

@@ -1,0 +1,214 @@
+"""Video I/O on real encoded videos: which frames a clip takes, robustness, rotation, VFR, gs://."""
+
+import hashlib
+import math
+
+import numpy as np
+import pytest
+
+from automl_video import storage, synth, video
+from automl_video.model_spec import InputSpec
+
+FPS = 15
+NUM_FRAMES = 90  # 6 s, a keyframe every second: clips cross GOPs
+SPEC = InputSpec(num_frames=8, height=24, width=32)
+
+
+BITS = 8
+
+
+def _coded_frame(index: int, width: int = 64, height: int = 48) -> np.ndarray:
+    """A frame that spells its index in binary: vertical stripe ``b`` is white when bit ``b`` is set."""
+    image = np.zeros((height, width, 3), np.uint8)
+    stripe = width // BITS
+    for bit in range(BITS):
+        if index >> bit & 1:
+            image[:, bit * stripe : (bit + 1) * stripe] = 255
+    return image
+
+
+def _indices(clip: np.ndarray) -> list[int]:
+    width = clip.shape[2]
+    centres = [int((bit + 0.5) * width / BITS) for bit in range(BITS)]
+    return [sum(1 << bit for bit, x in enumerate(centres) if frame[:, x].mean() > 128) for frame in clip]
+
+
+def _on_screen(times, frame_times) -> list[int]:
+    """Index of the frame on screen at each time: the last presented at or before it."""
+    return [int(np.searchsorted(frame_times, t + 1e-9, side="right")) - 1 for t in times]
+
+
+@pytest.fixture(scope="module")
+def coded(tmp_path_factory) -> str:
+    path = str(tmp_path_factory.mktemp("video") / "coded.mp4")
+    return synth.make_video(path, _coded_frame, FPS, num_frames=NUM_FRAMES)
+
+
+def test_sample_times_are_sub_span_centres_or_jittered_inside_them():
+    np.testing.assert_allclose(video.sample_times(1.0, 3.0, 4), [1.25, 1.75, 2.25, 2.75])
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        times = video.sample_times(1.0, 3.0, 4, rng)
+        assert np.all((times >= [1.0, 1.5, 2.0, 2.5]) & (times < [1.5, 2.0, 2.5, 3.0]))
+    assert not np.allclose(video.sample_times(1.0, 3.0, 4, rng), video.sample_times(1.0, 3.0, 4, rng))
+    with pytest.raises(ValueError):
+        video.sample_times(2.0, 1.0, 4)
+    with pytest.raises(ValueError):
+        video.sample_times(0.0, math.inf, 4)
+
+
+def test_probe_and_content_hash(coded):
+    info = video.probe(coded)
+    assert info == video.VideoInfo(duration=6.0, fps=15.0, width=64, height=48, rotation=0, frame_count=90,
+                                   codec="h264")
+    with open(coded, "rb") as f:
+        assert video.content_hash(coded) == hashlib.sha256(f.read()).hexdigest()
+
+
+@pytest.mark.parametrize("start, end", [(0.0, 6.0), (0.0, math.inf), (0.5, 1.0), (1.9, 4.3), (5.9, 6.0)])
+def test_centre_sampling_takes_the_frame_on_screen_at_each_time(coded, start, end):
+    clip = video.read_clip(coded, start, end, SPEC)
+    assert clip.shape == (8, 24, 32, 3) and clip.dtype == np.uint8
+    times = video.sample_times(start, min(end, 6.0), 8)
+    assert _indices(clip) == _on_screen(times, np.arange(NUM_FRAMES) / FPS)
+
+
+def test_one_reader_serves_many_clips_with_at_most_one_seek_each(coded):
+    spans = [(0.0, 1.0), (1.0, 2.0), (2.0, 3.5), (0.2, 0.8), (4.0, 6.0), (3.0, 4.0)]
+    with video.VideoReader(coded) as reader:
+        for start, end in spans:
+            clip = reader.read_clip(start, end, SPEC)
+            assert _indices(clip) == _on_screen(video.sample_times(start, end, 8), np.arange(NUM_FRAMES) / FPS)
+        # Forward neighbours continue decoding; only going back (0.2) or jumping GOPs ahead seeks.
+        assert reader.stats.seeks <= 4
+        assert reader.stats.clips == len(spans)
+        assert reader.stats.frames_converted <= 8 * len(spans)
+
+
+def test_jittered_frames_stay_inside_the_segment_and_in_order(coded):
+    rng = np.random.default_rng(1)
+    seen = set()
+    with video.VideoReader(coded) as reader:
+        for _ in range(20):
+            indices = _indices(reader.read_clip(1.0, 2.0, SPEC, rng=rng))
+            assert all(15 <= i < 30 for i in indices) and indices == sorted(indices)
+            seen.update(indices)
+    assert len(seen) > 10  # jitter really moves the samples
+
+
+def test_augmentation_keeps_shape_and_never_flips(tmp_path):
+    def left_bright(index: int) -> np.ndarray:
+        image = np.full((48, 64, 3), 40, np.uint8)
+        image[:, :32] = 200
+        return image
+
+    path = synth.make_video(str(tmp_path / "left.mp4"), left_bright, FPS, num_frames=30)
+    rng = np.random.default_rng(2)
+    clips = [video.read_clip(path, 0.0, 2.0, SPEC, rng=rng, augment=True) for _ in range(10)]
+    for clip in clips:
+        assert clip.shape == (8, 24, 32, 3) and clip.dtype == np.uint8
+        assert clip[:, :, :4].mean() > clip[:, :, -4:].mean() + 100
+    assert len({float(c.mean()) for c in clips}) > 1  # brightness/crop vary between clips
+
+
+def test_frames_streams_every_frame_or_a_resampled_grid(coded):
+    with video.VideoReader(coded) as reader:
+        every = list(reader.frames(1.0, 2.0))
+        assert [round(t * FPS) for t, _ in every] == list(range(15, 30))
+        assert _indices(np.stack([f for _, f in every])) == list(range(15, 30))
+        assert every[0][1].shape == (48, 64, 3)
+        grid = list(reader.frames(0.0, math.inf, fps=2, size=(16, 8)))
+        assert [t for t, _ in grid] == [k / 2 for k in range(12)]
+        assert _indices(np.stack([f for _, f in grid])) == [round(k * 7.5 - 0.49) for k in range(12)]
+        assert grid[0][1].shape == (8, 16, 3)
+
+
+def test_variable_frame_rate_uses_real_timestamps(tmp_path):
+    gaps = np.tile([0.03, 0.2, 0.07], 10)[:29]
+    frame_times = np.concatenate([[0.0], np.cumsum(gaps)])
+    path = synth.make_video(str(tmp_path / "vfr.mp4"), _coded_frame, FPS, num_frames=30, timestamps=frame_times)
+    assert video.probe(path).duration == pytest.approx(frame_times[-1], abs=0.25)
+    spec = InputSpec(num_frames=12, height=24, width=32)
+    for start, end in [(0.0, 2.5), (0.4, 1.3)]:
+        clip = video.read_clip(path, start, end, spec)
+        assert _indices(clip) == _on_screen(video.sample_times(start, end, 12), frame_times)
+
+
+@pytest.mark.parametrize("rotation, corner", [(90, (-1, 0)), (-90, (0, -1)), (180, (-1, -1))])
+def test_rotation_metadata_is_applied_as_players_show_it(tmp_path, rotation, corner):
+    """The stored top-left marker ends where ffmpeg's autorotate puts it (checked against ffmpeg 5.1)."""
+
+    def marked(index: int) -> np.ndarray:
+        image = np.zeros((48, 64, 3), np.uint8)
+        image[:12, :16] = 255
+        return image
+
+    path = synth.make_video(str(tmp_path / "rot.mp4"), marked, FPS, num_frames=10, rotation=rotation)
+    info = video.probe(path)
+    assert info.rotation == rotation % 360
+    assert (info.width, info.height) == ((48, 64) if rotation % 180 else (64, 48))
+    clip = video.read_clip(path, 0.0, 0.5, InputSpec(2, info.height, info.width))
+    brightness = clip[0].mean(axis=-1)
+    corners = {(r, c): brightness[2 if r == 0 else -3, 2 if c == 0 else -3] for r in (0, -1) for c in (0, -1)}
+    assert max(corners, key=corners.get) == corner
+    assert sorted(corners.values())[-2] < 50
+
+
+def test_bad_files_raise_video_error_naming_the_uri(tmp_path, coded):
+    with open(coded, "rb") as f:
+        data = f.read()
+    header_only = tmp_path / "header_only.mp4"
+    header_only.write_bytes(data[:1500])
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"not a video" * 200)
+    for path in (header_only, garbage, tmp_path / "missing.mp4"):
+        with pytest.raises(video.VideoError, match=str(path)):
+            video.probe(str(path))
+    with pytest.raises(video.VideoError, match="missing.mp4"):
+        video.content_hash(str(tmp_path / "missing.mp4"))
+
+
+def test_truncated_file_reports_its_real_duration_and_refuses_spans_past_it(tmp_path):
+    path = synth.make_motion_video(str(tmp_path / "full.mp4"), "clockwise", seconds=6.0)
+    data = (tmp_path / "full.mp4").read_bytes()
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(data[: len(data) // 2])
+    with video.VideoReader(str(truncated)) as reader:
+        assert 1.0 < reader.info.duration < 5.0  # the header still says 6 s
+        assert video.probe(path).duration == 6.0
+        np.testing.assert_array_equal(reader.read_clip(0.0, 1.0, SPEC), video.read_clip(path, 0.0, 1.0, SPEC))
+        with pytest.raises(video.VideoError, match=f"{truncated}.*after the end"):
+            reader.read_clip(5.0, 6.0, SPEC)
+
+
+def test_damaged_frames_are_counted_not_fatal(tmp_path):
+    path = synth.make_motion_video(str(tmp_path / "m.mp4"), "left_to_right", seconds=4.0)
+    data = bytearray((tmp_path / "m.mp4").read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 3000] = np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes()
+    (tmp_path / "m.mp4").write_bytes(bytes(data))
+    with video.VideoReader(path) as reader:
+        clips = [reader.read_clip(s, s + 1.0, SPEC) for s in (0.0, 1.0, 1.5, 2.0, 3.0)]
+        assert all(c.shape == (8, 24, 32, 3) for c in clips)
+        assert reader.stats.decode_errors > 0
+
+
+def test_bad_spans_raise_video_error(coded):
+    with video.VideoReader(coded) as reader:
+        for start, end in [(2.0, 1.0), (-1.0, 1.0), (6.5, 7.0), (5.0, 6.5)]:
+            with pytest.raises(video.VideoError, match="coded.mp4"):
+                reader.read_clip(start, end, SPEC)
+        assert reader.read_clip(5.0, 6.05, SPEC).shape == SPEC.shape  # container rounding is tolerated
+
+
+def test_gcs_video_reads_like_the_local_file(gcs_bucket, coded):
+    uri = f"{gcs_bucket}/videos/coded.mp4"
+    with open(coded, "rb") as f:
+        storage.write_bytes(uri, f.read())
+    assert video.probe(uri) == video.probe(coded)
+    assert video.content_hash(uri) == video.content_hash(coded)
+    with video.VideoReader(uri) as reader:
+        for start, end in [(0.5, 1.5), (4.0, 6.0), (0.0, 0.5)]:
+            np.testing.assert_array_equal(reader.read_clip(start, end, SPEC), video.read_clip(coded, start, end, SPEC))
+    with pytest.raises(video.VideoError, match=f"{gcs_bucket}/videos/missing.mp4"):
+        video.probe(f"{gcs_bucket}/videos/missing.mp4")
