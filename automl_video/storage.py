@@ -23,6 +23,8 @@ import fsspec
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
 _LOCAL_PROTOCOLS = {"file", "local"}
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
@@ -113,6 +115,8 @@ def write_bytes(url: str, data: bytes) -> None:
         os.makedirs(directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
         try:
+            # mkstemp creates 0600 files; published outputs get the permissions a plain open() would.
+            os.chmod(tmp, 0o666 & ~_UMASK)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()

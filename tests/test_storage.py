@@ -162,3 +162,12 @@ def test_write_killed_midway_leaves_a_whole_version(backend, tmp_path, request):
 def test_json_is_written_as_one_document(root):
     storage.write_json(storage.join(root, "d.json"), {"k": "v"}, indent=None)
     assert storage.read_text(storage.join(root, "d.json")) == json.dumps({"k": "v"}) + "\n"
+
+
+def test_atomic_local_writes_get_umask_permissions_not_private_ones(tmp_path):
+    """Outputs are read by other users (a KFP container, a web server): no 0600 left from mkstemp."""
+    target = tmp_path / "report.json"
+    storage.write_text(str(target), "{}")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
