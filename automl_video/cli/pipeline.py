@@ -1,5 +1,322 @@
-"""CLI for the pipeline stage (placeholder until its issue lands)."""
+"""``automl-video pipeline``: compile the Kubeflow pipelines, run them locally, submit or schedule them.
+
+``run --local`` executes the DAG on this machine through ``kfp.local`` (each task a subprocess of
+this Python); ``submit`` and ``schedule`` send it to a KFP API server. kfp loads only when a command
+runs.
+"""
+
+import argparse
+import os
+from typing import Any
+
+from automl_video import pipeline_runner as runner
+from automl_video.cli import add_json_flag, emit
+from automl_video.cli.evaluate import format_result
+from automl_video.pipeline_runner import (
+    BATCH_PREDICTION_PIPELINE,
+    PIPELINE_NAMES,
+    TRAINING_PIPELINE,
+    BatchPredictionArguments,
+    ClusterSettings,
+    ClusterTarget,
+    LocalRunResult,
+    TrainingArguments,
+)
+
+DEFAULT_CRON = "0 0 2 * * *"
 
 
 def register(subparsers) -> None:
-    pass
+    parser = subparsers.add_parser(
+        "pipeline",
+        help="compile, run locally (kfp.local), submit or schedule the Kubeflow pipelines",
+        description=__doc__.splitlines()[0],
+    )
+    commands = parser.add_subparsers(dest="pipeline_command", required=True)
+
+    compile_parser = commands.add_parser("compile", help="write the YAML of every pipeline")
+    compile_parser.add_argument("--output", required=True, help="folder URL receiving <pipeline>.yaml files")
+    _add_cluster_flags(compile_parser)
+    add_json_flag(compile_parser)
+    compile_parser.set_defaults(func=_compile)
+
+    run_parser = commands.add_parser("run", help="run a pipeline on this machine through kfp.local")
+    run_parser.add_argument(
+        "--local", action="store_true", required=True, help="run here (for a cluster use 'pipeline submit')"
+    )
+    run_parser.add_argument(
+        "--pipeline-root", default="./pipeline-root", help="local folder receiving every task's artifacts"
+    )
+    run_parser.add_argument("--log-file", default=None, help="write the tasks' own output here instead of stderr")
+    _add_run_flags(run_parser)
+    add_json_flag(run_parser)
+    run_parser.set_defaults(func=_run_local)
+
+    submit_parser = commands.add_parser("submit", help="start one run on a KFP cluster")
+    _add_target_flags(submit_parser)
+    submit_parser.add_argument("--run-name", default="", help="display name of the run")
+    _add_run_flags(submit_parser)
+    _add_cluster_flags(submit_parser)
+    add_json_flag(submit_parser)
+    submit_parser.set_defaults(func=_submit)
+
+    schedule_parser = commands.add_parser(
+        "schedule",
+        help="run a pipeline on a cron schedule on a KFP cluster (e.g. nightly retraining)",
+        description="Upload the pipeline as a new version and create a recurring run. For retraining, pass "
+        "--source PREFIX/ (every import CSV under it, listed when each run starts, so CSVs dropped there "
+        "are picked up) and --serving-root (a new model serves only if its AU-PRC is at least the current one's).",
+    )
+    _add_target_flags(schedule_parser)
+    schedule_parser.add_argument(
+        "--cron", default=DEFAULT_CRON, help=f"6-field cron, seconds first (default {DEFAULT_CRON!r}: daily at 02:00)"
+    )
+    schedule_parser.add_argument("--name", default="", help="display name of the recurring run")
+    _add_run_flags(schedule_parser)
+    _add_cluster_flags(schedule_parser)
+    add_json_flag(schedule_parser)
+    schedule_parser.set_defaults(func=_schedule)
+
+
+def _add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """The pipeline parameters (training by default; --pipeline batch-prediction for an existing model)."""
+    defaults = TrainingArguments(sources=[])
+    parser.add_argument("--pipeline", choices=PIPELINE_NAMES, default=TRAINING_PIPELINE)
+    training = parser.add_argument_group("training pipeline (AutoMLVideoTrainingJob.run)")
+    training.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        help="top-level import CSV (ML_USE,CSV_URI rows), glob, or PREFIX/ (every import CSV under it); repeatable",
+    )
+    training.add_argument("--model-type", default=defaults.model_type, help="CLOUD or MOBILE_VERSATILE_1")
+    training.add_argument("--training-fraction", type=float, default=None, help="with --test-fraction; default 0.8")
+    training.add_argument("--test-fraction", type=float, default=None, help="with --training-fraction; default 0.2")
+    training.add_argument("--dataset-display-name", default="")
+    training.add_argument("--model-display-name", default="")
+    training.add_argument(
+        "--label", action="append", default=[], metavar="KEY=VALUE", help="model label (model_labels); repeatable"
+    )
+    training.add_argument("--budget-minutes", type=float, default=defaults.budget_minutes, help="training budget")
+    training.add_argument("--seed", type=int, default=defaults.seed, help="split and training seed")
+    training.add_argument("--exhaustive", action="store_true", help="unlabelled spans are negatives for every label")
+    training.add_argument("--max-error-fraction", type=float, default=defaults.max_error_fraction)
+    training.add_argument("--export-format", default=defaults.export_format, help="tf-saved-model or tflite")
+    training.add_argument(
+        "--serving-root", default="", help="gate: promote the model to <root>/current if its AU-PRC is not lower"
+    )
+    prediction = parser.add_argument_group("batch prediction (after training, or --pipeline batch-prediction)")
+    prediction.add_argument("--model", default="", help="batch-prediction pipeline: trained model folder URI")
+    prediction.add_argument(
+        "--predict-input", action="append", default=[], help="CSV (VIDEO_URI,START,END) or JSONL input; repeatable"
+    )
+    prediction.add_argument("--predictions-prefix", default="", help="where merged predictions go")
+    prediction.add_argument(
+        "--prediction-param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="e.g. score_threshold=0.3, shot_classification=true; repeatable",
+    )
+    prediction.add_argument("--shards", type=int, default=defaults.prediction_shards, help="parallel prediction tasks")
+
+
+def _add_cluster_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("cluster settings compiled into the YAML (default: AUTOML_VIDEO_* env)")
+    env = ClusterSettings.ENV
+    group.add_argument("--image", default=None, help=f"CPU image [{env['cpu_image']}]")
+    group.add_argument("--gpu-image", default=None, help=f"GPU image for train/predict [{env['gpu_image']}]")
+    group.add_argument(
+        "--gpu-node-label",
+        default=None,
+        metavar="KEY=VALUE",
+        help=f"node label of the GPU pool; '' for none [{env['gpu_node_label']}]",
+    )
+    group.add_argument("--gpu-taint", default=None, help=f"taint key GPU tasks tolerate [{env['gpu_taint']}]")
+    group.add_argument("--accelerator", default=None, help=f"resource name [{env['accelerator']}]")
+    group.add_argument("--gpus", type=int, default=None, help=f"GPUs per train/predict task [{env['gpus']}]")
+    group.add_argument("--retries", type=int, default=None, help=f"retries of a failed task [{env['retries']}]")
+
+
+def _add_target_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", required=True, help="KFP API endpoint, e.g. http://localhost:8080")
+    parser.add_argument("--namespace", default=None, help="multi-user KFP: the profile namespace")
+    parser.add_argument("--experiment", default="automl-video")
+    parser.add_argument(
+        "--service-account", default="automl-video-runner", help="service account of the run's pods (k8s/base)"
+    )
+    parser.add_argument(
+        "--pipeline-root",
+        default=os.environ.get("AUTOML_VIDEO_PIPELINE_ROOT", ""),
+        help="artifact root, e.g. gs://bucket/pipeline-root [AUTOML_VIDEO_PIPELINE_ROOT; else the cluster's]",
+    )
+    parser.add_argument("--token", default="", help="bearer token for the API server")
+
+
+# -- argument parsing ------------------------------------------------------------------------------
+
+
+def _key_values(pairs: list[str], what: str) -> dict[str, str]:
+    parsed = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{what} {pair!r} must be KEY=VALUE")
+        parsed[key.strip()] = value.strip()
+    return parsed
+
+
+def pipeline_parameters(args: argparse.Namespace) -> dict[str, Any]:
+    """The validated parameters of the pipeline chosen by ``--pipeline``."""
+    prediction_params = _key_values(args.prediction_param, "--prediction-param")
+    if args.pipeline == BATCH_PREDICTION_PIPELINE:
+        if not args.model:
+            raise ValueError("--pipeline batch-prediction needs --model (a trained model folder URI)")
+        return BatchPredictionArguments(
+            model_uri=args.model,
+            inputs=args.predict_input,
+            predictions_prefix=args.predictions_prefix,
+            prediction_params=prediction_params,
+            shards=args.shards,
+        ).parameters()
+    return TrainingArguments(
+        sources=args.source,
+        model_type=args.model_type,
+        training_fraction_split=args.training_fraction,
+        test_fraction_split=args.test_fraction,
+        dataset_display_name=args.dataset_display_name,
+        model_display_name=args.model_display_name,
+        model_labels=_key_values(args.label, "--label"),
+        budget_minutes=args.budget_minutes,
+        seed=args.seed,
+        exhaustive=args.exhaustive,
+        max_error_fraction=args.max_error_fraction,
+        export_format=args.export_format,
+        serving_root=args.serving_root,
+        prediction_inputs=args.predict_input,
+        predictions_prefix=args.predictions_prefix,
+        prediction_params=prediction_params,
+        prediction_shards=args.shards,
+    ).parameters()
+
+
+def cluster_settings(args: argparse.Namespace) -> ClusterSettings:
+    return ClusterSettings.from_env(
+        cpu_image=args.image,
+        gpu_image=args.gpu_image,
+        gpu_node_label=args.gpu_node_label,
+        gpu_taint=args.gpu_taint,
+        accelerator=args.accelerator,
+        gpus=args.gpus,
+        retries=args.retries,
+    )
+
+
+def _target(args: argparse.Namespace) -> ClusterTarget:
+    return ClusterTarget(
+        host=args.host,
+        namespace=args.namespace,
+        experiment=args.experiment,
+        service_account=args.service_account,
+        pipeline_root=args.pipeline_root,
+        token=args.token,
+    )
+
+
+# -- handlers --------------------------------------------------------------------------------------
+
+
+def _compile(args: argparse.Namespace) -> None:
+    written = runner.compile_pipelines(args.output, cluster_settings(args))
+    emit(written, args.json, human=lambda w: "\n".join(f"{name}: {uri}" for name, uri in w.items()))
+
+
+def _run_local(args: argparse.Namespace) -> None:
+    result = runner.run_local(args.pipeline, pipeline_parameters(args), args.pipeline_root, log_file=args.log_file)
+    emit(run_summary(result), args.json, human=format_run_summary)
+
+
+def _submit(args: argparse.Namespace) -> None:
+    parameters = pipeline_parameters(args)
+    result = runner.submit(_target(args), args.pipeline, parameters, args.run_name, cluster_settings(args))
+    emit(vars(result), args.json, human=lambda r: f"run {r['run_id']} started: {r['run_url']}")
+
+
+def _schedule(args: argparse.Namespace) -> None:
+    parameters = pipeline_parameters(args)
+    result = runner.schedule(_target(args), args.pipeline, parameters, args.cron, args.name, cluster_settings(args))
+    emit(
+        vars(result),
+        args.json,
+        human=lambda r: f"recurring run {r['recurring_run_id']} on '{r['cron']}' "
+        f"(pipeline {r['pipeline_id']}, version {r['pipeline_version_id']})",
+    )
+
+
+# -- what a local run produced ---------------------------------------------------------------------
+
+# Output artifact of each task worth pointing a user at, in DAG order.
+_OUTPUTS = (
+    ("dataset", "split-dataset", "split"),
+    ("model", "train-model", "model"),
+    ("evaluation", "evaluate-model", "evaluation"),
+    ("report", "evaluate-model", "report"),
+    ("export", "export-model", "exported_model"),
+    ("promotion", "promote-model", "promotion"),
+)
+
+
+def run_summary(result: LocalRunResult) -> dict[str, Any]:
+    """Where a local run's outputs are, its evaluation and gate decision, and how its time was spent."""
+    outputs = {
+        key: result.task(task).artifacts[name]
+        for key, task, name in _OUTPUTS
+        if result.has_task(task) and name in result.task(task).artifacts
+    }
+    summary: dict[str, Any] = {
+        "pipeline": result.pipeline,
+        "run_dir": result.run_dir,
+        "outputs": outputs,
+        "wall_seconds": round(result.wall_seconds, 1),
+        "stage_seconds": round(result.stage_seconds, 1),
+        "overhead_share": round(result.overhead_share, 3),
+        "tasks": [t.name for t in result.tasks],
+    }
+    if result.has_task("evaluate-model"):
+        summary["evaluation"] = result.task("evaluate-model").metadata["evaluation"]
+    if result.has_task("promote-model"):
+        summary["promotion"] = result.task("promote-model").metadata["promotion"]
+    if result.has_task("merge-predictions"):
+        summary["predictions"] = result.task("merge-predictions").metadata["predictions"]
+        outputs["predictions"] = summary["predictions"]["output_dir"]
+    return summary
+
+
+def format_run_summary(summary: dict[str, Any]) -> str:
+    """The evaluation table, the gate's decision, the prediction counts, where outputs are, and timing."""
+    lines = []
+    if "evaluation" in summary:
+        lines += [format_result(summary["evaluation"]), ""]
+    if "promotion" in summary:
+        promotion = summary["promotion"]
+        verdict = "promoted to" if promotion["promoted"] else "not promoted; serving stays"
+        lines += [f"gate: {verdict} {promotion['serving_model_uri']} ({promotion['reason']})", ""]
+    if "predictions" in summary:
+        predictions = summary["predictions"]
+        lines += [
+            f"batch prediction: {predictions['total_rows']} rows, {predictions['succeeded_rows']} OK, "
+            f"{predictions['failed_rows']} failed",
+            "",
+        ]
+    lines.append("outputs:")
+    width = max((len(key) for key in summary["outputs"]), default=0)
+    lines += [f"  {key:<{width}}  {uri}" for key, uri in summary["outputs"].items()]
+    lines += [
+        f"  {'run':<{width}}  {summary['run_dir']}",
+        "",
+        f"wall time {summary['wall_seconds']:.1f}s: stages working {summary['stage_seconds']:.1f}s, "
+        f"orchestration overhead {100 * summary['overhead_share']:.0f}% "
+        f"(task processes, imports, artifact handling; {len(summary['tasks'])} tasks)",
+    ]
+    return "\n".join(lines)
+

@@ -1,5 +1,84 @@
-"""CLI for the predict stage (placeholder until its issue lands)."""
+"""``automl-video predict``: batch prediction in the AutoML CSV or Vertex JSONL formats."""
+
+import argparse
+
+from automl_video.cli import add_json_flag, emit
 
 
 def register(subparsers) -> None:
-    pass
+    parser = subparsers.add_parser(
+        "predict",
+        help="batch-predict videos with a trained model",
+        description=(
+            "Classify the time segments listed in AutoML CSV files (VIDEO_URI,START,END) or Vertex JSONL "
+            "instances, writing prediction-<model>-<timestamp>/ under --output-prefix. A rerun of an "
+            "interrupted run resumes it; --shard I/N runs one share of the rows, --merge assembles them."
+        ),
+    )
+    parser.add_argument("--model", required=True, metavar="URI", help="trained model folder URL")
+    parser.add_argument(
+        "--input", action="append", required=True, metavar="URI", help=".csv or .jsonl input (repeatable)"
+    )
+    parser.add_argument(
+        "--output-prefix", required=True, metavar="URI", help="folder URL under which the output folder is made"
+    )
+    parser.add_argument(
+        "--score-threshold",
+        type=float,
+        default=0.0,
+        metavar="X",
+        help="drop labels scoring below this (0 to 1, default 0)",
+    )
+    parser.add_argument(
+        "--segment",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="classify each requested segment as a whole (default on)",
+    )
+    parser.add_argument("--shot", action="store_true", help="also detect camera shots and classify each")
+    parser.add_argument("--one-sec", action="store_true", help="also classify every 1-second interval")
+    parser.add_argument(
+        "--max-predictions", type=int, default=None, metavar="N", help="keep at most N labels per type and time span"
+    )
+    parser.add_argument("--shard", default="0/1", metavar="I/N", help="process rows with index %% N == I")
+    parser.add_argument(
+        "--merge", action="store_true", help="write the final output from finished shard runs (same arguments)"
+    )
+    add_json_flag(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from automl_video.predict import batch_predict, merge_shards, parse_shard
+    from automl_video.prediction_io import PredictionParams
+
+    params = PredictionParams(
+        score_threshold=args.score_threshold,
+        segment_classification=args.segment,
+        shot_classification=args.shot,
+        one_sec_interval_classification=args.one_sec,
+        max_predictions=args.max_predictions,
+    )
+    if args.merge:
+        result = merge_shards(args.model, args.input, args.output_prefix, params)
+    else:
+        result = batch_predict(args.model, args.input, args.output_prefix, params, shard=parse_shard(args.shard))
+    emit(result.to_json(), args.json, human=_summary)
+    return 1 if result.failed_rows and not result.succeeded_rows else 0
+
+
+def _summary(doc: dict) -> str:
+    lines = [
+        f"rows: {doc['succeeded_rows']} OK, {doc['failed_rows']} failed "
+        f"({doc['predicted_rows']} predicted now, {doc['resumed_rows']} done earlier)",
+        f"video: {doc['video_seconds']:.1f}s in {doc['wall_seconds']:.1f}s",
+    ]
+    if doc["complete"]:
+        lines.append(f"output: {doc['output_dir']}")
+    else:
+        shard_index, shard_count = doc["shard"]
+        lines.append(
+            f"shard {shard_index}/{shard_count} done; run the other shards, then the same command with --merge"
+        )
+    lines += [f"failed: {f['message']}" for f in doc["failures"]]
+    return "\n".join(lines)

@@ -1,0 +1,673 @@
+"""Batch prediction over many (long) videos: segment, shot and 1-second classification.
+
+Every input row is predicted on its own and its result (predictions or error) is written atomically to
+a work folder keyed by the run (model, inputs, parameters) and the row index:
+``<output_prefix>/.predict-work/<run key>/rows/00000012.json``. So
+
+* a bad row (missing, corrupt or truncated video, bad times) fails alone;
+* a rerun after a crash skips rows that have a result and computes the others, exactly once each;
+* ``shard=(i, n)`` runs take the rows with ``index % n == i``, so replicas share one work folder, and
+  :func:`merge_shards` assembles the final files once every row has a result.
+
+The final output (AutoML ``video_classification.csv`` + JSON files, or Vertex ``predictions_*.jsonl``)
+is written file by file atomically into ``prediction-<model>-<timestamp>``, whose name is recorded in
+the work folder before the first file is written, so a crash while assembling is finished by a rerun
+into the same folder. Then the run's result is recorded and the row files are removed: running the same
+prediction (or merge) again returns that result instead of predicting again (to predict afresh, use
+another output prefix or delete the run's work folder).
+
+Shots and 1-second intervals come from one streaming decode of the span (never the whole video in
+memory): clips are cut from the stream as it passes, and scored in batches on the main thread while a
+background thread keeps decoding.
+"""
+
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import queue
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterator
+
+import numpy as np
+
+from automl_video import storage
+from automl_video.dataset import MAX_PARTIAL_FAILURES, RowFailure, utc_now
+from automl_video.errors import AutoMLVideoError
+from automl_video.model_spec import METADATA_FILE, InputSpec, ModelMetadata, load_metadata
+from automl_video.prediction_io import (
+    CODE_INTERNAL,
+    CODE_INVALID_ARGUMENT,
+    CODE_NOT_FOUND,
+    LEGACY_CSV,
+    ClassificationType,
+    InputSet,
+    Prediction,
+    PredictionInput,
+    PredictionParams,
+    RowResult,
+    read_inputs,
+    write_legacy_output,
+    write_vertex_output,
+)
+from automl_video.progress import Progress
+from automl_video.shots import ShotDetector, ShotDetectorConfig
+from automl_video.video import DURATION_TOLERANCE_SECONDS, VideoError, VideoReader, sample_times
+
+if TYPE_CHECKING:
+    from automl_video.model import TrainedModel
+
+log = logging.getLogger(__name__)
+
+WORK_FOLDER = ".predict-work"
+_ROW_FILE = re.compile(r"^(\d{8})\.json$")
+_OUTPUT_RECORD = "output.json"
+_RESULT_RECORD = "result.json"
+CLIP_BATCH_SIZE = 16
+# Clips decoded ahead of the model: bounds memory while decoding and inference overlap.
+_PREFETCH_CLIPS = 32
+# A shot's frames are kept at decreasing density so that at most this many times T frames are held.
+_SHOT_BUFFER_CLIPS = 4
+# Decoding that stops this long before the span's end means the file is cut short or damaged.
+_TRUNCATION_TOLERANCE_SECONDS = 1.0
+_TIME_EPSILON = 1e-6
+# Each process computing rows tags their results, so a resumed run can show what it recomputed.
+RUN_ID = uuid.uuid4().hex[:12]
+
+
+class PredictionError(AutoMLVideoError):
+    """A prediction run cannot go on (e.g. merging before every shard finished); the message says why."""
+
+
+@dataclass
+class PredictionResult:
+    """What a prediction run did.
+
+    ``output_dir`` and ``files`` are empty for a shard run (``shard[1] > 1``): :func:`merge_shards`
+    writes the final output. Row counts cover the rows of this run's shard, or all rows once merged.
+    """
+
+    output_dir: str
+    format: str
+    total_rows: int
+    shard: tuple[int, int]
+    shard_rows: int
+    predicted_rows: int
+    resumed_rows: int
+    succeeded_rows: int
+    failed_rows: int
+    video_seconds: float
+    wall_seconds: float
+    work_dir: str
+    files: list[str] = field(default_factory=list)
+    failures: list[RowFailure] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.output_dir)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "complete": self.complete}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> "PredictionResult":
+        fields = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in doc.items() if k in fields}
+        return cls(**{**values, "shard": tuple(doc["shard"]), "failures": [RowFailure(**f) for f in doc["failures"]]})
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` (0-based shard I of N) as a tuple; ValueError says what is wrong."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not match:
+        raise ValueError(f"shard {text!r} is not I/N (e.g. 0/4 for the first of 4 shards)")
+    return _checked_shard((int(match.group(1)), int(match.group(2))))
+
+
+def _checked_shard(shard: tuple[int, int]) -> tuple[int, int]:
+    index, count = shard
+    if count < 1 or not 0 <= index < count:
+        raise ValueError(f"shard {index}/{count}: need 0 <= I < N")
+    return index, count
+
+
+# -- the run and its work folder ----------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    model_uri: str
+    metadata: ModelMetadata
+    inputs: InputSet
+    params: PredictionParams
+    work_dir: str
+
+    def row_url(self, index: int) -> str:
+        return storage.join(self.work_dir, "rows", f"{index:08d}.json")
+
+    def finished_rows(self) -> set[int]:
+        rows_dir = storage.join(self.work_dir, "rows")
+        fs, path = storage.filesystem(rows_dir)
+        fs.invalidate_cache(path)  # other processes (shards) add rows: never trust a cached listing
+        names = (url.rstrip("/").rsplit("/", 1)[-1] for url in storage.listdir(rows_dir))
+        return {int(m.group(1)) for m in map(_ROW_FILE.match, names) if m}
+
+    def save_row(self, result: RowResult) -> None:
+        storage.write_json(self.row_url(result.index), result.to_json(), indent=None)
+
+    def load_row(self, index: int) -> RowResult:
+        return RowResult.from_json(storage.read_json(self.row_url(index)))
+
+    def completed_result(self) -> PredictionResult | None:
+        """The result of this run's final output, once written (None before)."""
+        record = storage.join(self.work_dir, _RESULT_RECORD)
+        return PredictionResult.from_json(storage.read_json(record)) if storage.exists(record) else None
+
+    def complete(self, result: PredictionResult) -> PredictionResult:
+        """Record the finished run, then drop its row files (a rerun now returns ``result``)."""
+        storage.write_json(storage.join(self.work_dir, _RESULT_RECORD), result.to_json())
+        storage.remove(storage.join(self.work_dir, "rows"), recursive=True)
+        return result
+
+    def output_dir(self, output_prefix: str) -> str:
+        """The final folder, named once (at the first assembly) and reused by reruns."""
+        record = storage.join(self.work_dir, _OUTPUT_RECORD)
+        if storage.exists(record):
+            return storage.read_json(record)["output_dir"]
+        name = self.metadata.display_name or self.model_uri.rstrip("/").rsplit("/", 1)[-1]
+        safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "model"
+        output_dir = storage.join(output_prefix, f"prediction-{safe_name}-{utc_now()}")
+        storage.write_json(record, {"output_dir": output_dir})
+        return output_dir
+
+
+def _open_run(model_uri: str, inputs: list[str], output_prefix: str, params: PredictionParams) -> _Run:
+    input_set = read_inputs(inputs)
+    metadata = load_metadata(model_uri)
+    key_source = {
+        "model": model_uri,
+        "model_json": hashlib.sha256(storage.read_bytes(storage.join(model_uri, METADATA_FILE))).hexdigest(),
+        "inputs": input_set.digest,
+        "params": dataclasses.asdict(params),
+    }
+    run_key = hashlib.sha256(json.dumps(key_source, sort_keys=True).encode()).hexdigest()[:16]
+    work_dir = storage.join(output_prefix, WORK_FOLDER, run_key)
+    description = storage.join(work_dir, "run.json")
+    if not storage.exists(description):
+        storage.write_json(description, {**key_source, "inputs": input_set.uris, "input_digest": input_set.digest})
+    return _Run(model_uri, metadata, input_set, params, work_dir)
+
+
+# -- public entry points -----------------------------------------------------------------------------
+
+
+def batch_predict(
+    model_uri: str,
+    inputs: list[str],
+    output_prefix: str,
+    params: PredictionParams | None = None,
+    shard: tuple[int, int] = (0, 1),
+) -> PredictionResult:
+    """Predict every row of the inputs (or one shard of them), resuming an interrupted run.
+
+    Args:
+        model_uri: a trained model folder.
+        inputs: AutoML CSV files (``VIDEO_URI,START,END``) or Vertex JSONL files, not mixed.
+        output_prefix: folder under which ``prediction-<model>-<timestamp>/`` is created.
+        params: classification types, score threshold, max predictions (default: segment only).
+        shard: ``(i, n)``: process the rows with ``index % n == i``; with ``n > 1`` the final output is
+            written by :func:`merge_shards` once every shard has run.
+
+    Returns:
+        The counts and, for an unsharded run, the output folder and files.
+    """
+    started = time.monotonic()
+    params = params or PredictionParams()
+    shard = _checked_shard(shard)
+    run = _open_run(model_uri, inputs, output_prefix, params)
+    if (completed := run.completed_result()) is not None:
+        return _already_complete(run, completed, started)
+    shard_rows = [row for row in run.inputs.rows if row.index % shard[1] == shard[0]]
+    finished = run.finished_rows()
+    todo = [row for row in shard_rows if row.index not in finished]
+    log.info(
+        "predict %s: %d rows in shard %d/%d, %d already done (work folder %s)",
+        model_uri, len(shard_rows), shard[0], shard[1], len(shard_rows) - len(todo), run.work_dir,
+    )
+    if todo:
+        _predict_rows(run, todo)
+    if shard[1] == 1:
+        output_dir, files, tally = _assemble(run, output_prefix)
+        return run.complete(tally.result(output_dir, files, shard, len(todo), time.monotonic() - started))
+    tally = _Tally(run, shard_rows)
+    tally.count_all()
+    return tally.result("", [], shard, len(todo), time.monotonic() - started)
+
+
+def merge_shards(
+    model_uri: str, inputs: list[str], output_prefix: str, params: PredictionParams | None = None
+) -> PredictionResult:
+    """Write the final output of a sharded run once every shard has finished.
+
+    Takes the same arguments as the shard runs (they identify the work folder). Merging again returns
+    the same result.
+
+    Raises:
+        PredictionError: some rows have no result yet (names how many and the first one).
+    """
+    started = time.monotonic()
+    run = _open_run(model_uri, inputs, output_prefix, params or PredictionParams())
+    if (completed := run.completed_result()) is not None:
+        return _already_complete(run, completed, started)
+    output_dir, files, tally = _assemble(run, output_prefix)
+    return run.complete(tally.result(output_dir, files, (0, 1), 0, time.monotonic() - started))
+
+
+def _already_complete(run: _Run, result: PredictionResult, started: float) -> PredictionResult:
+    storage.remove(storage.join(run.work_dir, "rows"), recursive=True)  # if a crash left them behind
+    log.info("predict: already finished: %s (delete %s to predict again)", result.output_dir, run.work_dir)
+    return dataclasses.replace(
+        result, predicted_rows=0, resumed_rows=result.shard_rows, wall_seconds=round(time.monotonic() - started, 3)
+    )
+
+
+# -- assembling the output ---------------------------------------------------------------------------
+
+
+def _assemble(run: _Run, output_prefix: str) -> tuple[str, list[str], "_Tally"]:
+    """Write the final files from every row's result (each file atomically)."""
+    rows = run.inputs.rows
+    finished = run.finished_rows()
+    missing = [row for row in rows if row.index not in finished]
+    if missing:
+        raise PredictionError(
+            f"{run.work_dir}: {len(missing)} of {len(rows)} rows have no result yet (first: {missing[0].source}, "
+            f"row index {missing[0].index}); run every shard to completion before merging"
+        )
+    output_dir = run.output_dir(output_prefix)
+    tally = _Tally(run, rows)
+    write = write_legacy_output if run.inputs.format == LEGACY_CSV else write_vertex_output
+    files = write(output_dir, tally.counted())
+    log.info("predict: wrote %s (%d rows OK, %d failed)", output_dir, tally.succeeded, tally.failed)
+    return output_dir, files, tally
+
+
+class _Tally:
+    """Reads the rows' results (one at a time, as the output writer consumes them) and counts them."""
+
+    def __init__(self, run: _Run, rows: list[PredictionInput]) -> None:
+        self.run = run
+        self.rows = rows
+        self.succeeded = 0
+        self.failed = 0
+        self.video_seconds = 0.0
+        self.failures: list[RowFailure] = []
+
+    def counted(self) -> Iterator[tuple[PredictionInput, RowResult]]:
+        for row in self.rows:
+            result = self.run.load_row(row.index)
+            if result.ok:
+                self.succeeded += 1
+                self.video_seconds += result.video_seconds
+            else:
+                self.failed += 1
+                if len(self.failures) < MAX_PARTIAL_FAILURES:
+                    self.failures.append(RowFailure(uri=row.input_uri, row=row.line, message=result.error))
+            yield row, result
+
+    def count_all(self) -> None:
+        for _ in self.counted():
+            pass
+
+    def result(
+        self, output_dir: str, files: list[str], shard: tuple[int, int], predicted: int, wall_seconds: float
+    ) -> PredictionResult:
+        return PredictionResult(
+            output_dir=output_dir,
+            format=self.run.inputs.format,
+            total_rows=len(self.run.inputs.rows),
+            shard=shard,
+            shard_rows=len(self.rows),
+            predicted_rows=predicted,
+            resumed_rows=len(self.rows) - predicted,
+            succeeded_rows=self.succeeded,
+            failed_rows=self.failed,
+            video_seconds=round(self.video_seconds, 3),
+            wall_seconds=round(wall_seconds, 3),
+            work_dir=self.run.work_dir,
+            files=files,
+            failures=self.failures,
+        )
+
+
+# -- predicting rows ---------------------------------------------------------------------------------
+
+
+def _predict_rows(run: _Run, rows: list[PredictionInput]) -> None:
+    """Compute and save the result of each row; a row's failure is its result, not the run's."""
+    valid = [row for row in rows if not row.error]
+    for row in rows:
+        if row.error:
+            log.warning("%s", row.error)
+            run.save_row(RowResult(row.index, error=row.error, error_code=CODE_INVALID_ARGUMENT, run_id=RUN_ID))
+    if not valid:
+        return
+    from automl_video.model import load_model  # TensorFlow loads only when there is work for it
+
+    predictor = _RowPredictor(load_model(run.model_uri), run.params)
+    progress = Progress("predict", total=None, unit="video-s")
+    for position, row in enumerate(valid):
+        result = predictor.predict(row, progress)
+        run.save_row(result)
+        if result.error:
+            log.warning("%s", result.error)
+        rows_left = len(valid) - position - 1
+        progress.total = progress.done + rows_left * progress.done / (position + 1)
+    progress.finish()
+
+
+def _error_code(error: Exception) -> int:
+    if isinstance(error, FileNotFoundError) or "not found" in str(error):
+        return CODE_NOT_FOUND
+    return CODE_INVALID_ARGUMENT
+
+
+class _RowPredictor:
+    """Predicts rows one at a time with one loaded model."""
+
+    def __init__(self, model: "TrainedModel", params: PredictionParams):
+        self.model = model
+        self.params = params
+        self.spec: InputSpec = model.metadata.input_spec
+        self.specs = model.metadata.annotation_specs
+
+    def predict(self, row: PredictionInput, progress: Progress) -> RowResult:
+        """The row's predictions; expected failures (bad video, bad span) become the row's error."""
+        try:
+            predictions, seconds = self._predict(row, progress)
+        except (VideoError, ValueError, FileNotFoundError) as e:
+            message = str(e) if row.video_uri in str(e) else f"{row.video_uri}: {e}"
+            return RowResult(row.index, error=f"{row.source}: {message}", error_code=_error_code(e), run_id=RUN_ID)
+        except Exception as e:  # noqa: BLE001 - one broken row must not stop a batch of thousands
+            log.exception("%s: unexpected error predicting %s", row.source, row.video_uri)
+            message = f"{row.source}: internal error predicting {row.video_uri}: {type(e).__name__}: {e}"
+            return RowResult(row.index, error=message, error_code=CODE_INTERNAL, run_id=RUN_ID)
+        return RowResult(row.index, predictions=predictions, video_seconds=round(seconds, 6), run_id=RUN_ID)
+
+    def _predict(self, row: PredictionInput, progress: Progress) -> tuple[list[Prediction], float]:
+        types = self.params.types
+        predictions: list[Prediction] = []
+        with VideoReader(row.video_uri) as reader:
+            start, end = _resolved_span(row, reader)
+            if ClassificationType.SEGMENT in types:
+                scores = self.model.score_segment(reader, start, end)
+                predictions += self._labelled(ClassificationType.SEGMENT, start, end, scores)
+            streamed = [t for t in types if t is not ClassificationType.SEGMENT]
+            if streamed:
+                for span, scores in self._score_stream(reader, start, end, streamed, progress):
+                    predictions += self._labelled(span.type, span.start, span.end, scores)
+            else:
+                progress.update(end - start)
+        return predictions, end - start
+
+    def _score_stream(self, reader, start, end, types, progress) -> Iterator[tuple["_Span", np.ndarray]]:
+        """Scores of every shot / 1-second span, clips cut from one decode and scored in batches."""
+        clips = _prefetched(_stream_clips(reader, start, end, types, self.spec), _PREFETCH_CLIPS)
+        reported = start
+        batch: list[tuple[_Span, np.ndarray]] = []
+        for item in clips:
+            batch.append(item)
+            if len(batch) == CLIP_BATCH_SIZE:
+                yield from self._scored(batch)
+                batch = []
+            progress.update(max(0.0, item[0].end - reported))
+            reported = max(reported, item[0].end)
+        yield from self._scored(batch)
+
+    def _scored(self, batch: list[tuple["_Span", np.ndarray]]) -> list[tuple["_Span", np.ndarray]]:
+        """Scores of a batch, padded to the full batch size: one input shape, so no TF retracing."""
+        if not batch:
+            return []
+        clips = np.zeros((CLIP_BATCH_SIZE, *self.spec.shape), np.uint8)
+        clips[: len(batch)] = [clip for _, clip in batch]
+        scores = self.model.predict_clips(clips, batch_size=CLIP_BATCH_SIZE)
+        return [(span, row_scores) for (span, _), row_scores in zip(batch, scores)]
+
+    def _labelled(self, kind: ClassificationType, start: float, end: float, scores: np.ndarray) -> list[Prediction]:
+        """Labels at or above the threshold, best first, at most ``max_predictions``."""
+        order = np.argsort(-scores, kind="stable")
+        kept = [i for i in order if scores[i] >= self.params.score_threshold][: self.params.max_predictions]
+        return [
+            Prediction(kind, self.specs[i].id, self.specs[i].display_name, start, end, float(scores[i])) for i in kept
+        ]
+
+
+def _resolved_span(row: PredictionInput, reader: VideoReader) -> tuple[float, float]:
+    """The row's span inside the video (``inf`` END = the video's end); VideoError when outside."""
+    duration = reader.info.duration
+    if row.start >= duration:
+        raise VideoError(f"{row.video_uri}: START {row.start:g}s is not before the video's end ({duration:.3f}s)")
+    tolerance = max(1.0 / reader.info.fps if reader.info.fps else 0.0, DURATION_TOLERANCE_SECONDS)
+    if math.isfinite(row.end) and row.end > duration + tolerance:
+        raise VideoError(f"{row.video_uri}: END {row.end:g}s is after the video's end ({duration:.3f}s)")
+    return row.start, min(row.end, duration)
+
+
+# -- clips from one decoding pass --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Span:
+    type: ClassificationType
+    start: float
+    end: float
+
+
+def one_second_spans(start: float, end: float) -> list[tuple[float, float]]:
+    """``[start, end)`` cut into 1-second spans from ``start``; the last one may be shorter."""
+    count = math.ceil(round(end - start, 6))
+    return [(start + k, min(start + k + 1, end)) for k in range(count)]
+
+
+def _stream_clips(
+    reader: VideoReader, start: float, end: float, types: list[ClassificationType], spec: InputSpec
+) -> Iterator[tuple[_Span, np.ndarray]]:
+    """Yield ``(span, clip)`` for every 1-second span and/or shot of ``[start, end)``, in time order.
+
+    With shots every frame is decoded and converted (the detector needs them all). 1-second spans alone
+    only need their T centre sample times, which over whole seconds form one grid of T frames per
+    second, so only those frames are converted; a last, shorter span is read on its own afterwards.
+    """
+    size = (spec.width, spec.height)
+    seconds = one_second_spans(start, end) if ClassificationType.ONE_SEC_INTERVAL in types else []
+    collectors: list[_ClipCollector] = []
+    if ClassificationType.SHOT in types:
+        collectors.append(_ShotCollector(start, end, spec))
+        streamed_seconds, separate_seconds = seconds, []
+        stream_end = end
+        frames = reader.frames(start, end, size=size)
+    else:
+        streamed_seconds = [s for s in seconds if s[1] - s[0] >= 1.0 - _TIME_EPSILON]
+        separate_seconds = seconds[len(streamed_seconds) :]
+        stream_end = streamed_seconds[-1][1] if streamed_seconds else start
+        frames = reader.frames(start + 0.5 / spec.num_frames, stream_end, fps=spec.num_frames, size=size)
+    if streamed_seconds:
+        collectors.append(_FixedSpanCollector(ClassificationType.ONE_SEC_INTERVAL, streamed_seconds, spec))
+    last_time = -math.inf
+    for frame_time, frame in frames if collectors else ():
+        last_time = frame_time
+        for collector in collectors:
+            yield from collector.add(frame_time, frame)
+    if collectors and last_time < stream_end - _TRUNCATION_TOLERANCE_SECONDS:
+        stopped = f"{last_time:.3f}s" if math.isfinite(last_time) else "the first frame"
+        raise VideoError(
+            f"{reader.uri}: decoding stopped at {stopped}, before the span's end {stream_end:.3f}s "
+            "(truncated or corrupt video)"
+        )
+    for collector in collectors:
+        yield from collector.finish()
+    for span in separate_seconds:
+        yield _Span(ClassificationType.ONE_SEC_INTERVAL, *span), reader.read_clip(*span, spec)
+
+
+class _ClipCollector:
+    """Turns a stream of ``(time, frame)`` into finished ``(span, clip)`` pairs."""
+
+    def add(self, time: float, frame: np.ndarray) -> list[tuple[_Span, np.ndarray]]:
+        raise NotImplementedError
+
+    def finish(self) -> list[tuple[_Span, np.ndarray]]:
+        raise NotImplementedError
+
+
+class _FixedSpanCollector(_ClipCollector):
+    """Clips of spans known in advance; each sample time takes the frame on screen at that time.
+
+    That is :meth:`VideoReader.read_clip`'s rule (the last frame presented at or before the time, or
+    the first frame for a time before it), so a span's clip is the one a seek would give. A sample time
+    is settled once the next frame's presentation time has passed it. Only the clip being filled is held.
+    """
+
+    def __init__(self, kind: ClassificationType, spans: list[tuple[float, float]], spec: InputSpec):
+        self.kind = kind
+        self.spans = spans
+        self.spec = spec
+        self._span_index = 0
+        self._slot = 0
+        self._times = self._sample_times(0)
+        self._clip = np.empty(spec.shape, np.uint8)
+        self._on_screen: np.ndarray | None = None
+
+    def _sample_times(self, span_index: int) -> np.ndarray:
+        if span_index >= len(self.spans):
+            return np.empty(0)
+        return sample_times(*self.spans[span_index], self.spec.num_frames)
+
+    def add(self, time: float, frame: np.ndarray) -> list[tuple[_Span, np.ndarray]]:
+        done = []
+        while self._span_index < len(self.spans) and self._times[self._slot] < time - _TIME_EPSILON:
+            self._clip[self._slot] = frame if self._on_screen is None else self._on_screen
+            done += self._advance()
+        self._on_screen = frame
+        return done
+
+    def finish(self) -> list[tuple[_Span, np.ndarray]]:
+        """Sample times after the last frame's presentation time show the last frame."""
+        done = []
+        while self._span_index < len(self.spans) and self._on_screen is not None:
+            self._clip[self._slot] = self._on_screen
+            done += self._advance()
+        return done
+
+    def _advance(self) -> list[tuple[_Span, np.ndarray]]:
+        self._slot += 1
+        if self._slot < self.spec.num_frames:
+            return []
+        span = _Span(self.kind, *self.spans[self._span_index])
+        clip = self._clip.copy()
+        self._span_index += 1
+        self._slot = 0
+        self._times = self._sample_times(self._span_index)
+        return [(span, clip)]
+
+
+class _ShotCollector(_ClipCollector):
+    """Detects shots in the stream and cuts one clip per shot when the shot ends.
+
+    A shot's length is unknown until its end, so its frames are kept at a density that halves each
+    time the buffer fills (at most ``_SHOT_BUFFER_CLIPS × T`` frames). When the shot ends, each centre
+    sample time takes the last kept frame at or before it (the first kept frame for an earlier time).
+    """
+
+    def __init__(self, start: float, end: float, spec: InputSpec, config: ShotDetectorConfig | None = None):
+        self.start = start
+        self.end = end
+        self.spec = spec
+        self.detector = ShotDetector(config)
+        self._shot_start = start
+        self._kept: list[tuple[float, np.ndarray]] = []
+        self._frames_in_shot = 0
+        self._stride = 1  # keep every stride-th frame of the shot
+        self._pending: tuple[float, np.ndarray] | None = None  # the detector's one frame of look-ahead
+
+    def add(self, time: float, frame: np.ndarray) -> list[tuple[_Span, np.ndarray]]:
+        done = [self._cut(cut) for cut in self.detector.add(time, frame)]
+        self._keep_pending()
+        self._pending = (time, frame)
+        return done
+
+    def finish(self) -> list[tuple[_Span, np.ndarray]]:
+        done = [self._cut(cut) for cut in self.detector.finish()]
+        self._keep_pending()
+        if self._kept:
+            done.append(self._cut(self.end))
+        return done
+
+    def _keep_pending(self) -> None:
+        if self._pending is None:
+            return
+        if self._frames_in_shot % self._stride == 0:
+            self._kept.append(self._pending)
+            if len(self._kept) > _SHOT_BUFFER_CLIPS * self.spec.num_frames:
+                self._kept = self._kept[::2]
+                self._stride *= 2
+        self._frames_in_shot += 1
+        self._pending = None
+
+    def _cut(self, cut_time: float) -> tuple[_Span, np.ndarray]:
+        """Close the current shot at ``cut_time`` (frames before it) and start the next one there."""
+        span = _Span(ClassificationType.SHOT, self._shot_start, cut_time)
+        times = np.array([t for t, _ in self._kept])
+        wanted = sample_times(span.start, span.end, self.spec.num_frames)
+        picks = np.maximum(np.searchsorted(times, wanted + _TIME_EPSILON, side="right") - 1, 0)
+        clip = np.stack([self._kept[i][1] for i in picks])
+        self._kept = []
+        self._frames_in_shot = 0
+        self._stride = 1
+        self._shot_start = cut_time
+        return span, clip
+
+
+def _prefetched(items: Iterator, depth: int) -> Iterator:
+    """Run ``items`` in a background thread, ``depth`` items ahead; its exceptions re-raise here."""
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end_marker = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put((end_marker, None))
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer thread
+            buffer.put((end_marker, e))
+
+    thread = threading.Thread(target=produce, name="predict-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = buffer.get()
+            if item is end_marker:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                buffer.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.1)

@@ -1,0 +1,310 @@
+"""How the SDK's jobs run: a :class:`JobRunner` drives one registry job through its states around
+the work of a backend.
+
+* ``local``: the library stages run in this process (split → train → evaluate → register, or the
+  prediction shards one after another, then the merge); cancellation is honoured between stages.
+* ``kfp``: the compiled pipeline is submitted to the KFP API server and followed until it ends; the
+  model (promoted by the pipeline's gate into the job's serving folder) is then registered, and a
+  batch prediction's shards are merged here to read its counts. The process that submitted the run
+  follows it.
+
+Stage modules (TensorFlow) are imported inside the functions, so ``import automl_video`` stays light.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from automl_video import storage
+from automl_video import dataset as dataset_lib
+from automl_video.errors import AutoMLVideoError
+from automl_video.registry import NewModelEvaluation, Registry, Status
+from automl_video.registry.errors import FailedPreconditionError
+from automl_video.registry.resources import JobRecord
+from automl_video.registry.states import (
+    CANCELLING_STATES,
+    CODE_CANCELLED,
+    CODE_INTERNAL,
+    CODE_INVALID_ARGUMENT,
+    CODE_NOT_FOUND,
+    state_like,
+)
+from automl_video.sdk import config, data_filters
+
+log = logging.getLogger(__name__)
+
+KFP_POLL_SECONDS = 15.0
+MAX_PARTIAL_FAILURES = 20
+
+
+class Cancelled(Exception):
+    """The job was asked to stop; raised between stages."""
+
+
+def _status(error: Exception) -> Status:
+    if isinstance(error, FileNotFoundError):
+        return Status(CODE_NOT_FOUND, str(error))
+    if isinstance(error, (AutoMLVideoError, ValueError)):
+        return Status(CODE_INVALID_ARGUMENT, str(error))
+    return Status(CODE_INTERNAL, f"{type(error).__name__}: {error}")
+
+
+@dataclass
+class JobRunner:
+    """Moves one job QUEUED → RUNNING → SUCCEEDED / FAILED / CANCELLED around its work."""
+
+    registry: Registry
+    name: str
+
+    def cancel_requested(self) -> bool:
+        return self.registry.get_job(self.name).state in CANCELLING_STATES
+
+    def step(self, stage: str) -> None:
+        """Begin a stage: stop here if the job was cancelled, and record the stage in ``run_info``."""
+        if self.cancel_requested():
+            raise Cancelled()
+        log.info("%s: %s", self.name, stage)
+        self.registry.update_job(self.name, run_info={"stage": stage})
+
+    def run(self, work: Callable[["JobRunner"], dict[str, Any]]) -> JobRecord:
+        """Run ``work`` (which returns the job fields to set on success) and record how it ended."""
+        state = self.registry.get_job(self.name).state
+        try:
+            try:
+                self.registry.update_job(self.name, state=state_like(state, "RUNNING"))
+            except FailedPreconditionError:
+                raise Cancelled() from None  # cancelled before it started
+            fields = work(self)
+            return self.registry.update_job(self.name, state=state_like(state, "SUCCEEDED"), **fields)
+        except Cancelled:
+            log.info("%s: cancelled", self.name)
+            return self.registry.update_job(
+                self.name, state=state_like(state, "CANCELLED"), error=Status(CODE_CANCELLED, "cancelled by the user")
+            )
+        except Exception as error:  # the job records every failure; nothing escapes a background thread
+            if isinstance(error, (AutoMLVideoError, ValueError, FileNotFoundError)):
+                log.error("%s failed: %s", self.name, error)
+            else:
+                log.exception("%s failed", self.name)
+            return self.registry.update_job(self.name, state=state_like(state, "FAILED"), error=_status(error))
+
+
+# -- training -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainingPlan:
+    """Everything a training job's backend needs, validated by ``AutoMLVideoTrainingJob.run``."""
+
+    project: str
+    location: str
+    display_name: str
+    work_uri: str  # the job's folder: dataset snapshot, model, evaluation
+    dataset_name: str
+    dataset_uri: str
+    import_sources: list[str]
+    model_type: str
+    prediction_type: str
+    training_fraction: float | None
+    test_fraction: float | None
+    filter_split: data_filters.FilterSplit | None
+    model_display_name: str
+    model_labels: dict[str, str]
+    model_id: str | None
+    parent_model: str | None
+    is_default_version: bool
+    version_aliases: list[str]
+    version_description: str
+    model_to_upload: dict[str, Any]
+    seed: int = 0
+    budget_minutes: float | None = None  # None: the stage's default
+    max_epochs: int | None = None  # local backend only
+
+
+def train_locally(runner: JobRunner, plan: TrainingPlan) -> dict[str, Any]:
+    """Split a snapshot of the dataset, train, evaluate and register the model with its evaluations."""
+    from automl_video import evaluate, splits, train
+
+    dataset_uri = storage.join(plan.work_uri, "dataset")
+    model_uri = storage.join(plan.work_uri, "model")
+    runner.step("split")
+    # The job trains on its own copy, so its split never changes the dataset or other jobs' splits.
+    storage.write_bytes(dataset_lib.dataset_file(dataset_uri), storage.read_bytes(dataset_lib.dataset_file(plan.dataset_uri)))
+    if plan.filter_split is not None:
+        data_filters.split_by_filters(dataset_uri, plan.filter_split, seed=plan.seed)
+    else:
+        splits.split_dataset(dataset_uri, plan.training_fraction, plan.test_fraction, seed=plan.seed, resplit=True)
+    runner.step("train")
+    limits = {k: v for k, v in (("budget_minutes", plan.budget_minutes), ("max_epochs", plan.max_epochs)) if v is not None}
+    train.train(dataset_uri, model_uri, model_type=plan.model_type, seed=plan.seed, display_name=plan.model_display_name, **limits)
+    runner.step("evaluate")
+    result = evaluate.evaluate(model_uri, dataset_uri, storage.join(plan.work_uri, "evaluation"))
+    runner.step("upload model")
+    return _upload_model(runner, plan, model_uri, storage.read_json(result.evaluations_uri))
+
+
+def kfp_training_arguments(plan: TrainingPlan):
+    """The training pipeline's parameters for ``plan``; its gate promotes the model into ``<work>/serving``."""
+    from automl_video import pipeline_runner
+
+    if not plan.import_sources:
+        raise ValueError(f"{plan.dataset_name} has no import sources to give the pipeline; import data first")
+    arguments = pipeline_runner.TrainingArguments(
+        sources=plan.import_sources,
+        model_type=plan.model_type,
+        training_fraction_split=plan.training_fraction,
+        test_fraction_split=plan.test_fraction,
+        model_display_name=plan.model_display_name,
+        model_labels=plan.model_labels,
+        seed=plan.seed,
+        serving_root=storage.join(plan.work_uri, "serving"),
+    )
+    if plan.budget_minutes is not None:
+        arguments.budget_minutes = plan.budget_minutes
+    return arguments
+
+
+def train_on_kfp(runner: JobRunner, plan: TrainingPlan) -> dict[str, Any]:
+    """Submit the training pipeline on the dataset's import sources and register what its gate promoted."""
+    from automl_video import pipeline_runner
+
+    arguments = kfp_training_arguments(plan)
+    target = config.settings().kfp_target()
+    runner.step("submit")
+    submitted = pipeline_runner.submit(target, pipeline_runner.TRAINING_PIPELINE, arguments.parameters(), run_name=plan.display_name)
+    runner.registry.update_job(runner.name, run_info={"kfp_run_id": submitted.run_id, "kfp_run_url": submitted.run_url})
+    follow_kfp_run(runner, target, submitted.run_id)
+    pointer = pipeline_runner.read_serving_pointer(arguments.serving_root)
+    if pointer is None:
+        raise AutoMLVideoError(f"KFP run {submitted.run_id} succeeded but promoted no model into {arguments.serving_root}")
+    found = storage.glob(storage.join(target.pipeline_root, "**", submitted.run_id, "**", "evaluations.json"))
+    evaluations = storage.read_json(found[0]) if found else []
+    return _upload_model(runner, plan, pointer["version_uri"], evaluations)
+
+
+def _upload_model(runner: JobRunner, plan: TrainingPlan, model_uri: str, evaluations: list[dict[str, Any]]) -> dict[str, Any]:
+    from automl_video.model_spec import load_metadata
+
+    metadata = load_metadata(model_uri)
+    model = runner.registry.upload_model(
+        plan.project,
+        plan.location,
+        display_name=plan.model_display_name,
+        artifact_uri=model_uri,
+        model_type=plan.model_type,
+        prediction_type=plan.prediction_type,
+        model_id=plan.model_id,
+        parent_model=plan.parent_model,
+        is_default_version=plan.is_default_version,
+        version_aliases=plan.version_aliases,
+        version_description=plan.version_description,
+        labels=plan.model_labels,
+        training_pipeline=runner.name,
+        dataset_id=plan.dataset_name.rsplit("/", 1)[-1],
+        metadata={"annotationSpecs": [vars(s) for s in metadata.annotation_specs]},
+        evaluations=[NewModelEvaluation.from_automl_json(doc) for doc in evaluations],
+    )
+    return {"model_to_upload": {**plan.model_to_upload, "name": model.name, "versionId": model.version_id}}
+
+
+# -- batch prediction ----------------------------------------------------------------------------------
+
+
+@dataclass
+class PredictionPlan:
+    """Everything a batch prediction job's backend needs, validated by ``BatchPredictionJob.create``."""
+
+    display_name: str
+    model_uri: str
+    inputs: list[str]
+    output_prefix: str
+    model_parameters: dict[str, Any]
+    shards: int
+
+
+def predict_locally(runner: JobRunner, plan: PredictionPlan) -> dict[str, Any]:
+    """Predict the shards one after another (a cancel stops between shards), then merge them."""
+    from automl_video import predict
+    from automl_video.prediction_io import PredictionParams
+
+    params = PredictionParams.from_mapping(plan.model_parameters)
+    result = None
+    for index in range(plan.shards):
+        runner.step(f"predict shard {index + 1}/{plan.shards}")
+        result = predict.batch_predict(plan.model_uri, plan.inputs, plan.output_prefix, params, shard=(index, plan.shards))
+    if plan.shards > 1:
+        runner.step("merge shards")
+        result = predict.merge_shards(plan.model_uri, plan.inputs, plan.output_prefix, params)
+    return _prediction_fields(runner, result)
+
+
+def kfp_prediction_arguments(plan: PredictionPlan):
+    """The batch-prediction pipeline's parameters for ``plan`` (replicas → shards)."""
+    from automl_video import pipeline_runner
+
+    return pipeline_runner.BatchPredictionArguments(
+        model_uri=plan.model_uri, inputs=plan.inputs, predictions_prefix=plan.output_prefix,
+        prediction_params=plan.model_parameters, shards=plan.shards,
+    )
+
+
+def predict_on_kfp(runner: JobRunner, plan: PredictionPlan) -> dict[str, Any]:
+    """Submit the batch-prediction pipeline, follow it, then read its merged result."""
+    from automl_video import pipeline_runner, predict
+    from automl_video.prediction_io import PredictionParams
+
+    arguments = kfp_prediction_arguments(plan)
+    target = config.settings().kfp_target()
+    runner.step("submit")
+    submitted = pipeline_runner.submit(target, pipeline_runner.BATCH_PREDICTION_PIPELINE, arguments.parameters(), run_name=plan.display_name)
+    runner.registry.update_job(runner.name, run_info={"kfp_run_id": submitted.run_id, "kfp_run_url": submitted.run_url})
+    follow_kfp_run(runner, target, submitted.run_id)
+    params = PredictionParams.from_mapping(plan.model_parameters)
+    return _prediction_fields(runner, predict.merge_shards(plan.model_uri, plan.inputs, plan.output_prefix, params))
+
+
+def _prediction_fields(runner: JobRunner, result: Any) -> dict[str, Any]:
+    """The job fields of a finished prediction; every instance failing fails the job."""
+    fields = {
+        "output_info": {"gcsOutputDirectory": result.output_dir},
+        "completion_stats": {
+            "successfulCount": str(result.succeeded_rows),
+            "failedCount": str(result.failed_rows),
+            "incompleteCount": str(result.total_rows - result.succeeded_rows - result.failed_rows),
+        },
+        "partial_failures": [
+            Status(CODE_INVALID_ARGUMENT, f"{f.uri} row {f.row}: {f.message}") for f in result.failures[:MAX_PARTIAL_FAILURES]
+        ],
+    }
+    if result.total_rows and not result.succeeded_rows:
+        runner.registry.update_job(runner.name, **fields)
+        raise AutoMLVideoError(f"all {result.total_rows} instances failed; see partial_failures (first: {fields['partial_failures'][0].message})")
+    return fields
+
+
+# -- KFP -------------------------------------------------------------------------------------------------
+
+
+def follow_kfp_run(runner: JobRunner, target: Any, run_id: str) -> None:
+    """Poll a KFP run until it ends, terminating it when the job is cancelled.
+
+    Raises:
+        Cancelled: the run was cancelled.
+        AutoMLVideoError: the run failed (with KFP's error).
+    """
+    client = target.client()
+    terminated = False
+    while True:
+        run = client.get_run(run_id)
+        state = str(run.state)
+        if state == "SUCCEEDED":
+            return
+        if state == "CANCELED":
+            raise Cancelled()
+        if state in ("FAILED", "SKIPPED"):
+            raise AutoMLVideoError(f"KFP run {run_id} {state.lower()}: {run.error}")
+        if not terminated and runner.cancel_requested():
+            client.terminate_run(run_id)
+            terminated = True
+        time.sleep(KFP_POLL_SECONDS)

@@ -1,0 +1,42 @@
+"""Batch prediction stage: the shard plan and one shard of a fanned-out batch prediction."""
+
+from typing import Any, Dict, List
+
+from kfp import dsl
+from kfp.dsl import Artifact, Input, Model, Output
+
+from automl_video.pipeline_runner import default_image
+
+
+@dsl.component(base_image=default_image(), packages_to_install=[], install_kfp_package=False)
+def plan_prediction_shards(shard_count: int) -> List[int]:
+    """The shard numbers ``dsl.ParallelFor`` fans out over."""
+    from automl_video.pipeline_runner import shard_indices
+
+    return shard_indices(shard_count)
+
+
+@dsl.component(base_image=default_image("gpu"), packages_to_install=[], install_kfp_package=False)
+def batch_predict_shard(
+    model: Input[Model],
+    inputs: List[str],
+    predictions_prefix: str,
+    params: Dict[str, Any],
+    shard_index: int,
+    shard_count: int,
+    shard: Output[Artifact],
+):
+    """Predict the rows of shard ``shard_index``/``shard_count``; row results go to the prefix's work folder."""
+    import time
+
+    from automl_video import storage
+    from automl_video.pipeline_runner import artifact_metadata
+    from automl_video.predict import batch_predict
+    from automl_video.prediction_io import PredictionParams
+
+    started_at = time.time()
+    result = batch_predict(
+        model.path, inputs, predictions_prefix, PredictionParams.from_mapping(params), shard=(shard_index, shard_count)
+    )
+    shard.metadata.update(artifact_metadata(result, started_at))
+    storage.write_json(shard.path, shard.metadata)

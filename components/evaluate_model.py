@@ -1,0 +1,37 @@
+"""Evaluation stage: AutoML evaluations plus the KFP metrics, ROC/confusion matrix and HTML report."""
+
+from kfp import dsl
+from kfp.dsl import HTML, Artifact, ClassificationMetrics, Dataset, Input, Metrics, Model, Output
+
+from automl_video.pipeline_runner import default_image
+
+
+@dsl.component(base_image=default_image(), packages_to_install=[], install_kfp_package=False)
+def evaluate_model(
+    model: Input[Model],
+    dataset: Input[Dataset],
+    evaluation: Output[Artifact],
+    metrics: Output[Metrics],
+    classification_metrics: Output[ClassificationMetrics],
+    report: Output[HTML],
+) -> float:
+    """Evaluate ``model`` on the TEST split of ``dataset``; returns the overall AU-PRC (for the gate)."""
+    import shutil
+    import time
+
+    from automl_video import storage
+    from automl_video.evaluate import evaluate
+    from automl_video.pipeline_runner import artifact_metadata
+
+    started_at = time.time()
+    result = evaluate(model.path, dataset.path, evaluation.path)
+    evaluation.metadata.update(artifact_metadata(result, started_at))
+    for name, value in storage.read_json(result.metrics_uri).items():
+        metrics.log_metric(name, value)
+    curve = storage.read_json(result.pr_curve_uri)
+    classification_metrics.log_roc_curve(curve["false_positive_rate"], curve["true_positive_rate"], curve["thresholds"])
+    if result.confusion_matrix_uri:
+        matrix = storage.read_json(result.confusion_matrix_uri)
+        classification_metrics.log_confusion_matrix(matrix["categories"], matrix["matrix"])
+    shutil.copyfile(result.report_uri, report.path)
+    return result.au_prc

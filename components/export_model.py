@@ -1,0 +1,25 @@
+"""Export stage: a MOBILE_* model as a TF SavedModel or TFLite file."""
+
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Model, Output
+
+from automl_video.pipeline_runner import default_image
+
+
+@dsl.component(base_image=default_image(), packages_to_install=[], install_kfp_package=False)
+def export_model(
+    model: Input[Model],
+    dataset: Input[Dataset],
+    export_format: str,
+    quantize: str,
+    exported_model: Output[Model],
+):
+    """Export ``model`` (``tf-saved-model`` or ``tflite``); ``dataset`` calibrates int8 quantization."""
+    import time
+
+    from automl_video.export import export_model as export
+    from automl_video.pipeline_runner import artifact_metadata
+
+    started_at = time.time()
+    result = export(model.path, export_format, exported_model.path, quantize=quantize, dataset_uri=dataset.path)
+    exported_model.metadata.update(artifact_metadata(result, started_at))

@@ -1,0 +1,27 @@
+"""Import stage: the CSVs matching ``sources`` become a new Dataset artifact."""
+
+from typing import List
+
+from kfp import dsl
+from kfp.dsl import Dataset, Output
+
+from automl_video.pipeline_runner import default_image
+
+
+@dsl.component(base_image=default_image(), packages_to_install=[], install_kfp_package=False)
+def import_dataset(
+    sources: List[str],
+    display_name: str,
+    exhaustive: bool,
+    max_error_fraction: float,
+    dataset: Output[Dataset],
+):
+    """Import every top-level CSV that ``sources`` (URIs, globs, prefixes/) match at run time."""
+    import time
+
+    from automl_video.importer import import_data
+    from automl_video.pipeline_runner import artifact_metadata, expand_sources
+
+    started_at = time.time()
+    result = import_data(expand_sources(sources), dataset.path, exhaustive, max_error_fraction, display_name)
+    dataset.metadata.update(artifact_metadata(result, started_at))

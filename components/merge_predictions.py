@@ -1,0 +1,29 @@
+"""Merge stage: the shards of a batch prediction become one output under the predictions prefix."""
+
+from typing import Any, Dict, List
+
+from kfp import dsl
+from kfp.dsl import Artifact, Input, Model, Output
+
+from automl_video.pipeline_runner import default_image
+
+
+@dsl.component(base_image=default_image(), packages_to_install=[], install_kfp_package=False)
+def merge_predictions(
+    model: Input[Model],
+    inputs: List[str],
+    predictions_prefix: str,
+    params: Dict[str, Any],
+    shards: Input[List[Artifact]],
+    predictions: Output[Artifact],
+):
+    """Write the final output once every shard ran; ``predictions`` records where it went."""
+    import time
+
+    from automl_video import storage
+    from automl_video.pipeline_runner import artifact_metadata, merge_prediction_shards
+
+    started_at = time.time()
+    result = merge_prediction_shards([s.path for s in shards], model.path, inputs, predictions_prefix, params)
+    predictions.metadata.update(artifact_metadata(result, started_at))
+    storage.write_json(predictions.path, predictions.metadata)

@@ -1,0 +1,27 @@
+"""Gate stage: promote the new model to the serving root when its AU-PRC is at least the serving one's."""
+
+from kfp import dsl
+from kfp.dsl import Artifact, Input, Model, Output
+
+from automl_video.pipeline_runner import default_image
+
+
+@dsl.component(base_image=default_image(), packages_to_install=[], install_kfp_package=False)
+def promote_model(
+    model: Input[Model],
+    au_prc: float,
+    serving_root: str,
+    model_display_name: str,
+    promotion: Output[Artifact],
+) -> bool:
+    """Copy ``model`` to ``<serving_root>/current`` if it is at least as good; returns whether it was."""
+    import time
+
+    from automl_video import storage
+    from automl_video.pipeline_runner import artifact_metadata, promote_if_better
+
+    started_at = time.time()
+    result = promote_if_better(model.path, au_prc, serving_root, model_display_name, source_uri=model.uri)
+    storage.write_json(promotion.path, result.to_json())
+    promotion.metadata.update(artifact_metadata(result, started_at))
+    return result.promoted

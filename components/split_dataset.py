@@ -1,0 +1,28 @@
+"""Split stage: a copy of the imported Dataset with TRAIN/VALIDATION/TEST assigned."""
+
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Output
+
+from automl_video.pipeline_runner import default_image
+
+
+@dsl.component(base_image=default_image(), packages_to_install=[], install_kfp_package=False)
+def split_dataset(
+    dataset: Input[Dataset],
+    training_fraction: float,
+    test_fraction: float,
+    seed: int,
+    split: Output[Dataset],
+):
+    """Split a copy of ``dataset`` (input artifacts stay as they were); 0/0 fractions: AutoML's 80/20."""
+    import shutil
+    import time
+
+    from automl_video.pipeline_runner import artifact_metadata, fractions_from_parameters
+    from automl_video.splits import split_dataset as split_videos
+
+    started_at = time.time()
+    shutil.copytree(dataset.path, split.path, dirs_exist_ok=True)
+    training, test = fractions_from_parameters(training_fraction, test_fraction)
+    result = split_videos(split.path, training_fraction=training, test_fraction=test, seed=seed)
+    split.metadata.update(artifact_metadata(result, started_at))

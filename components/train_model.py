@@ -1,0 +1,32 @@
+"""Training stage: a video classifier trained on the TRAIN/VALIDATION splits of a Dataset."""
+
+from typing import Dict
+
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Model, Output
+
+from automl_video.pipeline_runner import default_image
+
+
+@dsl.component(base_image=default_image("gpu"), packages_to_install=[], install_kfp_package=False)
+def train_model(
+    dataset: Input[Dataset],
+    model_type: str,
+    budget_minutes: float,
+    seed: int,
+    model_display_name: str,
+    model_labels: Dict[str, str],
+    model: Output[Model],
+):
+    """Train a ``model_type`` model within ``budget_minutes``; ``model_labels`` go on the Model artifact."""
+    import time
+
+    from automl_video.pipeline_runner import artifact_metadata
+    from automl_video.train import train
+
+    started_at = time.time()
+    result = train(
+        dataset.path, model.path, model_type=model_type, budget_minutes=budget_minutes, seed=seed,
+        display_name=model_display_name,
+    )
+    model.metadata.update(artifact_metadata(result, started_at), model_labels=model_labels)

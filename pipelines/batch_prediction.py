@@ -1,0 +1,84 @@
+"""Batch prediction: plan shards, predict each in parallel (``dsl.ParallelFor``), merge (``dsl.Collected``)."""
+
+from typing import Any, Dict, List
+
+from kfp import dsl
+from kfp.dsl import Model
+
+from automl_video.pipeline_runner import BatchPredictionArguments, ClusterSettings
+from components import batch_predict_shard, merge_predictions, plan_prediction_shards
+from pipelines.resources import on_cpu, on_gpu
+
+_DEFAULTS = BatchPredictionArguments(model_uri="", inputs=[], predictions_prefix="")
+
+
+def build_prediction_shards(settings: ClusterSettings):
+    """The fan-out/merge DAG over a Model artifact, shared by both pipelines."""
+
+    @dsl.pipeline(name="automl-video-predict-shards", description="Batch prediction fanned out over shards.")
+    def predict_shards(
+        model: Model,
+        inputs: List[str],
+        predictions_prefix: str,
+        prediction_params: Dict[str, Any],
+        shards: int,
+        image: str,
+        gpu_image: str,
+    ):
+        plan = on_cpu(plan_prediction_shards(shard_count=shards), settings, image)
+        with dsl.ParallelFor(plan.output, name="shards") as shard_index:
+            shard = on_gpu(
+                batch_predict_shard(
+                    model=model,
+                    inputs=inputs,
+                    predictions_prefix=predictions_prefix,
+                    params=prediction_params,
+                    shard_index=shard_index,
+                    shard_count=shards,
+                ),
+                settings,
+                gpu_image,
+            )
+        on_cpu(
+            merge_predictions(
+                model=model,
+                inputs=inputs,
+                predictions_prefix=predictions_prefix,
+                params=prediction_params,
+                shards=dsl.Collected(shard.outputs["shard"]),
+            ),
+            settings,
+            image,
+        )
+
+    return predict_shards
+
+
+def build_batch_prediction_pipeline(settings: ClusterSettings, predict_shards):
+    """The ``batch-prediction`` pipeline: an existing model (any artifact URI) on new videos."""
+
+    @dsl.pipeline(
+        name="automl-video-batch-prediction",
+        description="Classify the videos listed by CSV/JSONL inputs with a trained model, sharded over GPU nodes.",
+    )
+    def batch_prediction_pipeline(
+        model_uri: str,
+        inputs: List[str],
+        predictions_prefix: str,
+        prediction_params: Dict[str, Any] = _DEFAULTS.prediction_params,
+        shards: int = _DEFAULTS.shards,
+        image: str = settings.cpu_image,
+        gpu_image: str = settings.gpu_image,
+    ):
+        model = dsl.importer(artifact_uri=model_uri, artifact_class=Model, reimport=False)
+        predict_shards(
+            model=model.output,
+            inputs=inputs,
+            predictions_prefix=predictions_prefix,
+            prediction_params=prediction_params,
+            shards=shards,
+            image=image,
+            gpu_image=gpu_image,
+        )
+
+    return batch_prediction_pipeline

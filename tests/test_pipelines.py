@@ -1,0 +1,231 @@
+"""Compiled pipelines: every pipeline compiles, loads back, and carries the GPU settings on the right tasks only."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+from kfp import components
+
+from automl_video.cli import main
+from automl_video.pipeline_runner import PIPELINE_NAMES, ClusterSettings
+
+GPU_EXECUTORS = {"exec-train-model", "exec-batch-predict-shard"}
+CPU_IMAGE = "registry.example/automl-video-cpu:test"
+GPU_IMAGE = "registry.example/automl-video-gpu:test"
+NODE_LABEL = ("pool.example.com/accelerator", "a100")
+TAINT = "example.com/gpu"
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory) -> dict[str, tuple[dict, dict]]:
+    """Every pipeline compiled through the CLI with non-default cluster settings, loaded back from YAML."""
+    output = tmp_path_factory.mktemp("compiled")
+    status = main(
+        [
+            "pipeline", "compile", "--output", str(output), "--image", CPU_IMAGE, "--gpu-image", GPU_IMAGE,
+            "--gpu-node-label", "=".join(NODE_LABEL), "--gpu-taint", TAINT, "--gpus", "2", "--retries", "4",
+        ]
+    )
+    assert status == 0
+    loaded = {}
+    for name in PIPELINE_NAMES:
+        with open(os.path.join(output, f"{name}.yaml")) as f:
+            pipeline_spec, platform_spec = yaml.safe_load_all(f)
+        loaded[name] = (pipeline_spec, platform_spec)
+    return loaded
+
+
+def executors(pipeline_spec: dict) -> dict[str, dict]:
+    return pipeline_spec["deploymentSpec"]["executors"]
+
+
+def tasks_by_executor(pipeline_spec: dict) -> dict[str, list[dict]]:
+    """Every container task of every DAG (nested pipelines included), grouped by executor label."""
+    grouped: dict[str, list[dict]] = {}
+    dags = [pipeline_spec["root"]] + list(pipeline_spec["components"].values())
+    for component in dags:
+        for task in component.get("dag", {}).get("tasks", {}).values():
+            executor = pipeline_spec["components"][task["componentRef"]["name"]].get("executorLabel")
+            if executor:
+                grouped.setdefault(executor, []).append(task)
+    return grouped
+
+
+def test_every_pipeline_compiles_and_loads_back_as_a_component(compiled, tmp_path):
+    for name, (pipeline_spec, _) in compiled.items():
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(pipeline_spec))
+        component = components.load_component_from_file(str(path))
+        assert component.name == pipeline_spec["pipelineInfo"]["name"] == f"automl-video-{name}"
+
+
+def test_gpu_resources_only_on_train_and_predict(compiled):
+    seen = set()
+    for pipeline_spec, _ in compiled.values():
+        for label, executor in executors(pipeline_spec).items():
+            if "container" not in executor:
+                continue  # the importer of the batch-prediction pipeline
+            resources = executor["container"].get("resources", {})
+            if label in GPU_EXECUTORS:
+                seen.add(label)
+                assert resources["accelerator"]["resourceType"] == "nvidia.com/gpu"
+                assert resources["accelerator"]["resourceCount"] == "2"
+                assert resources["resourceCpuRequest"] == ClusterSettings.gpu_cpu_request
+                assert executor["container"]["image"] == "{{$.inputs.parameters['pipelinechannel--gpu_image']}}"
+            else:
+                assert "accelerator" not in resources, label
+                assert resources["resourceCpuRequest"] == ClusterSettings.cpu_request
+                assert executor["container"]["image"] == "{{$.inputs.parameters['pipelinechannel--image']}}"
+    assert seen == GPU_EXECUTORS
+
+
+def test_gpu_node_selector_and_toleration_only_on_train_and_predict(compiled):
+    for name, (pipeline_spec, platform_spec) in compiled.items():
+        kubernetes = platform_spec["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+        container_executors = {label for label, e in executors(pipeline_spec).items() if "container" in e}
+        assert set(kubernetes) == container_executors, name
+        for label, config in kubernetes.items():
+            if label in GPU_EXECUTORS:
+                assert config["nodeSelector"]["labels"] == dict([NODE_LABEL])
+                assert config["tolerations"] == [{"key": TAINT, "operator": "Exists", "effect": "NoSchedule"}]
+            else:
+                assert "nodeSelector" not in config and "tolerations" not in config, (name, label)
+            # Every task reads the storage settings of k8s/, and runs without them.
+            assert config["configMapAsEnv"][0]["configMapName"] == "automl-video-config"
+            assert config["configMapAsEnv"][0]["optional"] is True
+            assert config["secretAsVolume"][0]["optional"] is True
+
+
+def test_images_are_run_parameters_defaulting_to_the_compiled_ones(compiled):
+    for pipeline_spec, _ in compiled.values():
+        parameters = pipeline_spec["root"]["inputDefinitions"]["parameters"]
+        assert parameters["image"]["defaultValue"] == CPU_IMAGE
+        assert parameters["gpu_image"]["defaultValue"] == GPU_IMAGE
+
+
+def test_every_task_retries_and_installs_nothing(compiled):
+    for pipeline_spec, _ in compiled.values():
+        for label, tasks in tasks_by_executor(pipeline_spec).items():
+            executor = executors(pipeline_spec)[label]
+            if "container" not in executor:
+                continue
+            command = " ".join(executor["container"]["command"])
+            assert "pip install" not in command and "kfp==" not in command, label
+            for task in tasks:
+                assert task["retryPolicy"]["maxRetryCount"] == 4, label
+
+
+def test_training_pipeline_parameters_mirror_the_vertex_job(compiled):
+    pipeline_spec, _ = compiled["training"]
+    parameters = pipeline_spec["root"]["inputDefinitions"]["parameters"]
+    for name in ("model_type", "training_fraction_split", "test_fraction_split", "model_display_name", "model_labels",
+                 "budget_minutes", "serving_root", "prediction_inputs", "predictions_prefix", "prediction_shards"):
+        assert name in parameters, name
+    assert parameters["model_type"]["defaultValue"] == "CLOUD"
+    assert "defaultValue" not in parameters["sources"]  # required
+
+
+def test_training_dag_branches(compiled):
+    """Export only for exportable types, the gate only with a serving root, prediction only with a prefix."""
+    pipeline_spec, _ = compiled["training"]
+    root_tasks = pipeline_spec["root"]["dag"]["tasks"]
+    assert set(root_tasks) == {
+        "import-dataset", "split-dataset", "train-model", "evaluate-model", "condition-1", "condition-2", "condition-3",
+    }
+    conditions = {
+        pipeline_spec["components"][task["componentRef"]["name"]]["dag"]["tasks"].popitem()[0]:
+        task["triggerPolicy"]["condition"]
+        for name, task in root_tasks.items()
+        if name.startswith("condition-")
+    }
+    assert conditions["export-model"] == "inputs.parameter_values['pipelinechannel--model_type'] != 'CLOUD'"
+    assert conditions["promote-model"] == "inputs.parameter_values['pipelinechannel--serving_root'] != ''"
+    assert conditions["automl-video-predict-shards"] == (
+        "inputs.parameter_values['pipelinechannel--predictions_prefix'] != ''"
+    )
+    assert root_tasks["evaluate-model"]["dependentTasks"] == ["split-dataset", "train-model"]
+
+
+def test_batch_prediction_fans_out_and_collects(compiled):
+    pipeline_spec, _ = compiled["batch-prediction"]
+    shards_dag = pipeline_spec["components"]["comp-automl-video-predict-shards"]["dag"]
+    (loop_name,) = [name for name in shards_dag["tasks"] if name.startswith("for-loop-")]
+    loop = shards_dag["tasks"][loop_name]
+    assert loop["parameterIterator"]["items"]["inputParameter"] == "pipelinechannel--plan-prediction-shards-Output"
+    merge_input = shards_dag["tasks"]["merge-predictions"]["inputs"]["artifacts"]["shards"]
+    assert merge_input["taskOutputArtifact"] == {
+        "outputArtifactKey": "pipelinechannel--batch-predict-shard-shard",
+        "producerTask": loop_name,
+    }
+    assert "importer" in executors(pipeline_spec)["exec-importer"]
+
+
+def test_typed_artifacts_of_the_evaluation(compiled):
+    pipeline_spec, _ = compiled["training"]
+    outputs = pipeline_spec["components"]["comp-evaluate-model"]["outputDefinitions"]
+    kinds = {name: spec["artifactType"]["schemaTitle"] for name, spec in outputs["artifacts"].items()}
+    assert kinds == {
+        "evaluation": "system.Artifact",
+        "metrics": "system.Metrics",
+        "classification_metrics": "system.ClassificationMetrics",
+        "report": "system.HTML",
+    }
+    assert outputs["parameters"]["Output"]["parameterType"] == "NUMBER_DOUBLE"
+
+
+def test_settings_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("AUTOML_VIDEO_GPU_NODE_LABEL", "")
+    monkeypatch.setenv("AUTOML_VIDEO_RETRIES", "0")
+    monkeypatch.setenv("AUTOML_VIDEO_GPU_IMAGE", GPU_IMAGE)
+    settings = ClusterSettings.from_env(gpus=3)
+    assert settings.gpu_node_selector is None and settings.retries == 0
+    assert settings.gpu_image == GPU_IMAGE and settings.gpus == 3
+    monkeypatch.setenv("AUTOML_VIDEO_GPUS", "many")
+    with pytest.raises(ValueError, match="AUTOML_VIDEO_GPUS='many' is not a valid int"):
+        ClusterSettings.from_env()
+
+
+def test_no_node_selector_and_no_retries_when_configured_off(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOML_VIDEO_GPU_NODE_LABEL", "")
+    monkeypatch.setenv("AUTOML_VIDEO_RETRIES", "0")
+    assert main(["pipeline", "compile", "--output", str(tmp_path)]) == 0
+    with open(tmp_path / "training.yaml") as f:
+        pipeline_spec, platform_spec = yaml.safe_load_all(f)
+    train = platform_spec["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-train-model"]
+    assert "nodeSelector" not in train and train["tolerations"]
+    assert all("retryPolicy" not in t for tasks in tasks_by_executor(pipeline_spec).values() for t in tasks)
+
+
+def test_bad_gpu_node_label_is_refused(capsys):
+    assert main(["pipeline", "compile", "--output", "unused", "--gpu-node-label", "no-equals-sign"]) == 2
+    assert "must be key=value" in capsys.readouterr().err
+
+
+BUILD_SH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build.sh")
+
+
+def run_build(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHON": sys.executable}
+    return subprocess.run(["bash", BUILD_SH, *args], capture_output=True, text=True, env=env)
+
+
+def test_build_script_compiles_pipelines_for_the_images_it_names(tmp_path):
+    built = run_build(
+        "--pipelines-only", "--registry", "registry.example/team", "--tag", "1.2.3", "--output", str(tmp_path)
+    )
+    assert built.returncode == 0, built.stderr
+    with open(tmp_path / "training.yaml") as f:
+        pipeline_spec, _ = yaml.safe_load_all(f)
+    parameters = pipeline_spec["root"]["inputDefinitions"]["parameters"]
+    assert parameters["image"]["defaultValue"] == "registry.example/team/automl-video-cpu:1.2.3"
+    assert parameters["gpu_image"]["defaultValue"] == "registry.example/team/automl-video-gpu:1.2.3"
+
+
+def test_build_script_without_a_container_engine_says_so(tmp_path):
+    built = run_build("--engine", "no-such-engine", "--output", str(tmp_path))
+    assert built.returncode == 3
+    assert "container engine 'no-such-engine' is not installed or not running" in built.stderr
+    assert (tmp_path / "batch-prediction.yaml").exists()  # pipelines are compiled first, engine or not
+    assert run_build("--no-such-option").returncode == 2
