@@ -1,5 +1,91 @@
-"""CLI for the train stage (placeholder until its issue lands)."""
+"""``automl-video train``: train (or resume training) a video classification model."""
+
+import argparse
+
+from automl_video.cli import add_json_flag, emit
 
 
 def register(subparsers) -> None:
-    pass
+    parser = subparsers.add_parser(
+        "train",
+        help="train a video classification model on a split dataset (resumes after a crash)",
+        description=(
+            "Train on the TRAIN split with early stopping on VALIDATION AU-PRC, within a wall-clock budget. "
+            "Checkpoints go to the model folder every epoch: rerunning the same command after a crash "
+            "or kill continues from the last one."
+        ),
+    )
+    parser.add_argument("--dataset", required=True, help="dataset folder URL (imported and split)")
+    parser.add_argument("--model", required=True, help="model folder URL to write (local path, gs://, s3://, ...)")
+    parser.add_argument(
+        "--model-type",
+        default="MOBILE_VERSATILE_1",
+        help="MOBILE_VERSATILE_1 (small, exportable to TF/TFLite; default) or CLOUD (bigger, multi-clip, not exportable)",
+    )
+    parser.add_argument("--budget-minutes", type=float, help="wall-clock budget over all runs, decoding included (default 60)")
+    parser.add_argument("--seed", type=int, help="fixes initialisation, data order and augmentation (default 0)")
+    parser.add_argument("--max-epochs", type=int, help="upper bound on epochs (default 200)")
+    parser.add_argument("--patience", type=int, help="epochs without VALIDATION improvement before stopping (default 20)")
+    parser.add_argument("--init-weights", help="a trained automl-video model folder to start from (transfer learning)")
+    parser.add_argument("--num-frames", type=int, help="frames per clip (default by model type)")
+    parser.add_argument("--image-size", help="HEIGHTxWIDTH of the frames, e.g. 112x112 (default by model type)")
+    parser.add_argument("--clips-per-segment", type=int, help="clips averaged per segment at inference (default by model type)")
+    parser.add_argument("--batch-size", type=int, help="clips per step per accelerator (default by model type)")
+    parser.add_argument("--cache-dir", help="local folder of decoded clips (default $AUTOML_VIDEO_CACHE or ~/.cache/automl-video/clips)")
+    parser.add_argument("--cache-gb", type=float, help="size budget of the clip cache in GB (default 20)")
+    parser.add_argument("--display-name", help="the model's display name (default: last part of --model)")
+    add_json_flag(parser)
+    parser.set_defaults(func=_train)
+
+
+def _input_spec(args: argparse.Namespace, model_type: str):
+    """The default input spec of the model type with the flags given applied on top (None if no flag)."""
+    if args.num_frames is None and args.image_size is None and args.clips_per_segment is None:
+        return None
+    from automl_video.model import default_input_spec
+    from automl_video.model_spec import parse_model_type
+
+    spec = default_input_spec(parse_model_type(model_type))
+    if args.num_frames is not None:
+        spec.num_frames = args.num_frames
+    if args.image_size is not None:
+        height, _, width = args.image_size.lower().partition("x")
+        try:
+            spec.height, spec.width = int(height), int(width or height)
+        except ValueError:
+            raise ValueError(f"--image-size {args.image_size!r}: expected HEIGHTxWIDTH, e.g. 112x112") from None
+    if args.clips_per_segment is not None:
+        spec.clips_per_segment = args.clips_per_segment
+    return spec
+
+
+def _train(args: argparse.Namespace):
+    from automl_video import train as train_lib
+
+    given = {
+        "budget_minutes": args.budget_minutes,
+        "seed": args.seed,
+        "max_epochs": args.max_epochs,
+        "patience": args.patience,
+        "init_weights": args.init_weights,
+        "input_spec": _input_spec(args, args.model_type),
+        "batch_size": args.batch_size,
+        "cache_dir": args.cache_dir,
+        "cache_gb": args.cache_gb,
+        "display_name": args.display_name,
+    }
+    options = {name: value for name, value in given.items() if value is not None}  # the rest: library defaults
+    result = train_lib.train(args.dataset, args.model, model_type=args.model_type, **options)
+    emit(result.to_json(), args.json, human=_summary)
+
+
+def _summary(doc: dict) -> str:
+    spec = doc["input_spec"]
+    resumed = f", resumed from epoch {doc['resumed_from_epoch']}" if doc["resumed_from_epoch"] else ""
+    failed = f"; {doc['failed_clips']} undecodable segments left out" if doc["failed_clips"] else ""
+    return (
+        f"trained {doc['model_type']} ({spec['num_frames']}x{spec['height']}x{spec['width']}) at {doc['model_uri']}: "
+        f"best VALIDATION AU-PRC {doc['best_val_au_prc']:.4f} at epoch {doc['best_epoch']} of {doc['epochs']} "
+        f"({doc['stop_reason']}{resumed}); {doc['train_examples']} TRAIN / {doc['validation_examples']} VALIDATION "
+        f"examples, {doc['elapsed_seconds']:.0f}s{failed}"
+    )

@@ -1,0 +1,273 @@
+"""Training on real generated videos: targets, the decode-once cache, a published model, and resume
+after a real SIGKILL of a real ``automl-video train`` process."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from automl_video import cli, importer, splits, storage
+from automl_video.dataset import AnnotationSpec, Dataset, Segment, Video
+from automl_video.inputs import ClipStore, augment_clip, build_examples, mix_batch, training_dataset, unlabelled_spans
+from automl_video.model import load_model
+from automl_video.model_spec import InputSpec
+from automl_video.train import CHECKPOINT_DIR, STATE_FILE, TrainingError, train
+from automl_video.video import VideoReader
+
+TINY = InputSpec(num_frames=4, height=32, width=32)
+TINY_FLAGS = ["--num-frames", "4", "--image-size", "32x32", "--batch-size", "8"]
+
+
+def _video(name: str, split: str, segments: list[tuple[str, float, float]], duration: float = 10.0) -> Video:
+    return Video(
+        video_id=name, uri=f"/videos/{name}.mp4", content_hash=name * 4, duration=duration, ml_use="TRAIN",
+        segments=[Segment(label, start, end) for label, start, end in segments], split=split,
+    )
+
+
+def _dataset(videos: list[Video], exhaustive: bool = False) -> Dataset:
+    return Dataset(
+        annotation_specs=[AnnotationSpec("1", "left"), AnnotationSpec("2", "right"), AnnotationSpec("3", "up")],
+        videos=videos, exhaustive=exhaustive,
+    )
+
+
+def test_targets_are_positive_for_the_span_labels_and_hard_negative_for_the_others():
+    dataset = _dataset([
+        _video("a", "TRAIN", [("left", 0, 2), ("up", 0, 2), ("right", 2, 4), ("-", 4, 6)]),
+        _video("b", "VALIDATION", [("right", 0, 3)]),
+    ])
+
+    examples = build_examples(dataset, "TRAIN", ["left", "right", "up"])
+
+    assert [(e.start, e.end, e.kind, e.targets.tolist()) for e in examples] == [
+        (0, 2, "labelled", [1, 0, 1]),  # two labels on one span: one multi-label example
+        (2, 4, "labelled", [0, 1, 0]),
+        (4, 6, "negative", [0, 0, 0]),  # `-`: negative for every label
+    ]
+    assert [e.targets.tolist() for e in build_examples(dataset, "VALIDATION", ["left", "right", "up"])] == [[0, 1, 0]]
+
+
+def test_unlabelled_spans_are_negatives_only_for_exhaustively_labelled_datasets():
+    video = _video("a", "TRAIN", [("left", 0, 2), ("right", 5, 7), ("-", 7, 7.5)], duration=10.0)
+
+    sparse = build_examples(_dataset([video]), "TRAIN", ["left", "right", "up"])
+    exhaustive = build_examples(_dataset([video], exhaustive=True), "TRAIN", ["left", "right", "up"])
+
+    assert all(e.kind != "unlabelled" for e in sparse)
+    unlabelled = [e for e in exhaustive if e.kind == "unlabelled"]
+    assert unlabelled and all(not e.targets.any() for e in unlabelled)
+    assert len(unlabelled) <= len(sparse)  # at most one unlabelled example per labelled one
+    for e in unlabelled:  # inside the gaps [2, 5) and [7.5, 10), never over a labelled span
+        assert 2 <= e.start < e.end <= 5 or 7.5 <= e.start < e.end <= 10
+
+
+def test_unlabelled_spans_fill_the_gaps_between_segments():
+    video = _video("a", "TRAIN", [("left", 1, 3), ("right", 2, 4)], duration=9.0)
+
+    assert unlabelled_spans(video, 2.5) == [(4.0, 6.5), (6.5, 9.0)]  # [0, 1) is shorter than half a span
+    assert unlabelled_spans(video, 10.0) == [(4.0, 9.0)]  # a gap of at least half a span: one shorter span
+
+
+@pytest.fixture(scope="module")
+def synth_dataset(synth_small, tmp_path_factory):
+    """The synth_small videos imported and split (TRAIN / VALIDATION / TEST)."""
+    uri = str(tmp_path_factory.mktemp("dataset"))
+    importer.import_data([synth_small.import_csv], uri)
+    splits.split_dataset(uri)
+    return uri
+
+
+def test_clips_are_decoded_once_and_read_back_from_the_cache(synth_dataset, tmp_path):
+    from automl_video import dataset as dataset_lib
+
+    dataset = dataset_lib.load(synth_dataset)
+    examples = build_examples(dataset, "TRAIN", dataset.label_names())[:3]
+    store = ClipStore(TINY, cache_dir=str(tmp_path / "cache"))
+
+    assert store.prepare(examples, training=True) == []
+    cached = sorted(str(p) for p in (tmp_path / "cache").rglob("*.npy"))
+    assert len(cached) == 3
+    with VideoReader(examples[0].video_uri) as reader:
+        fresh = reader.read_clip(examples[0].start, examples[0].end, InputSpec(8, 32, 32))
+    np.testing.assert_array_equal(store.load(examples[0], training=True), fresh)  # 2T frames for jitter
+    mtimes = [os.path.getmtime(p) for p in cached]
+    assert ClipStore(TINY, cache_dir=str(tmp_path / "cache")).prepare(examples, training=True) == []
+    assert [os.path.getmtime(p) for p in cached] == mtimes  # nothing decoded or written again
+
+
+def test_undecodable_segments_are_reported_not_fatal(synth_dataset, tmp_path):
+    from automl_video import dataset as dataset_lib
+
+    dataset = dataset_lib.load(synth_dataset)
+    examples = build_examples(dataset, "TRAIN", dataset.label_names())[:2]
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    examples[1].video_uri, examples[1].content_hash = str(broken), "0" * 64
+
+    failures = ClipStore(TINY, cache_dir=str(tmp_path / "cache")).prepare(examples, training=True)
+
+    assert [f.video_uri for f in failures] == [str(broken)]
+    assert "broken.mp4" in failures[0].reason
+
+
+def test_augmentation_keeps_frame_order_and_is_reproducible():
+    import tensorflow as tf
+
+    spec = InputSpec(4, 16, 16)
+    clip = np.repeat(np.arange(8, dtype=np.uint8)[:, None, None, None] * 30, 16 * 16 * 3).reshape(8, 16, 16, 3)
+
+    first = augment_clip(tf.constant(clip), spec, tf.constant([0, 1], tf.int64)).numpy()
+    again = augment_clip(tf.constant(clip), spec, tf.constant([0, 1], tf.int64)).numpy()
+    other = augment_clip(tf.constant(clip), spec, tf.constant([0, 2], tf.int64)).numpy()
+
+    assert first.shape == (4, 16, 16, 3) and first.dtype == np.uint8
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+    means = first.reshape(4, -1).mean(axis=1)
+    assert np.all(np.diff(means) > 0)  # frame k comes from cached frame 2k or 2k+1: order kept
+
+
+def test_mixup_blends_each_clip_with_another_and_their_targets_alike():
+    import tensorflow as tf
+
+    clips = np.stack([np.full((2, 4, 4, 3), value, np.uint8) for value in (0, 100, 200)])
+    targets = np.eye(3, dtype=np.float32)
+
+    mixed, mixed_targets = (t.numpy() for t in mix_batch(tf.constant(clips), tf.constant(targets), tf.constant([3, 4], tf.int64)))
+
+    np.testing.assert_allclose(mixed_targets.sum(axis=1), 1.0, rtol=1e-6)  # still one label's worth each
+    weight = mixed_targets[0, 0]  # clip 0 is blended with clip 2 (the batch reversed)
+    assert mixed_targets[0, 2] == pytest.approx(1 - weight)
+    brightness = mixed[0].astype(float).mean() - 200 * (1 - weight)
+    assert abs(brightness) <= 0.1 * 255 + 1  # plus a light brightness change
+
+
+def test_epochs_of_small_datasets_repeat_examples_with_fresh_augmentation(synth_dataset, tmp_path):
+    from automl_video import dataset as dataset_lib
+
+    dataset = dataset_lib.load(synth_dataset)
+    examples = build_examples(dataset, "TRAIN", dataset.label_names())[:5]
+    store = ClipStore(TINY, cache_dir=str(tmp_path / "cache"))
+    store.prepare(examples, training=True)
+
+    batches = list(training_dataset(store, examples, batch_size=4, seed=0, epoch=0, min_clips=10))
+    clips = np.concatenate([b[0].numpy() for b in batches])
+
+    assert clips.shape == (10, *TINY.shape)
+    assert len({c.tobytes() for c in clips}) == 10
+
+
+@pytest.fixture(scope="module")
+def dataset_with_broken_video(synth_dataset, tmp_path_factory):
+    """synth_dataset plus one TRAIN video whose file is not a video at all."""
+    from automl_video import dataset as dataset_lib
+
+    root = tmp_path_factory.mktemp("broken")
+    broken = root / "broken.mp4"
+    broken.write_bytes(b"\x00" * 1000)
+    dataset = dataset_lib.load(synth_dataset)
+    label = dataset.label_names()[0]
+    dataset.videos.append(
+        Video(video_id="b" * 16, uri=str(broken), content_hash="b" * 64, duration=2.0, ml_use="TRAIN",
+              segments=[Segment(label, 0.0, 2.0)], split="TRAIN")
+    )
+    uri = str(root / "dataset")
+    dataset_lib.save(dataset, uri)
+    return uri
+
+
+def test_train_publishes_a_loadable_model_to_an_object_store(dataset_with_broken_video, gcs_bucket, tmp_path):
+    model_uri = f"{gcs_bucket}/models/tiny"
+    dataset_uri = dataset_with_broken_video
+
+    result = train(dataset_uri, model_uri, input_spec=TINY, max_epochs=2, batch_size=8, cache_dir=str(tmp_path / "c"))
+
+    assert result.epochs == 2 and result.stop_reason == "max_epochs" and result.resumed_from_epoch == 0
+    assert result.failed_clips == 1  # the broken video is left out and reported, the run goes on
+    assert [r.epoch for r in result.history] == [1, 2]
+    assert 1 <= result.best_epoch <= 2
+    assert result.best_val_au_prc == max(r.val_au_prc for r in result.history)
+    assert storage.is_published(model_uri)
+    assert storage.exists(f"{model_uri}/weights.weights.h5")
+    assert storage.listdir(f"{model_uri}/logs")  # TensorBoard event files
+    loaded = load_model(model_uri)
+    assert loaded.metadata.label_names == result.labels
+    assert loaded.metadata.input_spec == TINY
+    assert loaded.metadata.training["best_epoch"] == result.best_epoch
+    assert [h["epoch"] for h in loaded.metadata.training["history"]] == [1, 2]
+    assert "broken.mp4" in loaded.metadata.training["failures"][0]["video_uri"]
+    assert [name.rsplit("/", 1)[-1] for name in storage.listdir(f"{model_uri}/checkpoints")] == [
+        f"best-epoch-{result.best_epoch:04d}.weights.h5", "state.json",
+    ]  # per-epoch checkpoint files are gone once the model is published
+
+    again = train(dataset_uri, model_uri, input_spec=TINY, max_epochs=2, batch_size=8, cache_dir=str(tmp_path / "c"))
+    assert again.epochs == 2 and again.resumed_from_epoch == 2  # finished already: nothing retrained
+    with pytest.raises(TrainingError, match="another training"):
+        train(dataset_uri, model_uri, input_spec=TINY, seed=1, max_epochs=2, batch_size=8, cache_dir=str(tmp_path / "c"))
+
+
+def test_cloud_model_scores_a_segment_with_several_clips(synth_dataset, tmp_path):
+    from automl_video import dataset as dataset_lib
+
+    spec = InputSpec(num_frames=4, height=32, width=32, clips_per_segment=2)
+    model_uri = str(tmp_path / "cloud")
+
+    result = train(synth_dataset, model_uri, "CLOUD", input_spec=spec, max_epochs=1, batch_size=8, cache_dir=str(tmp_path / "c"))
+
+    loaded = load_model(model_uri)
+    assert result.model_type == loaded.metadata.model_type == "CLOUD"
+    assert loaded.input_spec.clips_per_segment == 2
+    video = dataset_lib.load(synth_dataset).videos_in("TEST")[0]
+    with VideoReader(video.uri) as reader:
+        clips = loaded.segment_clips(reader, video.segments[0].start, video.segments[0].end)
+        scores = loaded.score_segment(reader, video.segments[0].start, video.segments[0].end)
+    assert clips.shape == (2, 4, 32, 32, 3)
+    np.testing.assert_allclose(scores, loaded.predict_clips(clips).mean(axis=0), rtol=1e-5)
+
+
+def test_train_cli_refuses_object_tracking_model_types(synth_dataset, tmp_path, capsys):
+    code = cli.main(["train", "--dataset", synth_dataset, "--model", str(tmp_path / "m"), "--model-type", "MOBILE_CORAL_VERSATILE_1"])
+
+    assert code == 2
+    assert "object_tracking" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "m")
+
+
+def _committed_epochs(model_dir) -> int:
+    state = model_dir / CHECKPOINT_DIR / STATE_FILE
+    return json.loads(state.read_text())["epochs"] if state.exists() else 0
+
+
+def test_training_killed_with_sigkill_resumes_from_its_checkpoint(synth_dataset, tmp_path):
+    model_dir = tmp_path / "model"
+    command = [
+        sys.executable, "-m", "automl_video", "train", "--dataset", synth_dataset, "--model", str(model_dir),
+        "--max-epochs", "5", "--patience", "10", "--cache-dir", str(tmp_path / "cache"), "--json", *TINY_FLAGS,
+    ]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while _committed_epochs(model_dir) < 1 and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.communicate()
+    killed_at = _committed_epochs(model_dir)
+    assert first.returncode == -signal.SIGKILL
+    assert 1 <= killed_at < 5, "the first run must be killed after a checkpoint and before the end"
+    assert not storage.is_published(str(model_dir))
+
+    second = subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert f"resuming from epoch {killed_at}" in second.stderr
+    result = json.loads(second.stdout)
+    assert result["resumed_from_epoch"] == killed_at
+    assert [r["epoch"] for r in result["history"]] == [1, 2, 3, 4, 5]
+    assert result["epochs"] == 5 and result["stop_reason"] == "max_epochs"
+    assert storage.is_published(str(model_dir))
+    assert load_model(str(model_dir)).metadata.training["epochs"] == 5
