@@ -182,7 +182,8 @@ class ClipStore:
         """Whether a new clip of ``nbytes`` may be cached (within budget and leaving disk space free)."""
         with self._lock:
             stat = os.statvfs(self.cache_dir)
-            fits = self._used_bytes + nbytes <= self.budget_bytes and stat.f_bavail * stat.f_frsize - nbytes >= MIN_FREE_BYTES
+            free_after = stat.f_bavail * stat.f_frsize - nbytes
+            fits = self._used_bytes + nbytes <= self.budget_bytes and free_after >= MIN_FREE_BYTES
             if fits:
                 self._used_bytes += nbytes
             elif not self._full:
@@ -258,7 +259,9 @@ class ClipStore:
             list(pool.map(decode_video, by_video))
         progress.finish()
         for failure in failures:
-            log.warning("cannot decode %s [%gs, %gs): %s", failure.video_uri, failure.start, failure.end, failure.reason)
+            log.warning(
+                "cannot decode %s [%gs, %gs): %s", failure.video_uri, failure.start, failure.end, failure.reason
+            )
         return failures
 
 

@@ -48,7 +48,9 @@ class NetworkConfig:
 
 NETWORKS: dict[ModelType, NetworkConfig] = {
     ModelType.MOBILE_VERSATILE_1: NetworkConfig(stem_channels=16, stages=((24, 1, 2), (48, 1, 2), (96, 1, 2))),
-    ModelType.CLOUD: NetworkConfig(stem_channels=32, stages=((32, 1, 1), (64, 2, 2), (128, 2, 2), (256, 2, 2)), dropout=0.2),
+    ModelType.CLOUD: NetworkConfig(
+        stem_channels=32, stages=((32, 1, 1), (64, 2, 2), (128, 2, 2), (256, 2, 2)), dropout=0.2
+    ),
 }
 
 # Inputs reach the synthetic motion benchmark's AU-PRC goal within 5 CPU minutes (MOBILE_VERSATILE_1);
@@ -175,7 +177,8 @@ class TrainedModel:
         """
         clips = np.asarray(clips)
         if clips.ndim != 5 or clips.shape[1:] != self.input_spec.shape:
-            raise ValueError(f"clips must be [B, {', '.join(map(str, self.input_spec.shape))}], got {list(clips.shape)}")
+            expected = ", ".join(map(str, self.input_spec.shape))
+            raise ValueError(f"clips must be [B, {expected}], got {list(clips.shape)}")
         if clips.dtype != np.uint8:
             raise ValueError(f"clips must be uint8 frames, got {clips.dtype}")
         scores = [
@@ -216,7 +219,9 @@ def load_model(model_uri: str) -> TrainedModel:
     """
     metadata = load_metadata(model_uri)
     if not storage.is_published(model_uri):
-        raise FileNotFoundError(f"{model_uri}: the model is incomplete (training not finished: no {storage.COMPLETE_MARKER})")
+        raise FileNotFoundError(
+            f"{model_uri}: the model is incomplete (training not finished: no {storage.COMPLETE_MARKER})"
+        )
     network = build_network(metadata.type, len(metadata.annotation_specs), metadata.input_spec)
     load_weights(network, storage.join(model_uri, WEIGHTS_FILE))
     return TrainedModel(metadata, network)

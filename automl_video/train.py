@@ -43,8 +43,23 @@ from automl_video.inputs import (
     without_failures,
 )
 from automl_video.metrics import average_precision
-from automl_video.model import WEIGHTS_FILE, build_network, check_classification_type, default_input_spec, load_init_weights, load_weights
-from automl_video.model_spec import METADATA_FILE, InputSpec, ModelMetadata, ModelType, load_metadata, parse_model_type, save_metadata
+from automl_video.model import (
+    WEIGHTS_FILE,
+    build_network,
+    check_classification_type,
+    default_input_spec,
+    load_init_weights,
+    load_weights,
+)
+from automl_video.model_spec import (
+    METADATA_FILE,
+    InputSpec,
+    ModelMetadata,
+    ModelType,
+    load_metadata,
+    parse_model_type,
+    save_metadata,
+)
 from automl_video.progress import Progress
 
 import keras  # noqa: E402  (after automl_video.model, which quiets TensorFlow's C++ logs first)
@@ -232,7 +247,9 @@ def train(
         run.val_examples = without_failures(val_examples, failures)
         for split, examples in (("TRAIN", run.train_examples), ("VALIDATION", run.val_examples)):
             if not examples:
-                raise TrainingError(f"{dataset_uri}: no {split} segment could be decoded (first error: {failures[0].reason})")
+                raise TrainingError(
+                    f"{dataset_uri}: no {split} segment could be decoded (first error: {failures[0].reason})"
+                )
         with _LogDir(model_uri) as logs:
             run.loop(logs)
             network.set_weights(run.best_weights)
@@ -243,7 +260,7 @@ def train(
                 display_name=display_name or model_uri.rstrip("/").rsplit("/", 1)[-1],
                 prediction_type=dataset.prediction_type,
                 dataset_uri=dataset_uri,
-                training=_training_summary(state, seed, budget_minutes, batch_size, replicas, init_weights, run.train_examples, run.val_examples, failures),
+                training=run.summary(budget_minutes, init_weights, replicas, failures),
             )
             _publish(network, metadata, state, logs.local, model_uri)
     checkpoints.remove_unreferenced(state)
@@ -262,7 +279,12 @@ def _check_input_spec(spec: InputSpec) -> None:
 
 
 def _fingerprint(
-    dataset: dataset_lib.Dataset, model_type: ModelType, spec: InputSpec, seed: int, init_weights: str | None, batch_size: int
+    dataset: dataset_lib.Dataset,
+    model_type: ModelType,
+    spec: InputSpec,
+    seed: int,
+    init_weights: str | None,
+    batch_size: int,
 ) -> str:
     """Identifies a training: a checkpoint is resumed only by the training that wrote it."""
     doc = {
@@ -298,7 +320,9 @@ class Checkpoints:
         try:
             return TrainState.from_json(storage.read_json(uri))
         except (ValueError, TypeError) as e:
-            raise TrainingError(f"{uri}: not a valid training checkpoint ({e}); delete the model folder to start over") from e
+            raise TrainingError(
+                f"{uri}: not a valid training checkpoint ({e}); delete the model folder to start over"
+            ) from e
 
     def write_weights(self, network, name: str) -> None:
         with tempfile.TemporaryDirectory(prefix="automl-video-") as tmp:
@@ -320,7 +344,9 @@ class Checkpoints:
         values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
         variables = optimizer.variables
         if [v.shape for v in values] != [tuple(v.shape) for v in variables]:
-            raise TrainingError(f"{self._uri(name)}: optimizer state does not fit this network; delete the model folder to start over")
+            raise TrainingError(
+                f"{self._uri(name)}: optimizer state does not fit this network; delete the model folder to start over"
+            )
         for variable, value in zip(variables, values):
             variable.assign(value)
 
@@ -333,6 +359,26 @@ class Checkpoints:
         for uri in storage.listdir(self.directory):
             if uri.rstrip("/").rsplit("/", 1)[-1] not in keep:
                 storage.remove(uri)
+
+
+class MixupTrainer(keras.Model):
+    """Trains a network on :func:`automl_video.inputs.training_dataset` batches.
+
+    The pixels of mixup are blended here, inside the compiled training step, where the work runs on all
+    cores (or the accelerator) beside the model; blending in tf.data cost a sixth of the throughput on
+    2 cores. Predicting goes straight to the network.
+    """
+
+    def __init__(self, network: keras.Model):
+        super().__init__(name="mixup_trainer")
+        self.network = network
+
+    def call(self, clips, training=False):
+        return self.network(clips, training=training)
+
+    def train_step(self, data):
+        (clips, weight, brightness), targets = data
+        return super().train_step((blend_clips(clips, weight, brightness), targets))
 
 
 @dataclass
@@ -414,7 +460,9 @@ class _Run:
         epoch_clips = len(epoch_order(len(self.train_examples), min_clips, self.seed, epoch))
         monitor = _EpochMonitor(epoch + 1, epoch_clips, self.batch_size, self.deadline)
         started = time.monotonic()
-        history = self.trainer.fit(data, epochs=epoch + 1, initial_epoch=epoch, verbose=0, shuffle=False, callbacks=[monitor])
+        history = self.trainer.fit(
+            data, epochs=epoch + 1, initial_epoch=epoch, verbose=0, shuffle=False, callbacks=[monitor]
+        )
         train_seconds = time.monotonic() - started
         scores = network.predict(evaluation_dataset(self.store, self.val_examples, self.batch_size), verbose=0)
         record = EpochRecord(
@@ -438,7 +486,8 @@ class _Run:
             record.val_au_prc >= state.best_val_au_prc - SCORE_TOLERANCE and record.val_loss < state.best_val_loss
         )
         if improved:
-            state.best_epoch, state.best_val_au_prc, state.best_val_loss = record.epoch, record.val_au_prc, record.val_loss
+            state.best_epoch, state.best_val_au_prc = record.epoch, record.val_au_prc
+            state.best_val_loss = record.val_loss
             self.best_weights = network.get_weights()
             state.best_weights_file = f"best-epoch-{record.epoch:04d}.weights.h5"
             self.checkpoints.write_weights(network, state.best_weights_file)
@@ -458,6 +507,27 @@ class _Run:
             record.clips_per_second, record.seconds, budget_left, eta,
         )
 
+    def summary(self, budget_minutes: float, init_weights: str | None, replicas: int, failures: list[ClipFailure]):
+        """The ``training`` section of ``model.json``."""
+        state = self.state
+        return {
+            "history": [dataclasses.asdict(r) for r in state.history],
+            "epochs": state.epochs,
+            "best_epoch": state.best_epoch,
+            "best_val_au_prc": state.best_val_au_prc,
+            "stop_reason": state.stop_reason,
+            "elapsed_seconds": state.elapsed_seconds,
+            "budget_minutes": budget_minutes,
+            "seed": self.seed,
+            "batch_size": self.batch_size // replicas,
+            "replicas": replicas,
+            "init_weights": init_weights or "",
+            "train_examples": len(self.train_examples),
+            "validation_examples": len(self.val_examples),
+            "failed_clips": len(failures),
+            "failures": [dataclasses.asdict(f) for f in failures[:MAX_REPORTED_FAILURES]],
+        }
+
 
 def _write_scalar(name: str, value: float) -> None:
     """A TensorBoard scalar through TF's core summary op (the ``tensorboard`` package is not needed)."""
@@ -471,26 +541,6 @@ def _write_scalar(name: str, value: float) -> None:
 def _binary_cross_entropy(scores: np.ndarray, targets: np.ndarray) -> float:
     p = np.clip(np.asarray(scores, np.float64), 1e-7, 1 - 1e-7)
     return float(-np.mean(targets * np.log(p) + (1 - targets) * np.log(1 - p)))
-
-
-class MixupTrainer(keras.Model):
-    """Trains a network on :func:`automl_video.inputs.training_dataset` batches.
-
-    The pixels of mixup are blended here, inside the compiled training step, where the work runs on all
-    cores (or the accelerator) beside the model; blending in tf.data cost a sixth of the throughput on
-    2 cores. Predicting goes straight to the network.
-    """
-
-    def __init__(self, network: keras.Model):
-        super().__init__(name="mixup_trainer")
-        self.network = network
-
-    def call(self, clips, training=False):
-        return self.network(clips, training=training)
-
-    def train_step(self, data):
-        (clips, weight, brightness), targets = data
-        return super().train_step((blend_clips(clips, weight, brightness), targets))
 
 
 class _EpochMonitor(keras.callbacks.Callback):
@@ -558,37 +608,6 @@ class _LogDir:
     def __exit__(self, *exc) -> None:
         if self._tmp is not None:
             self._tmp.cleanup()
-
-
-def _training_summary(
-    state: TrainState,
-    seed: int,
-    budget_minutes: float,
-    batch_size: int,
-    replicas: int,
-    init_weights: str | None,
-    train_examples: list[Example],
-    val_examples: list[Example],
-    failures: list[ClipFailure],
-) -> dict[str, Any]:
-    """The ``training`` section of ``model.json``."""
-    return {
-        "history": [dataclasses.asdict(r) for r in state.history],
-        "epochs": state.epochs,
-        "best_epoch": state.best_epoch,
-        "best_val_au_prc": state.best_val_au_prc,
-        "stop_reason": state.stop_reason,
-        "elapsed_seconds": state.elapsed_seconds,
-        "budget_minutes": budget_minutes,
-        "seed": seed,
-        "batch_size": batch_size,
-        "replicas": replicas,
-        "init_weights": init_weights or "",
-        "train_examples": len(train_examples),
-        "validation_examples": len(val_examples),
-        "failed_clips": len(failures),
-        "failures": [dataclasses.asdict(f) for f in failures[:MAX_REPORTED_FAILURES]],
-    }
 
 
 def _publish(network, metadata: ModelMetadata, state: TrainState, logs_dir: str, model_uri: str) -> None:

@@ -1,7 +1,8 @@
 """Is training bound by the model, not by video? Two ratios, printed as JSON (nothing asserted).
 
-1. Training clips/s through the real input pipeline (decoded-clip cache warm, temporal jitter, spatial
-   augmentation and mixup in tf.data) over clips/s of the same network fed in-memory tensors.
+1. Training clips/s through the real input pipeline (decoded-clip cache warm, temporal jitter and shifts
+   in tf.data, mixup and brightness in the training step) over clips/s of the same network fed
+   in-memory tensors without augmentation.
    Goal >= 0.9.
 2. Clip extraction (``VideoReader.read_clip`` over consecutive segments covering a whole 640×360 video)
    in source frames/s over ``ffmpeg -threads 1 -i FILE -f null -`` decoding the same file. Goal >= 1.2.
@@ -26,7 +27,7 @@ from automl_video import importer, inputs, splits, synth
 from automl_video.model import build_network, default_input_spec
 from automl_video.model_spec import InputSpec, ModelType
 from automl_video.progress import setup_logging
-from automl_video.train import BATCH_SIZES, LEARNING_RATE, MIN_STEPS_PER_EPOCH
+from automl_video.train import BATCH_SIZES, LEARNING_RATE, MIN_STEPS_PER_EPOCH, MixupTrainer
 from automl_video.video import VideoReader
 
 import keras  # noqa: E402  (after automl_video.model, which quiets TensorFlow first)
@@ -57,6 +58,8 @@ def training_throughput(work: str, model_type: ModelType, steps: int, rounds: in
 
     network = build_network(model_type, len(dataset.label_names()), spec)
     network.compile(keras.optimizers.Adam(LEARNING_RATE), "binary_crossentropy")
+    trainer = MixupTrainer(network)  # what training runs: mixup blended inside the step
+    trainer.compile(keras.optimizers.Adam(LEARNING_RATE), "binary_crossentropy")
     clips = steps * batch_size
 
     def pipeline(epoch: int):
@@ -67,11 +70,11 @@ def training_throughput(work: str, model_type: ModelType, steps: int, rounds: in
     targets = inputs.targets_matrix(examples, len(dataset.label_names()))[order]
     in_memory = tf.data.Dataset.from_tensor_slices((frames, targets)).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
-    _clips_per_second(network, pipeline(0), clips)  # warm-up: tracing, first reads of the cache
+    _clips_per_second(trainer, pipeline(0), clips)  # warm-up: tracing, first reads of the cache
     _clips_per_second(network, in_memory, clips)
     cached, memory = [], []
     for epoch in range(1, rounds + 1):  # interleaved, so load from other processes hits both alike
-        cached.append(_clips_per_second(network, pipeline(epoch), clips))
+        cached.append(_clips_per_second(trainer, pipeline(epoch), clips))
         memory.append(_clips_per_second(network, in_memory, clips))
     return {
         "model_type": model_type.value,
@@ -92,7 +95,9 @@ def extraction_throughput(work: str, spec: InputSpec, rounds: int, segment_secon
     if ffmpeg is None:
         print("ffmpeg not found: skipping the extraction ratio (apt-get install -y ffmpeg)", file=sys.stderr)
         return {"skipped": "ffmpeg not installed"}
-    path = synth.make_motion_video(os.path.join(work, "long.mp4"), "left_to_right", seconds=30, fps=30, width=640, height=360)
+    path = synth.make_motion_video(
+        os.path.join(work, "long.mp4"), "left_to_right", seconds=30, fps=30, width=640, height=360
+    )
 
     def ffmpeg_seconds() -> float:
         started = time.monotonic()
@@ -112,7 +117,8 @@ def extraction_throughput(work: str, spec: InputSpec, rounds: int, segment_secon
     timings = [(ffmpeg_seconds(), read_clip_seconds()) for _ in range(rounds)]  # interleaved
     best_ffmpeg, best_read = min(t[0] for t in timings), min(t[1] for t in timings)
     return {
-        "video": f"{info.width}x{info.height} {info.fps:g} fps, {info.duration:g}s, {info.frame_count} frames ({info.codec})",
+        "video": f"{info.width}x{info.height} {info.fps:g} fps, {info.duration:g}s, {info.frame_count} frames "
+        f"({info.codec})",
         "clips": len(starts),
         "frames_per_clip": spec.num_frames,
         "read_clip_source_frames_per_second": round(info.frame_count / best_read, 1),

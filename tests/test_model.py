@@ -1,7 +1,12 @@
 """The networks: shapes, TFLite-friendly ops only, refusal of object-tracking-only model types, loading."""
 
+import os
+import tempfile
+
 import numpy as np
 import pytest
+import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
 
 from automl_video import storage, video
 from automl_video.dataset import AnnotationSpec
@@ -17,6 +22,11 @@ from automl_video.model import (
 from automl_video.model_spec import InputSpec, ModelMetadata, ModelType, parse_model_type, save_metadata
 
 TINY = InputSpec(num_frames=4, height=32, width=32)
+
+
+def assert_same_layer_weights(a, b, layer: str) -> None:
+    for mine, theirs in zip(a.get_layer(layer).get_weights(), b.get_layer(layer).get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
 
 
 def _layer_classes(network) -> set[str]:
@@ -43,7 +53,10 @@ def test_network_is_2plus1d_from_conv2d_without_conv3d_or_time_distributed(model
 
     assert "Conv2D" in classes
     assert not classes & {"Conv3D", "TimeDistributed", "ConvLSTM2D", "LSTM", "GRU"}
-    temporal = [l for l in network.layers if type(l).__name__ == "Conv2D" and l.kernel_size[1] == 1 and l.kernel_size[0] > 1]
+    temporal = [
+        layer for layer in network.layers
+        if type(layer).__name__ == "Conv2D" and layer.kernel_size[1] == 1 and layer.kernel_size[0] > 1
+    ]
     assert temporal, "expected temporal (k, 1) convolutions over the frames"
 
 
@@ -66,14 +79,13 @@ def test_object_tracking_only_model_types_are_refused_for_classification(name):
 
 
 def test_mobile_network_converts_to_an_int8_tflite_model_of_builtin_ops():
-    import tensorflow as tf
-    from ai_edge_litert.interpreter import Interpreter
-
     network = build_network(ModelType.MOBILE_VERSATILE_1, 2, TINY)
     rng = np.random.default_rng(0)
     converter = tf.lite.TFLiteConverter.from_keras_model(network)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([rng.integers(0, 256, (1, *TINY.shape), dtype=np.uint8)] for _ in range(4))
+    converter.representative_dataset = lambda: (
+        [rng.integers(0, 256, (1, *TINY.shape), dtype=np.uint8)] for _ in range(4)
+    )
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.uint8
 
@@ -87,9 +99,6 @@ def test_mobile_network_converts_to_an_int8_tflite_model_of_builtin_ops():
 
 def _save_model(folder: str, network, spec: InputSpec, model_type: ModelType, labels: list[str]) -> None:
     """A published model folder as training writes it (model.json, weights, _COMPLETE)."""
-    import os
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         network.save_weights(os.path.join(tmp, WEIGHTS_FILE))
         specs = [AnnotationSpec(str(i + 1), name) for i, name in enumerate(labels)]
@@ -122,7 +131,8 @@ def test_load_model_refuses_an_unfinished_folder(tmp_path):
 
 
 def test_predict_clips_rejects_clips_of_another_shape():
-    model = TrainedModel(ModelMetadata("MOBILE_VERSATILE_1", [AnnotationSpec("1", "a")], TINY), build_network(ModelType.MOBILE_VERSATILE_1, 1, TINY))
+    metadata = ModelMetadata("MOBILE_VERSATILE_1", [AnnotationSpec("1", "a")], TINY)
+    model = TrainedModel(metadata, build_network(ModelType.MOBILE_VERSATILE_1, 1, TINY))
     with pytest.raises(ValueError, match=r"\[B, 4, 32, 32, 3\]"):
         model.predict_clips(np.zeros((1, 8, 32, 32, 3), np.uint8))
 
@@ -152,7 +162,7 @@ def test_init_weights_copy_every_layer_but_a_differently_sized_output():
     fresh = copy_matching_weights(source, target, "src")
 
     assert fresh == ["scores"]
-    np.testing.assert_array_equal(target.get_layer("stem_conv").get_weights()[0], source.get_layer("stem_conv").get_weights()[0])
+    assert_same_layer_weights(target, source, "stem_conv")
 
 
 def test_init_weights_of_another_architecture_are_a_clear_error():
@@ -171,6 +181,6 @@ def test_init_weights_load_from_a_model_folder_with_other_labels(tmp_path):
 
     load_init_weights(target, folder)
 
-    np.testing.assert_array_equal(target.get_layer("head_temporal_conv").get_weights()[0], source.get_layer("head_temporal_conv").get_weights()[0])
+    assert_same_layer_weights(target, source, "head_temporal_conv")
     with pytest.raises(FileNotFoundError, match="init weights .*nothing: not a trained automl-video model folder"):
         load_init_weights(target, str(tmp_path / "nothing"))

@@ -20,18 +20,27 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--model-type",
         default="MOBILE_VERSATILE_1",
-        help="MOBILE_VERSATILE_1 (small, exportable to TF/TFLite; default) or CLOUD (bigger, multi-clip, not exportable)",
+        help="MOBILE_VERSATILE_1 (small, exportable to TF/TFLite; default) or CLOUD (bigger, multi-clip, "
+        "not exportable)",
     )
-    parser.add_argument("--budget-minutes", type=float, help="wall-clock budget over all runs, decoding included (default 60)")
+    parser.add_argument(
+        "--budget-minutes", type=float, help="wall-clock budget over all runs, decoding included (default 60)"
+    )
     parser.add_argument("--seed", type=int, help="fixes initialisation, data order and augmentation (default 0)")
     parser.add_argument("--max-epochs", type=int, help="upper bound on epochs (default 200)")
-    parser.add_argument("--patience", type=int, help="epochs without VALIDATION improvement before stopping (default 20)")
+    parser.add_argument(
+        "--patience", type=int, help="epochs without VALIDATION improvement before stopping (default 20)"
+    )
     parser.add_argument("--init-weights", help="a trained automl-video model folder to start from (transfer learning)")
     parser.add_argument("--num-frames", type=int, help="frames per clip (default by model type)")
     parser.add_argument("--image-size", help="HEIGHTxWIDTH of the frames, e.g. 112x112 (default by model type)")
-    parser.add_argument("--clips-per-segment", type=int, help="clips averaged per segment at inference (default by model type)")
+    parser.add_argument(
+        "--clips-per-segment", type=int, help="clips averaged per segment at inference (default by model type)"
+    )
     parser.add_argument("--batch-size", type=int, help="clips per step per accelerator (default by model type)")
-    parser.add_argument("--cache-dir", help="local folder of decoded clips (default $AUTOML_VIDEO_CACHE or ~/.cache/automl-video/clips)")
+    parser.add_argument(
+        "--cache-dir", help="local folder of decoded clips (default $AUTOML_VIDEO_CACHE or ~/.cache/automl-video/clips)"
+    )
     parser.add_argument("--cache-gb", type=float, help="size budget of the clip cache in GB (default 20)")
     parser.add_argument("--display-name", help="the model's display name (default: last part of --model)")
     add_json_flag(parser)
