@@ -2,7 +2,8 @@
 # Starts a throwaway PostgreSQL on 127.0.0.1 for the registry tests and prints its SQLAlchemy URL.
 # Installs Debian's PostgreSQL when the machine lacks it. Everything goes to stderr but the URL.
 set -euo pipefail
-port=${PGPORT_TEST:-54329}
+# A free loopback port unless one is given: a server left from an earlier run must not stop this one.
+port=${PGPORT_TEST:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; } >&2
 fi
