@@ -37,7 +37,7 @@ def tiny_model(tmp_path_factory) -> str:
     keras.utils.set_random_seed(0)
     network = build_network(ModelType.MOBILE_VERSATILE_1, len(LABELS), SPEC)
     kernel, _ = network.get_layer(OUTPUT_LAYER).get_weights()
-    network.get_layer(OUTPUT_LAYER).set_weights([kernel * 20, np.array([-1.0, 0.0, 1.0], np.float32)])
+    network.get_layer(OUTPUT_LAYER).set_weights([kernel, np.array([-4.0, 0.0, 4.0], np.float32)])
     network.save_weights(str(folder / WEIGHTS_FILE))
     specs = [AnnotationSpec(str(i + 1), name) for i, name in enumerate(LABELS)]
     save_metadata(ModelMetadata("MOBILE_VERSATILE_1", specs, SPEC, display_name="tiny motion"), str(folder))
