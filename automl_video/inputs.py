@@ -9,6 +9,10 @@ Decoding video is the slow part, so every clip is decoded once and cached on loc
 (keyed by video content hash, span and input size): training examples keep ``2T`` frames (each
 epoch then picks one of every two, a random temporal jitter), evaluation examples the ``T`` centre
 frames the predictor will see. Epochs read the cache, so after the first they run at model speed.
+
+Training batches get temporal jitter and random shifts (uint8, parallel tf.data map) and mixup plus
+brightness, whose pixel blend runs inside the training step (:func:`blend_clips`). There is no
+horizontal flip: it would turn left→right into right→left. Evaluation clips are not augmented.
 """
 
 import hashlib

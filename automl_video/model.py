@@ -49,7 +49,7 @@ class NetworkConfig:
 NETWORKS: dict[ModelType, NetworkConfig] = {
     ModelType.MOBILE_VERSATILE_1: NetworkConfig(stem_channels=16, stages=((24, 1, 2), (48, 1, 2), (96, 1, 2))),
     ModelType.CLOUD: NetworkConfig(
-        stem_channels=32, stages=((32, 1, 1), (64, 2, 2), (128, 2, 2), (256, 2, 2)), dropout=0.2
+        stem_channels=24, stages=((48, 1, 2), (96, 2, 2), (192, 2, 2), (256, 1, 2)), dropout=0.2
     ),
 }
 
