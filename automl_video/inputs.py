@@ -241,32 +241,54 @@ class ClipStore:
         missing = sum(len(v) for v in by_video.values())
         if not missing:
             return []
+        workers = workers or os.cpu_count() or 1
         progress = Progress(f"decoding {'training' if training else 'evaluation'} clips", missing, "clips")
         failures: list[ClipFailure] = []
 
-        def decode_video(video_uri: str) -> None:
+        runs = _decoding_runs(by_video, workers)
+        # Parallel readers fill the cores already: decoder threads on top of them only add switching.
+        decoder_threads = "AUTO" if len(runs) == 1 else "NONE"
+
+        def decode_run(run: tuple[str, list[Example]]) -> None:
+            video_uri, run_examples = run
             try:
-                reader = VideoReader(video_uri)
+                reader = VideoReader(video_uri, threads=decoder_threads)
             except Exception as e:  # any failure to open is this video's problem, not the run's
-                failures.extend(ClipFailure(video_uri, x.start, x.end, str(e)) for x in by_video[video_uri])
-                progress.update(len(by_video[video_uri]))
+                failures.extend(ClipFailure(video_uri, x.start, x.end, str(e)) for x in run_examples)
+                progress.update(len(run_examples))
                 return
             with reader:
-                for example in by_video[video_uri]:
+                for example in run_examples:
                     try:
                         self.load(example, training, reader)
                     except Exception as e:  # an undecodable span is reported and skipped
                         failures.append(ClipFailure(video_uri, example.start, example.end, str(e)))
                     progress.update()
 
-        with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-            list(pool.map(decode_video, by_video))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(decode_run, runs))
         progress.finish()
         for failure in failures:
             log.warning(
                 "cannot decode %s [%gs, %gs): %s", failure.video_uri, failure.start, failure.end, failure.reason
             )
         return failures
+
+
+def _decoding_runs(by_video: dict[str, list[Example]], workers: int) -> list[tuple[str, list[Example]]]:
+    """Split the work into runs of examples read in time order by one open reader.
+
+    One run per video, unless there are fewer videos than workers: then each video's examples are cut
+    into contiguous runs (one reader each, decoding its own stretch of the file), so that one long
+    video with many segments still decodes on every core.
+    """
+    pieces = -(-workers // len(by_video))
+    runs = []
+    for video_uri, video_examples in by_video.items():
+        ordered = sorted(video_examples, key=lambda e: (e.start, e.end))
+        for part in np.array_split(np.arange(len(ordered)), min(pieces, len(ordered))):
+            runs.append((video_uri, [ordered[i] for i in part]))
+    return runs
 
 
 def without_failures(examples: list[Example], failures: list[ClipFailure]) -> list[Example]:

@@ -188,15 +188,10 @@ class TrainedModel:
         return np.concatenate(scores) if scores else np.zeros((0, len(self.metadata.annotation_specs)), np.float32)
 
     def segment_clips(self, reader: VideoReader, start: float, end: float) -> np.ndarray:
-        """The ``clips_per_segment`` clips scored for a segment: ``[N, T, H, W, 3]``.
-
-        The N clips are the T-frame centre sampling shifted by ``k/N`` of a sub-span (k = 0..N-1), all
-        cut from one decode of ``N·T`` evenly spaced frames; for N = 1 it is plain centre sampling.
-        """
+        """The ``clips_per_segment`` clips scored for a segment: ``[N, T, H, W, 3]`` (see
+        :meth:`InputSpec.segment_sampling`)."""
         spec = self.input_spec
-        count = max(1, spec.clips_per_segment)
-        frames = reader.read_clip(start, end, InputSpec(spec.num_frames * count, spec.height, spec.width))
-        return np.stack([frames[k::count] for k in range(count)])
+        return spec.segment_clips(reader.read_clip(start, end, spec.segment_sampling()))
 
     def score_segment(self, reader: VideoReader, start: float, end: float) -> np.ndarray:
         """Scores ``[L]`` of the span ``[start, end)`` of an open video (the mean over its clips).

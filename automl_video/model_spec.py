@@ -9,6 +9,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from automl_video import storage
 from automl_video.dataset import AnnotationSpec, utc_now
 
@@ -76,6 +78,20 @@ class InputSpec:
     @property
     def shape(self) -> tuple[int, int, int, int]:
         return (self.num_frames, self.height, self.width, 3)
+
+    def segment_sampling(self) -> "InputSpec":
+        """The ``N·T`` centre-sampled frames a segment's N clips are cut from (N = ``clips_per_segment``).
+
+        Clip k takes every N-th frame from frame k: the T-frame centre sampling shifted by ``k/N`` of a
+        sub-span, so the N clips come from one pass over the segment (for N = 1, plain centre sampling).
+        """
+        count = max(1, self.clips_per_segment)
+        return InputSpec(self.num_frames * count, self.height, self.width, self.sampling)
+
+    def segment_clips(self, frames: np.ndarray) -> np.ndarray:
+        """Cut the frames of :meth:`segment_sampling` into the segment's clips ``[N, T, H, W, 3]``."""
+        count = max(1, self.clips_per_segment)
+        return np.stack([frames[k::count] for k in range(count)])
 
 
 @dataclass

@@ -16,9 +16,10 @@ into the same folder. Then the run's result is recorded and the row files are re
 prediction (or merge) again returns that result instead of predicting again (to predict afresh, use
 another output prefix or delete the run's work folder).
 
-Shots and 1-second intervals come from one streaming decode of the span (never the whole video in
-memory): clips are cut from the stream as it passes, and scored in batches on the main thread while a
-background thread keeps decoding.
+Shots, 1-second intervals and the segment come from one streaming decode of the span (never the whole
+video in memory): clips are cut from the stream as it passes. Rows decode side by side in one thread per
+CPU while the calling thread scores their clips in batches (a segment-only row only seeks to its few
+sample times instead of decoding every frame).
 """
 
 import dataclasses
@@ -26,6 +27,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import queue
 import re
 import threading
@@ -361,8 +363,7 @@ def _predict_rows(run: _Run, rows: list[PredictionInput]) -> None:
 
     predictor = _RowPredictor(load_model(run.model_uri), run.params)
     progress = Progress("predict", total=None, unit="video-s")
-    for position, row in enumerate(valid):
-        result = predictor.predict(row, progress)
+    for position, result in enumerate(predictor.predict(valid, progress)):
         run.save_row(result)
         if result.error:
             log.warning("%s", result.error)
@@ -377,66 +378,207 @@ def _error_code(error: Exception) -> int:
     return CODE_INVALID_ARGUMENT
 
 
+@dataclass
+class _RowClip:
+    """A clip of a row (``row`` indexes the rows being predicted), from a decoding thread to the model."""
+
+    row: int
+    span: "_Span"
+    clip: np.ndarray
+
+
+@dataclass
+class _RowDecoded:
+    """A decoding thread is done with a row: the seconds it covered, or why it failed."""
+
+    row: int
+    seconds: float = 0.0
+    error: Exception | None = None
+
+
+@dataclass
+class _DecoderExit:
+    """A decoding thread ran out of rows (``error``: it broke, and the run must stop)."""
+
+    error: BaseException | None = None
+
+
+@dataclass
+class _RowScores:
+    """The model thread's side of one row: clips waiting for a batch, and scores so far."""
+
+    reported: float  # progress: the end of the last span counted
+    batch: list[tuple["_Span", np.ndarray]] = field(default_factory=list)
+    scored: list[tuple["_Span", np.ndarray]] = field(default_factory=list)
+    error: Exception | None = None
+
+
+class _Abandoned(Exception):
+    """The model thread stopped (an error or interrupt): decoding threads quit."""
+
+
+class _Handoff:
+    """A bounded queue from the decoding threads to the model thread, which the model thread can abandon."""
+
+    def __init__(self, depth: int):
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._abandoned = threading.Event()
+
+    def put(self, item) -> None:
+        while not self._abandoned.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        raise _Abandoned
+
+    def get(self):
+        return self._queue.get()
+
+    def abandon(self, threads: list[threading.Thread]) -> None:
+        """Make every decoding thread quit at its next hand-off, and wait for them."""
+        self._abandoned.set()
+        while any(thread.is_alive() for thread in threads):
+            try:
+                self._queue.get(timeout=0.05)
+            except queue.Empty:
+                continue
+
+
 class _RowPredictor:
-    """Predicts rows one at a time with one loaded model."""
+    """Predicts rows with one loaded model.
+
+    Rows decode in parallel threads, one per CPU (each row read by one thread from start to end), while
+    the calling thread scores their clips. A row's clips are batched only with each other, so results
+    do not depend on which rows happen to decode side by side.
+    """
 
     def __init__(self, model: "TrainedModel", params: PredictionParams):
         self.model = model
         self.params = params
         self.spec: InputSpec = model.metadata.input_spec
         self.specs = model.metadata.annotation_specs
+        # Segment only: a few seeks per row beat decoding every frame.
+        self.segment_only = params.types == [ClassificationType.SEGMENT]
 
-    def predict(self, row: PredictionInput, progress: Progress) -> RowResult:
-        """The row's predictions; expected failures (bad video, bad span) become the row's error."""
+    def predict(self, rows: list[PredictionInput], progress: Progress) -> Iterator[RowResult]:
+        """Each row's result as soon as it is complete (so not always in input order)."""
+        workers = max(1, min(len(rows), os.cpu_count() or 1))
+        # With several rows decoding side by side the cores are busy: decoder threads would only add switching.
+        decoder_threads = "AUTO" if workers == 1 else "NONE"
+        todo: queue.SimpleQueue = queue.SimpleQueue()
+        for position in range(len(rows)):
+            todo.put(position)
+        handoff = _Handoff(_PREFETCH_CLIPS)
+
+        def decode_rows() -> None:
+            error = None
+            try:
+                while True:
+                    try:
+                        position = todo.get_nowait()
+                    except queue.Empty:
+                        break
+                    handoff.put(self._decode_row(position, rows[position], decoder_threads, handoff))
+            except _Abandoned:
+                return
+            except BaseException as e:  # noqa: BLE001 - handed to the model thread, which re-raises it
+                error = e
+            try:
+                handoff.put(_DecoderExit(error))
+            except _Abandoned:
+                pass
+
+        threads = [threading.Thread(target=decode_rows, name=f"predict-decode-{i}", daemon=True) for i in range(workers)]
+        for thread in threads:
+            thread.start()
+        states: dict[int, _RowScores] = {}
+        running = workers
         try:
-            predictions, seconds = self._predict(row, progress)
-        except (VideoError, ValueError, FileNotFoundError) as e:
-            message = str(e) if row.video_uri in str(e) else f"{row.video_uri}: {e}"
-            return RowResult(row.index, error=f"{row.source}: {message}", error_code=_error_code(e), run_id=RUN_ID)
+            while running:
+                message = handoff.get()
+                if isinstance(message, _DecoderExit):
+                    if message.error is not None:
+                        raise message.error
+                    running -= 1
+                    continue
+                state = states.setdefault(message.row, _RowScores(reported=rows[message.row].start))
+                if isinstance(message, _RowClip):
+                    self._add_clip(state, message, progress)
+                else:
+                    del states[message.row]
+                    yield self._result(rows[message.row], state, message)
+        finally:
+            handoff.abandon(threads)
+
+    def _decode_row(self, position: int, row: PredictionInput, threads: str, handoff: _Handoff) -> _RowDecoded:
+        """Hand every clip of the row to the model thread; expected failures become the row's error."""
+        try:
+            with VideoReader(row.video_uri, threads=threads) as reader:
+                start, end = _resolved_span(row, reader)
+                if self.segment_only:
+                    segment = _Span(ClassificationType.SEGMENT, start, end)
+                    clips = ((segment, clip) for clip in self.model.segment_clips(reader, start, end))
+                else:
+                    clips = _stream_clips(reader, start, end, self.params.types, self.spec)
+                for span, clip in clips:
+                    handoff.put(_RowClip(position, span, clip))
+        except _Abandoned:
+            raise
         except Exception as e:  # noqa: BLE001 - one broken row must not stop a batch of thousands
-            log.exception("%s: unexpected error predicting %s", row.source, row.video_uri)
-            message = f"{row.source}: internal error predicting {row.video_uri}: {type(e).__name__}: {e}"
-            return RowResult(row.index, error=message, error_code=CODE_INTERNAL, run_id=RUN_ID)
-        return RowResult(row.index, predictions=predictions, video_seconds=round(seconds, 6), run_id=RUN_ID)
+            return _RowDecoded(position, error=e)
+        return _RowDecoded(position, seconds=end - start)
 
-    def _predict(self, row: PredictionInput, progress: Progress) -> tuple[list[Prediction], float]:
-        types = self.params.types
-        predictions: list[Prediction] = []
-        with VideoReader(row.video_uri) as reader:
-            start, end = _resolved_span(row, reader)
-            if ClassificationType.SEGMENT in types:
-                scores = self.model.score_segment(reader, start, end)
-                predictions += self._labelled(ClassificationType.SEGMENT, start, end, scores)
-            streamed = [t for t in types if t is not ClassificationType.SEGMENT]
-            if streamed:
-                for span, scores in self._score_stream(reader, start, end, streamed, progress):
-                    predictions += self._labelled(span.type, span.start, span.end, scores)
+    def _add_clip(self, state: _RowScores, message: _RowClip, progress: Progress) -> None:
+        progress.update(max(0.0, message.span.end - state.reported))
+        state.reported = max(state.reported, message.span.end)
+        if state.error is not None:
+            return
+        state.batch.append((message.span, message.clip))
+        if len(state.batch) == CLIP_BATCH_SIZE:
+            self._score_batch(state)
+
+    def _score_batch(self, state: _RowScores) -> None:
+        """Score the row's waiting clips: padded to the full batch size (one input shape, so no TF
+        retracing), except a segment-only row's few clips, which are scored as they are."""
+        try:
+            if self.segment_only:
+                clips = np.stack([clip for _, clip in state.batch])
+                scores = self.model.predict_clips(clips)
             else:
-                progress.update(end - start)
-        return predictions, end - start
+                clips = np.zeros((CLIP_BATCH_SIZE, *self.spec.shape), np.uint8)
+                clips[: len(state.batch)] = [clip for _, clip in state.batch]
+                scores = self.model.predict_clips(clips, batch_size=CLIP_BATCH_SIZE)
+            state.scored += [(span, clip_scores) for (span, _), clip_scores in zip(state.batch, scores)]
+        except Exception as e:  # noqa: BLE001 - the row fails, the batch goes on
+            state.error = e
+        state.batch = []
 
-    def _score_stream(self, reader, start, end, types, progress) -> Iterator[tuple["_Span", np.ndarray]]:
-        """Scores of every shot / 1-second span, clips cut from one decode and scored in batches."""
-        clips = _prefetched(_stream_clips(reader, start, end, types, self.spec), _PREFETCH_CLIPS)
-        reported = start
-        batch: list[tuple[_Span, np.ndarray]] = []
-        for item in clips:
-            batch.append(item)
-            if len(batch) == CLIP_BATCH_SIZE:
-                yield from self._scored(batch)
-                batch = []
-            progress.update(max(0.0, item[0].end - reported))
-            reported = max(reported, item[0].end)
-        yield from self._scored(batch)
+    def _result(self, row: PredictionInput, state: _RowScores, decoded: _RowDecoded) -> RowResult:
+        if decoded.error is None and state.error is None and state.batch:
+            self._score_batch(state)
+        error = decoded.error or state.error
+        if error is not None:
+            return self._failure(row, error)
+        predictions: list[Prediction] = []
+        segment_clips = [(span, scores) for span, scores in state.scored if span.type is ClassificationType.SEGMENT]
+        for span, scores in state.scored:
+            if span.type is not ClassificationType.SEGMENT:
+                predictions += self._labelled(span.type, span.start, span.end, scores)
+        if segment_clips:  # the segment's score is the mean over its clips
+            segment = segment_clips[0][0]
+            mean = np.mean([scores for _, scores in segment_clips], axis=0)
+            predictions += self._labelled(segment.type, segment.start, segment.end, mean)
+        return RowResult(row.index, predictions=predictions, video_seconds=round(decoded.seconds, 6), run_id=RUN_ID)
 
-    def _scored(self, batch: list[tuple["_Span", np.ndarray]]) -> list[tuple["_Span", np.ndarray]]:
-        """Scores of a batch, padded to the full batch size: one input shape, so no TF retracing."""
-        if not batch:
-            return []
-        clips = np.zeros((CLIP_BATCH_SIZE, *self.spec.shape), np.uint8)
-        clips[: len(batch)] = [clip for _, clip in batch]
-        scores = self.model.predict_clips(clips, batch_size=CLIP_BATCH_SIZE)
-        return [(span, row_scores) for (span, _), row_scores in zip(batch, scores)]
+    def _failure(self, row: PredictionInput, error: Exception) -> RowResult:
+        if isinstance(error, (VideoError, ValueError, FileNotFoundError)):
+            message = str(error) if row.video_uri in str(error) else f"{row.video_uri}: {error}"
+            return RowResult(row.index, error=f"{row.source}: {message}", error_code=_error_code(error), run_id=RUN_ID)
+        log.error("%s: unexpected error predicting %s", row.source, row.video_uri, exc_info=error)
+        message = f"{row.source}: internal error predicting {row.video_uri}: {type(error).__name__}: {error}"
+        return RowResult(row.index, error=message, error_code=CODE_INTERNAL, run_id=RUN_ID)
 
     def _labelled(self, kind: ClassificationType, start: float, end: float, scores: np.ndarray) -> list[Prediction]:
         """Labels at or above the threshold, best first, at most ``max_predictions``."""
@@ -477,42 +619,36 @@ def one_second_spans(start: float, end: float) -> list[tuple[float, float]]:
 def _stream_clips(
     reader: VideoReader, start: float, end: float, types: list[ClassificationType], spec: InputSpec
 ) -> Iterator[tuple[_Span, np.ndarray]]:
-    """Yield ``(span, clip)`` for every 1-second span and/or shot of ``[start, end)``, in time order.
+    """Yield ``(span, clip)`` for the segment's clips, every 1-second span and/or shot of ``[start, end)``.
 
-    With shots every frame is decoded and converted (the detector needs them all). 1-second spans alone
-    only need their T centre sample times, which over whole seconds form one grid of T frames per
-    second, so only those frames are converted; a last, shorter span is read on its own afterwards.
+    One decoding pass serves every type. With shots every frame is decoded and converted (the detector
+    needs them all); otherwise only the frames on screen at the sample times of the segment and the
+    1-second spans (all known in advance) are converted.
     """
+    fixed: list[_FixedSpanCollector] = []
+    if ClassificationType.SEGMENT in types:
+        fixed.append(_SegmentCollector(start, end, spec))
+    if ClassificationType.ONE_SEC_INTERVAL in types:
+        fixed.append(_FixedSpanCollector(ClassificationType.ONE_SEC_INTERVAL, one_second_spans(start, end), spec))
+    collectors: list[_ClipCollector] = list(fixed)
     size = (spec.width, spec.height)
-    seconds = one_second_spans(start, end) if ClassificationType.ONE_SEC_INTERVAL in types else []
-    collectors: list[_ClipCollector] = []
     if ClassificationType.SHOT in types:
         collectors.append(_ShotCollector(start, end, spec))
-        streamed_seconds, separate_seconds = seconds, []
-        stream_end = end
         frames = reader.frames(start, end, size=size)
     else:
-        streamed_seconds = [s for s in seconds if s[1] - s[0] >= 1.0 - _TIME_EPSILON]
-        separate_seconds = seconds[len(streamed_seconds) :]
-        stream_end = streamed_seconds[-1][1] if streamed_seconds else start
-        frames = reader.frames(start + 0.5 / spec.num_frames, stream_end, fps=spec.num_frames, size=size)
-    if streamed_seconds:
-        collectors.append(_FixedSpanCollector(ClassificationType.ONE_SEC_INTERVAL, streamed_seconds, spec))
-    last_time = -math.inf
-    for frame_time, frame in frames if collectors else ():
-        last_time = frame_time
+        times = np.unique(np.concatenate([collector.all_sample_times() for collector in fixed]))
+        frames = reader.frames_at(times, size=size)
+    for frame_time, frame in frames:
         for collector in collectors:
             yield from collector.add(frame_time, frame)
-    if collectors and last_time < stream_end - _TRUNCATION_TOLERANCE_SECONDS:
-        stopped = f"{last_time:.3f}s" if math.isfinite(last_time) else "the first frame"
+    reached = reader.last_streamed_frame_time
+    if reached is None or reached < end - _TRUNCATION_TOLERANCE_SECONDS:
+        stopped = "the first frame" if reached is None else f"{reached:.3f}s"
         raise VideoError(
-            f"{reader.uri}: decoding stopped at {stopped}, before the span's end {stream_end:.3f}s "
-            "(truncated or corrupt video)"
+            f"{reader.uri}: decoding stopped at {stopped}, before the span's end {end:.3f}s (truncated or corrupt video)"
         )
     for collector in collectors:
         yield from collector.finish()
-    for span in separate_seconds:
-        yield _Span(ClassificationType.ONE_SEC_INTERVAL, *span), reader.read_clip(*span, spec)
 
 
 class _ClipCollector:
@@ -548,6 +684,10 @@ class _FixedSpanCollector(_ClipCollector):
             return np.empty(0)
         return sample_times(*self.spans[span_index], self.spec.num_frames)
 
+    def all_sample_times(self) -> np.ndarray:
+        """Every span's sample times: the only frames this collector needs to see."""
+        return np.concatenate([self._sample_times(i) for i in range(len(self.spans))] or [np.empty(0)])
+
     def add(self, time: float, frame: np.ndarray) -> list[tuple[_Span, np.ndarray]]:
         done = []
         while self._span_index < len(self.spans) and self._times[self._slot] < time - _TIME_EPSILON:
@@ -574,6 +714,17 @@ class _FixedSpanCollector(_ClipCollector):
         self._slot = 0
         self._times = self._sample_times(self._span_index)
         return [(span, clip)]
+
+
+class _SegmentCollector(_FixedSpanCollector):
+    """The segment's ``clips_per_segment`` clips, cut from its ``N·T`` frames (as :meth:`TrainedModel.segment_clips`)."""
+
+    def __init__(self, start: float, end: float, spec: InputSpec):
+        super().__init__(ClassificationType.SEGMENT, [(start, end)], spec.segment_sampling())
+        self.clip_spec = spec
+
+    def _advance(self) -> list[tuple[_Span, np.ndarray]]:
+        return [(span, clip) for span, frames in super()._advance() for clip in self.clip_spec.segment_clips(frames)]
 
 
 class _ShotCollector(_ClipCollector):
@@ -631,43 +782,3 @@ class _ShotCollector(_ClipCollector):
         self._stride = 1
         self._shot_start = cut_time
         return span, clip
-
-
-def _prefetched(items: Iterator, depth: int) -> Iterator:
-    """Run ``items`` in a background thread, ``depth`` items ahead; its exceptions re-raise here."""
-    buffer: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    end_marker = object()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        buffer.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            buffer.put((end_marker, None))
-        except BaseException as e:  # noqa: BLE001 - handed to the consumer thread
-            buffer.put((end_marker, e))
-
-    thread = threading.Thread(target=produce, name="predict-decode", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, error = buffer.get()
-            if item is end_marker:
-                if error is not None:
-                    raise error
-                return
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():
-            try:
-                buffer.get_nowait()
-            except queue.Empty:
-                thread.join(timeout=0.1)

@@ -13,10 +13,11 @@ Frames are returned as displayed: the display-matrix rotation is applied.
 """
 
 import hashlib
+import itertools
 import logging
 import math
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import av
 import av.video.reformatter
@@ -152,6 +153,9 @@ class VideoReader:
     def __init__(self, uri: str, threads: str = "AUTO"):
         self.uri = uri
         self.stats = ClipStats()
+        # Presentation time of the last frame :meth:`frames` or :meth:`frames_at` yielded: how far a
+        # stream really got (a cut-short file stops it early).
+        self.last_streamed_frame_time: float | None = None
         self._threads = threads
         self._file = None
         self._container = None
@@ -343,6 +347,11 @@ class VideoReader:
         index = int(np.searchsorted(self._keyframe_times, time, side="right")) - 1
         return float(self._keyframe_times[max(index, 0)])
 
+    def _decoded_until(self) -> float | None:
+        """Presentation time of the last frame decoded since the last seek (None: none yet)."""
+        item = self._next or self._current
+        return item[0] if item is not None else None
+
     def _reachable_by_decoding(self, time: float) -> bool:
         """Whether decoding forward from here reaches the frame on screen at ``time`` no slower than a seek."""
         if self._source is None:
@@ -351,8 +360,12 @@ class VideoReader:
             return self._seek_time <= time  # just after a seek to before ``time``
         if self._current[0] > time + _TIME_EPSILON:
             return False  # decoded past it: only a seek back finds it
-        decoded_to = self._next[0] if self._next is not None else self._current[0]
-        keyframe = self._keyframe_time_before(time - _SEEK_MARGIN_FRAMES * self._frame_duration_hint)
+        decoded_to = self._decoded_until()
+        # A seek lands on the last keyframe *presented* at or before its target, but the index holds decode
+        # times, which lead presentation by up to the reorder delay: the landing keyframe is predicted from
+        # a second margin back, or a seek meant to skip ahead would land behind ``decoded_to``.
+        reorder_margin = _SEEK_MARGIN_FRAMES * self._frame_duration_hint
+        keyframe = self._keyframe_time_before(time - 2 * reorder_margin)
         if keyframe is None:
             return time - decoded_to <= _CONTINUE_SECONDS
         return keyframe <= decoded_to
@@ -421,7 +434,7 @@ class VideoReader:
         out_width, out_height, crop = spec.width, spec.height, None
         if augment_rng is not None:
             out_width, out_height, crop = _random_crop(augment_rng, spec.width, spec.height)
-        max_gap = max(_MAX_GAP_SECONDS, _MAX_GAP_FRAMES * self._frame_duration_hint)
+        max_gap = self._max_gap()
         clip = np.empty((spec.num_frames, out_height, out_width, 3), dtype=np.uint8)
         filled = [False] * spec.num_frames
         converted_frame, converted = None, None
@@ -443,6 +456,10 @@ class VideoReader:
             clip = clip[:, top : top + spec.height, left : left + spec.width]
             clip = _jitter_photometric(clip, augment_rng)
         return np.ascontiguousarray(clip)
+
+    def _max_gap(self) -> float:
+        """How far a sample time may be from the nearest decoded frame before that frame stops counting."""
+        return max(_MAX_GAP_SECONDS, _MAX_GAP_FRAMES * self._frame_duration_hint)
 
     def _checked_span(self, start: float, end: float) -> tuple[float, float]:
         duration = self.info.duration
@@ -468,31 +485,51 @@ class VideoReader:
         Args:
             start, end: span in seconds (``end`` may be ``inf``).
             fps: None for every decoded frame (its own time); a rate to resample to a regular grid
-                ``start + k / fps`` (each grid time gets the first frame at/after it, and that time).
+                ``start + k / fps`` (each grid time gets the frame on screen then: see :meth:`frames_at`).
             size: ``(width, height)`` to resize to; None for the displayed size.
         """
-        width, height = size or (self.info.width, self.info.height)
         if fps is not None and fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         end = min(end, self.info.duration)
-        if fps is None:
-            item = self._frame_at(start)
-            if item is not None and (self._current is None or item[0] < start - _TIME_EPSILON):
-                item = self._advance()  # the first frame at or after ``start``, made current
-            while item is not None and item[0] < end:
-                yield item[0], self._to_rgb(item[1], width, height)
-                item = self._advance()
+        if fps is not None:
+            grid = (start + k / fps for k in itertools.count())
+            yield from self.frames_at(itertools.takewhile(lambda t: t < end, grid), size)
             return
+        width, height = size or (self.info.width, self.info.height)
+        self.last_streamed_frame_time = None
+        item = self._frame_at(start)
+        if item is not None and (self._current is None or item[0] < start - _TIME_EPSILON):
+            item = self._advance()  # the first frame at or after ``start``, made current
+        while item is not None and item[0] < end:
+            self.last_streamed_frame_time = item[0]
+            yield item[0], self._to_rgb(item[1], width, height)
+            item = self._advance()
+
+    def frames_at(
+        self, times: Iterable[float], size: tuple[int, int] | None = None
+    ) -> Iterator[tuple[float, np.ndarray]]:
+        """Stream ``(t, frame on screen at t)`` for ascending ``times``, converting each distinct frame once.
+
+        Decodes forward (seeking only to skip far ahead) and converts only the frames shown at ``times``.
+        Stops early where decoding ends well before a time (a cut-short or damaged file), so the caller
+        can tell how far it got from the last time yielded.
+
+        Args:
+            times: ascending seconds (any iterable; consumed lazily).
+            size: ``(width, height)`` to resize to; None for the displayed size.
+        """
+        width, height = size or (self.info.width, self.info.height)
+        max_gap = self._max_gap()
+        self.last_streamed_frame_time = None
         converted_frame, converted = None, None
-        k = 0
-        while (time := start + k / fps) < end:
-            item = self._frame_at(time)
-            if item is None:
+        for time in times:
+            item = self._frame_at(float(time))
+            if item is None or (self._at_end and time - item[0] > max_gap):
                 return
             if item[1] is not converted_frame:
                 converted_frame, converted = item[1], self._to_rgb(item[1], width, height)
+            self.last_streamed_frame_time = item[0]
             yield time, converted
-            k += 1
 
     # -- lifetime ------------------------------------------------------------------------------------
 

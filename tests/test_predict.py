@@ -26,23 +26,26 @@ SPEC = InputSpec(num_frames=8, height=64, width=64)
 FPS = 15
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> str:
+def _publish_model(folder, spec: InputSpec) -> str:
     """A published model folder: the real network, random weights, output biases spread the scores."""
     import keras
 
     from automl_video.model import OUTPUT_LAYER, WEIGHTS_FILE, build_network
 
-    folder = tmp_path_factory.mktemp("model")
     keras.utils.set_random_seed(0)
-    network = build_network(ModelType.MOBILE_VERSATILE_1, len(LABELS), SPEC)
+    network = build_network(ModelType.MOBILE_VERSATILE_1, len(LABELS), spec)
     kernel, _ = network.get_layer(OUTPUT_LAYER).get_weights()
     network.get_layer(OUTPUT_LAYER).set_weights([kernel, np.array([-4.0, 0.0, 4.0], np.float32)])
     network.save_weights(str(folder / WEIGHTS_FILE))
     specs = [AnnotationSpec(str(i + 1), name) for i, name in enumerate(LABELS)]
-    save_metadata(ModelMetadata("MOBILE_VERSATILE_1", specs, SPEC, display_name="tiny motion"), str(folder))
+    save_metadata(ModelMetadata("MOBILE_VERSATILE_1", specs, spec, display_name="tiny motion"), str(folder))
     (folder / storage.COMPLETE_MARKER).write_text("done\n")
     return str(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> str:
+    return _publish_model(tmp_path_factory.mktemp("model"), SPEC)
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +59,16 @@ def videos(tmp_path_factory) -> dict:
     }
     data = open(six, "rb").read()
     (folder / "truncated.mp4").write_bytes(data[: len(data) // 2])
+    # The index (at the front) is intact but the frames of the second half are noise: decoding stops.
+    middle = len(data) // 2
+    damaged = data[:middle] + np.random.default_rng(0).bytes(len(data) - middle - 100) + data[-100:]
+    (folder / "damaged.mp4").write_bytes(damaged)
     (folder / "corrupt.mp4").write_bytes(np.random.default_rng(0).bytes(4000))
     return {
         "six": six,
         "four": four,
         "truncated": str(folder / "truncated.mp4"),
+        "damaged": str(folder / "damaged.mp4"),
         "corrupt": str(folder / "corrupt.mp4"),
         "missing": str(folder / "missing.mp4"),
         "cuts": cuts,
@@ -294,6 +302,34 @@ def test_streamed_clips_score_like_seeking_for_each_span(tmp_path, tiny_model, v
                 assert got[(format_duration(start), str(label + 1))] == pytest.approx(score, abs=2e-6)
         got_segment = scores(result, "segment")
         assert [got_segment[("0.300s", str(i + 1))] for i in range(3)] == pytest.approx(segment, abs=2e-6)
+
+
+def test_segment_clips_cut_from_the_stream_equal_seeking_with_several_clips_per_segment(tmp_path, videos):
+    from automl_video.model import load_model
+
+    (tmp_path / "model").mkdir()
+    model_uri = _publish_model(tmp_path / "model", InputSpec(num_frames=4, height=32, width=32, clips_per_segment=3))
+    inputs = _write(tmp_path / "in.csv", f"{videos['six']},0.3,5.9\n")
+    result = batch_predict(model_uri, [inputs], str(tmp_path / "out"), PredictionParams(one_sec_interval_classification=True))
+
+    [row] = _legacy_rows(result.output_dir)
+    segment = [p for p in _payloads(result.output_dir, row[3]) if p["videoClassification"]["type"] == "segment"]
+    got = {p["annotationSpecId"]: p["videoClassification"]["classificationAnnotation"]["score"] for p in segment}
+    with VideoReader(videos["six"]) as reader:
+        model = load_model(model_uri)
+        clips = model.segment_clips(reader, 0.3, 5.9)
+        expected = model.score_segment(reader, 0.3, 5.9)
+    assert clips.shape == (3, 4, 32, 32, 3) and not np.array_equal(clips[0], clips[1])
+    assert [got[str(i + 1)] for i in range(3)] == pytest.approx(expected, abs=2e-6)
+
+
+def test_a_stream_that_stops_decoding_early_fails_its_row(tmp_path, tiny_model, videos):
+    """Half the frames are noise behind an intact index: whichever frames are needed, the row fails."""
+    inputs = _write(tmp_path / "in.csv", f"{videos['damaged']},0,inf\n")
+    for name, params in (("seconds", PredictionParams(one_sec_interval_classification=True)), ("all", ALL_TYPES)):
+        result = batch_predict(tiny_model, [inputs], str(tmp_path / name), params)
+        [status] = [r[4] for r in _legacy_rows(result.output_dir)]
+        assert "decoding stopped at" in status and "before the span's end 6.000s" in status, status
 
 
 def _output_files(output_dir: str) -> dict[str, str]:

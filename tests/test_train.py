@@ -103,6 +103,25 @@ def test_clips_are_decoded_once_and_read_back_from_the_cache(synth_dataset, tmp_
     assert [os.path.getmtime(p) for p in cached] == mtimes  # nothing decoded or written again
 
 
+def test_one_long_video_decodes_in_parallel_runs_that_give_the_same_clips(tmp_path):
+    """Fewer videos than workers: a video's spans are cut into contiguous runs, one reader each."""
+    from automl_video import synth
+    from automl_video.inputs import Example, _decoding_runs
+
+    path = synth.make_motion_video(str(tmp_path / "long.mp4"), "left_to_right", seconds=12.0, seed=3)
+    examples = [Example(path, "a" * 64, float(s), float(s) + 0.9, np.ones(1, np.float32)) for s in range(11, -1, -1)]
+
+    runs = _decoding_runs({path: examples}, workers=2)
+    assert [[e.start for e in run] for _, run in runs] == [[0.0, 1, 2, 3, 4, 5], [6.0, 7, 8, 9, 10, 11]]
+    assert len(_decoding_runs({path: examples, "other.mp4": examples}, workers=2)) == 2  # one per video
+    parallel = ClipStore(TINY, cache_dir=str(tmp_path / "parallel"))
+    assert parallel.prepare(examples, training=False, workers=2) == []
+    serial = ClipStore(TINY, cache_dir=str(tmp_path / "serial"))
+    assert serial.prepare(examples, training=False, workers=1) == []
+    for example in examples:
+        np.testing.assert_array_equal(parallel.load(example, False), serial.load(example, False))
+
+
 def test_undecodable_segments_are_reported_not_fatal(synth_dataset, tmp_path):
     dataset = dataset_lib.load(synth_dataset)
     examples = build_examples(dataset, "TRAIN", dataset.label_names())[:2]
