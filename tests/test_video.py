@@ -85,6 +85,17 @@ def test_one_reader_serves_many_clips_with_at_most_one_seek_each(coded):
         assert reader.stats.frames_converted <= 8 * len(spans)
 
 
+def test_consecutive_clips_decode_each_frame_once(tmp_path):
+    """B-frames put a keyframe's decode time ahead of its presentation time: a seek aimed just past one
+    lands a whole GOP back, so consecutive clips must keep decoding forward instead of seeking."""
+    path = synth.make_motion_video(str(tmp_path / "m.mp4"), "left_to_right", seconds=10, fps=30, seed=1)
+    with video.VideoReader(path) as reader:
+        for start in range(0, 10, 2):
+            reader.read_clip(start, start + 2, SPEC)
+        assert reader.stats.seeks == 1  # the first read
+        assert reader.stats.frames_decoded <= reader.info.frame_count + 1  # (+ the probe's first frame)
+
+
 def test_jittered_frames_stay_inside_the_segment_and_in_order(coded):
     rng = np.random.default_rng(1)
     seen = set()
