@@ -16,7 +16,7 @@ from automl_video import cli, importer, splits, storage
 from automl_video import dataset as dataset_lib
 from automl_video.dataset import AnnotationSpec, Dataset, Segment, Video
 from automl_video.inputs import (
-    ClipStore, augment_clip, blend_clips, build_examples, mixing, training_dataset, unlabelled_spans,
+    ClipStore, augment_clips, blend_clips, build_examples, mixing, training_dataset, unlabelled_spans,
 )
 from automl_video.model import load_model
 from automl_video.model_spec import InputSpec
@@ -135,19 +135,32 @@ def test_undecodable_segments_are_reported_not_fatal(synth_dataset, tmp_path):
     assert "broken.mp4" in failures[0].reason
 
 
-def test_augmentation_keeps_frame_order_and_is_reproducible():
+def test_augmentation_keeps_frame_order_shifts_each_clip_and_is_reproducible():
     spec = InputSpec(4, 16, 16)
-    clip = np.repeat(np.arange(8, dtype=np.uint8)[:, None, None, None] * 30, 16 * 16 * 3).reshape(8, 16, 16, 3)
+    frame_index = np.arange(8)[:, None, None]
+    rows, cols = np.mgrid[0:16, 0:16]
+    clip = np.stack(np.broadcast_arrays(frame_index * 30, rows[None] * 16, cols[None] * 16), axis=-1).astype(np.uint8)
+    clips = [clip] * 6  # [2T, H, W, 3] each: frame number, row and column in the channels
 
-    first = augment_clip(tf.constant(clip), spec, tf.constant([0, 1], tf.int64)).numpy()
-    again = augment_clip(tf.constant(clip), spec, tf.constant([0, 1], tf.int64)).numpy()
-    other = augment_clip(tf.constant(clip), spec, tf.constant([0, 2], tf.int64)).numpy()
+    first = augment_clips(clips, spec, np.random.default_rng([0, 1]))
+    again = augment_clips(clips, spec, np.random.default_rng([0, 1]))
+    other = augment_clips(clips, spec, np.random.default_rng([0, 2]))
 
-    assert first.shape == (4, 16, 16, 3) and first.dtype == np.uint8
+    assert first.shape == (6, 4, 16, 16, 3) and first.dtype == np.uint8
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
-    means = first.reshape(4, -1).mean(axis=1)
-    assert np.all(np.diff(means) > 0)  # frame k comes from cached frame 2k or 2k+1: order kept
+    pad = round(16 * 0.1)
+    padded = np.pad(clip, [(0, 0), (pad, pad), (pad, pad), (0, 0)], mode="symmetric")
+    shifts = set()
+    for augmented in first:
+        picked = augmented[:, 0, 0, 0] // 30
+        assert list(picked // 2) == [0, 1, 2, 3]  # frame k comes from cached frame 2k or 2k+1: order kept
+        [(top, left)] = [
+            (y, x) for y in range(2 * pad + 1) for x in range(2 * pad + 1)
+            if np.array_equal(augmented[:, :, :, 1:], padded[picked, y : y + 16, x : x + 16, 1:])
+        ]  # each clip is one window of its mirror-padded frames
+        shifts.add((top, left))
+    assert len(shifts) > 1  # clips of a batch are shifted independently
 
 
 def test_mixup_blends_each_clip_with_another_and_their_targets_alike():
