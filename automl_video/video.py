@@ -511,8 +511,8 @@ class VideoReader:
         """Stream ``(t, frame on screen at t)`` for ascending ``times``, converting each distinct frame once.
 
         Decodes forward (seeking only to skip far ahead) and converts only the frames shown at ``times``.
-        Stops early where decoding ends well before a time (a cut-short or damaged file), so the caller
-        can tell how far it got from the last time yielded.
+        Stops early where decoding ends well before a time (a cut-short or damaged file);
+        :attr:`last_streamed_frame_time` then says how far it got.
 
         Args:
             times: ascending seconds (any iterable; consumed lazily).
