@@ -8,7 +8,9 @@ if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; } >&2
 fi
 bin=$(dirname "$(ls /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -n 1)")
-data=$(mktemp -d /tmp/automl-video-pg.XXXXXX)
+# The server's folder: PG_DIR (empty, made by the caller, so it can stop the server with
+# .ci/stop-postgres.sh) or a new one.
+data=${PG_DIR:-$(mktemp -d /tmp/automl-video-pg.XXXXXX)}
 id -u postgres >/dev/null 2>&1 || useradd --system --home "$data" postgres >&2
 chown postgres "$data"
 runuser -u postgres -- "$bin/initdb" -D "$data/db" -A trust -U postgres >&2
