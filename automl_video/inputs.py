@@ -11,8 +11,9 @@ epoch then picks one of every two, a random temporal jitter), evaluation example
 frames the predictor will see. Epochs read the cache, so after the first they run at model speed.
 
 Training batches get temporal jitter and random shifts (uint8 numpy, a batch per call in a parallel
-tf.data map) and mixup plus brightness, whose pixel blend runs inside the training step (:func:`blend_clips`). There is no
-horizontal flip: it would turn left→right into right→left. Evaluation clips are not augmented.
+tf.data map) and mixup plus brightness, whose pixel blend runs inside the training step
+(:func:`blend_clips`). There is no horizontal flip: it would turn left→right into right→left.
+Evaluation clips are not augmented.
 """
 
 import hashlib
@@ -313,7 +314,9 @@ def _batch_loader(store: ClipStore, examples: list[Example], training: bool):
 
     def read(indices: np.ndarray, seed: np.ndarray | None = None) -> np.ndarray:
         clips = [store.load(examples[int(i)], training) for i in indices]
-        return augment_clips(clips, store.spec, np.random.default_rng(seed)) if training else np.stack(clips)
+        if not training:
+            return np.stack(clips)
+        return augment_clips(clips, store.spec, np.random.default_rng(seed.astype(np.uint64)))  # any int64 seed
 
     def load(indices, seed=None):
         args = [indices, seed] if training else [indices]

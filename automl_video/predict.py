@@ -641,8 +641,9 @@ def _stream_clips(
     for frame_time, frame in frames:
         for collector in collectors:
             yield from collector.add(frame_time, frame)
+    # Decoding that ends in errors well before the span's end: a damaged file, not a last frame shown long.
     reached = reader.last_streamed_frame_time
-    if reached is None or reached < end - _TRUNCATION_TOLERANCE_SECONDS:
+    if reached is None or (reader.stats.decode_errors and reached < end - _TRUNCATION_TOLERANCE_SECONDS):
         stopped = "the first frame" if reached is None else f"{reached:.3f}s"
         raise VideoError(
             f"{reader.uri}: decoding stopped at {stopped}, before the span's end {end:.3f}s (truncated or corrupt video)"

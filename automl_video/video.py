@@ -511,20 +511,19 @@ class VideoReader:
         """Stream ``(t, frame on screen at t)`` for ascending ``times``, converting each distinct frame once.
 
         Decodes forward (seeking only to skip far ahead) and converts only the frames shown at ``times``.
-        Stops early where decoding ends well before a time (a cut-short or damaged file);
-        :attr:`last_streamed_frame_time` then says how far it got.
+        Times after the last decodable frame get that frame; :attr:`last_streamed_frame_time` says which
+        frame that was (with :attr:`stats` decode errors, a sign of a damaged file).
 
         Args:
             times: ascending seconds (any iterable; consumed lazily).
             size: ``(width, height)`` to resize to; None for the displayed size.
         """
         width, height = size or (self.info.width, self.info.height)
-        max_gap = self._max_gap()
         self.last_streamed_frame_time = None
         converted_frame, converted = None, None
         for time in times:
             item = self._frame_at(float(time))
-            if item is None or (self._at_end and time - item[0] > max_gap):
+            if item is None:
                 return
             if item[1] is not converted_frame:
                 converted_frame, converted = item[1], self._to_rgb(item[1], width, height)

@@ -332,6 +332,21 @@ def test_a_stream_that_stops_decoding_early_fails_its_row(tmp_path, tiny_model, 
         assert "decoding stopped at" in status and "before the span's end 6.000s" in status, status
 
 
+def test_a_video_that_shows_one_frame_for_seconds_is_not_taken_for_a_damaged_one(tmp_path, tiny_model):
+    """Variable frame rate (e.g. a screen recording): no new frame for 3 s is a still picture, not an error."""
+    times = [i / FPS for i in range(45)] + [6.0]
+    path = synth.make_video(
+        str(tmp_path / "still.mp4"), lambda i: np.full((64, 64, 3), i * 5, np.uint8), FPS, num_frames=46, timestamps=times
+    )
+    inputs = _write(tmp_path / "in.csv", f"{path},0,inf\n")
+    result = batch_predict(tiny_model, [inputs], str(tmp_path / "out"), ALL_TYPES)
+
+    [row] = _legacy_rows(result.output_dir)
+    assert row[4] == "OK", row[4]
+    seconds = _spans(_payloads(result.output_dir, row[3]), "1s_interval")
+    assert seconds[0] == (0.0, 1.0) and len(seconds) == 7  # 0..6 and the last frame's short tail
+
+
 def _output_files(output_dir: str) -> dict[str, str]:
     return {os.path.basename(f): storage.read_text(f) for f in storage.listdir(output_dir)}
 
