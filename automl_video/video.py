@@ -154,7 +154,7 @@ class VideoReader:
         self.uri = uri
         self.stats = ClipStats()
         # Presentation time of the last frame :meth:`frames` or :meth:`frames_at` yielded: how far a
-        # stream really got (a cut-short file stops it early).
+        # stream really got (on a damaged file, short of the span's end).
         self.last_streamed_frame_time: float | None = None
         self._threads = threads
         self._file = None
@@ -347,11 +347,6 @@ class VideoReader:
         index = int(np.searchsorted(self._keyframe_times, time, side="right")) - 1
         return float(self._keyframe_times[max(index, 0)])
 
-    def _decoded_until(self) -> float | None:
-        """Presentation time of the last frame decoded since the last seek (None: none yet)."""
-        item = self._next or self._current
-        return item[0] if item is not None else None
-
     def _reachable_by_decoding(self, time: float) -> bool:
         """Whether decoding forward from here reaches the frame on screen at ``time`` no slower than a seek."""
         if self._source is None:
@@ -360,7 +355,7 @@ class VideoReader:
             return self._seek_time <= time  # just after a seek to before ``time``
         if self._current[0] > time + _TIME_EPSILON:
             return False  # decoded past it: only a seek back finds it
-        decoded_to = self._decoded_until()
+        decoded_to = self._next[0] if self._next is not None else self._current[0]
         # A seek lands on the last keyframe *presented* at or before its target, but the index holds decode
         # times, which lead presentation by up to the reorder delay: the landing keyframe is predicted from
         # a second margin back, or a seek meant to skip ahead would land behind ``decoded_to``.
@@ -434,7 +429,7 @@ class VideoReader:
         out_width, out_height, crop = spec.width, spec.height, None
         if augment_rng is not None:
             out_width, out_height, crop = _random_crop(augment_rng, spec.width, spec.height)
-        max_gap = self._max_gap()
+        max_gap = max(_MAX_GAP_SECONDS, _MAX_GAP_FRAMES * self._frame_duration_hint)
         clip = np.empty((spec.num_frames, out_height, out_width, 3), dtype=np.uint8)
         filled = [False] * spec.num_frames
         converted_frame, converted = None, None
@@ -456,10 +451,6 @@ class VideoReader:
             clip = clip[:, top : top + spec.height, left : left + spec.width]
             clip = _jitter_photometric(clip, augment_rng)
         return np.ascontiguousarray(clip)
-
-    def _max_gap(self) -> float:
-        """How far a sample time may be from the nearest decoded frame before that frame stops counting."""
-        return max(_MAX_GAP_SECONDS, _MAX_GAP_FRAMES * self._frame_duration_hint)
 
     def _checked_span(self, start: float, end: float) -> tuple[float, float]:
         duration = self.info.duration
