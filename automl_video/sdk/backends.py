@@ -170,11 +170,7 @@ def train_on_kfp(runner: JobRunner, plan: TrainingPlan) -> dict[str, Any]:
     from automl_video import pipeline_runner
 
     arguments = kfp_training_arguments(plan)
-    target = config.settings().kfp_target()
-    runner.step("submit")
-    submitted = pipeline_runner.submit(target, pipeline_runner.TRAINING_PIPELINE, arguments.parameters(), run_name=plan.display_name)
-    runner.registry.update_job(runner.name, run_info={"kfp_run_id": submitted.run_id, "kfp_run_url": submitted.run_url})
-    follow_kfp_run(runner, target, submitted.run_id)
+    target, submitted = _run_on_kfp(runner, pipeline_runner.TRAINING_PIPELINE, arguments.parameters(), plan.display_name)
     pointer = pipeline_runner.read_serving_pointer(arguments.serving_root)
     if pointer is None:
         raise AutoMLVideoError(f"KFP run {submitted.run_id} succeeded but promoted no model into {arguments.serving_root}")
@@ -255,11 +251,7 @@ def predict_on_kfp(runner: JobRunner, plan: PredictionPlan) -> dict[str, Any]:
     from automl_video.prediction_io import PredictionParams
 
     arguments = kfp_prediction_arguments(plan)
-    target = config.settings().kfp_target()
-    runner.step("submit")
-    submitted = pipeline_runner.submit(target, pipeline_runner.BATCH_PREDICTION_PIPELINE, arguments.parameters(), run_name=plan.display_name)
-    runner.registry.update_job(runner.name, run_info={"kfp_run_id": submitted.run_id, "kfp_run_url": submitted.run_url})
-    follow_kfp_run(runner, target, submitted.run_id)
+    _run_on_kfp(runner, pipeline_runner.BATCH_PREDICTION_PIPELINE, arguments.parameters(), plan.display_name)
     params = PredictionParams.from_mapping(plan.model_parameters)
     return _prediction_fields(runner, predict.merge_shards(plan.model_uri, plan.inputs, plan.output_prefix, params))
 
@@ -284,6 +276,22 @@ def _prediction_fields(runner: JobRunner, result: Any) -> dict[str, Any]:
 
 
 # -- KFP -------------------------------------------------------------------------------------------------
+
+
+def _run_on_kfp(runner: JobRunner, pipeline: str, parameters: dict[str, Any], run_name: str) -> tuple[Any, Any]:
+    """Submit a pipeline run, record its id and URL on the job, and follow it to its end.
+
+    Returns:
+        The KFP target and the submitted run.
+    """
+    from automl_video import pipeline_runner
+
+    target = config.settings().kfp_target()
+    runner.step("submit")
+    submitted = pipeline_runner.submit(target, pipeline, parameters, run_name=run_name)
+    runner.registry.update_job(runner.name, run_info={"kfp_run_id": submitted.run_id, "kfp_run_url": submitted.run_url})
+    follow_kfp_run(runner, target, submitted.run_id)
+    return target, submitted
 
 
 def follow_kfp_run(runner: JobRunner, target: Any, run_id: str) -> None:
