@@ -43,9 +43,6 @@ from automl_video.dataset import MAX_PARTIAL_FAILURES, RowFailure, utc_now
 from automl_video.errors import AutoMLVideoError
 from automl_video.model_spec import METADATA_FILE, InputSpec, ModelMetadata, load_metadata
 from automl_video.prediction_io import (
-    CODE_INTERNAL,
-    CODE_INVALID_ARGUMENT,
-    CODE_NOT_FOUND,
     LEGACY_CSV,
     ClassificationType,
     InputSet,
@@ -58,6 +55,7 @@ from automl_video.prediction_io import (
     write_vertex_output,
 )
 from automl_video.progress import Progress
+from automl_video.rpc import Code
 from automl_video.shots import ShotDetector, ShotDetectorConfig
 from automl_video.video import DURATION_TOLERANCE_SECONDS, VideoError, VideoReader, sample_times
 
@@ -356,7 +354,7 @@ def _predict_rows(run: _Run, rows: list[PredictionInput]) -> None:
     for row in rows:
         if row.error:
             log.warning("%s", row.error)
-            run.save_row(RowResult(row.index, error=row.error, error_code=CODE_INVALID_ARGUMENT, run_id=RUN_ID))
+            run.save_row(RowResult(row.index, error=row.error, error_code=Code.INVALID_ARGUMENT, run_id=RUN_ID))
     if not valid:
         return
     from automl_video.model import load_model  # TensorFlow loads only when there is work for it
@@ -374,8 +372,8 @@ def _predict_rows(run: _Run, rows: list[PredictionInput]) -> None:
 
 def _error_code(error: Exception) -> int:
     if isinstance(error, FileNotFoundError) or "not found" in str(error):
-        return CODE_NOT_FOUND
-    return CODE_INVALID_ARGUMENT
+        return Code.NOT_FOUND
+    return Code.INVALID_ARGUMENT
 
 
 @dataclass
@@ -578,7 +576,7 @@ class _RowPredictor:
             return RowResult(row.index, error=f"{row.source}: {message}", error_code=_error_code(error), run_id=RUN_ID)
         log.error("%s: unexpected error predicting %s", row.source, row.video_uri, exc_info=error)
         message = f"{row.source}: internal error predicting {row.video_uri}: {type(error).__name__}: {error}"
-        return RowResult(row.index, error=message, error_code=CODE_INTERNAL, run_id=RUN_ID)
+        return RowResult(row.index, error=message, error_code=Code.INTERNAL, run_id=RUN_ID)
 
     def _labelled(self, kind: ClassificationType, start: float, end: float, scores: np.ndarray) -> list[Prediction]:
         """Labels at or above the threshold, best first, at most ``max_predictions``."""

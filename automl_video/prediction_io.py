@@ -36,11 +36,6 @@ VERTEX_ERRORS_PREFIX = "errors_"
 VERTEX_FILE_MAX_INSTANCES = 10_000
 VERTEX_FILE_MAX_BYTES = 64 * 1024 * 1024
 
-# google.rpc.Code values Vertex puts in the ``error`` of a failed instance.
-CODE_INVALID_ARGUMENT = 3
-CODE_NOT_FOUND = 5
-CODE_INTERNAL = 13
-
 _INFINITY_WORDS = {"inf", "infinity", "+inf", "+infinity"}
 
 

@@ -20,7 +20,8 @@ from automl_video.registry.resources import (
     NewModelEvaluation,
     TrainingPipelineRecord,
 )
-from automl_video.registry.states import JobState, PipelineState, Status
+from automl_video.registry.states import JobState, PipelineState
+from automl_video.rpc import Status
 from automl_video.registry.store import Registry
 
 __all__ = [

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from automl_video.registry import names
-from automl_video.registry.states import JobState, PipelineState, Status
+from automl_video.registry.states import JobState, PipelineState
+from automl_video.rpc import Status
 from automl_video.registry.versions import DEFAULT_ALIAS
 
 VIDEO_DATASET_SCHEMA = "gs://google-cloud-aiplatform/schema/dataset/metadata/video_1.0.0.yaml"

@@ -1,9 +1,7 @@
 """Job states (Vertex ``PipelineState`` for training pipelines, ``JobState`` for batch prediction jobs)
-and the ``google.rpc.Status`` a failed or cancelled job carries."""
+(a failed or cancelled job carries an :class:`automl_video.rpc.Status`)."""
 
 import enum
-from dataclasses import dataclass
-from typing import Any
 
 
 class PipelineState(str, enum.Enum):
@@ -68,26 +66,3 @@ def state_like(state: AnyState, suffix: str) -> AnyState:
     """The state named ``suffix`` (``RUNNING``, ``CANCELLED``…) in the same enum as ``state``."""
     prefix = "PIPELINE_STATE_" if isinstance(state, PipelineState) else "JOB_STATE_"
     return type(state)(prefix + suffix)
-
-
-# google.rpc.Code values the registry and the runners use.
-CODE_CANCELLED = 1
-CODE_INVALID_ARGUMENT = 3
-CODE_NOT_FOUND = 5
-CODE_FAILED_PRECONDITION = 9
-CODE_INTERNAL = 13
-
-
-@dataclass(frozen=True)
-class Status:
-    """``google.rpc.Status``: why a job failed or was cancelled, or one partial failure."""
-
-    code: int
-    message: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message}
-
-    @classmethod
-    def from_dict(cls, doc: dict[str, Any]) -> "Status":
-        return cls(code=int(doc.get("code", 0)), message=str(doc.get("message", "")))

@@ -42,10 +42,10 @@ from automl_video.registry.states import (
     AnyState,
     JobState,
     PipelineState,
-    Status,
     state_like,
     is_terminal,
 )
+from automl_video.rpc import Status
 
 MAX_DISPLAY_NAME = 128
 MAX_PARTIAL_FAILURES = 20

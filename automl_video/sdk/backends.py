@@ -19,17 +19,11 @@ from typing import Any, Callable
 from automl_video import storage
 from automl_video import dataset as dataset_lib
 from automl_video.errors import AutoMLVideoError
-from automl_video.registry import NewModelEvaluation, Registry, Status
+from automl_video.registry import NewModelEvaluation, Registry
 from automl_video.registry.errors import FailedPreconditionError
 from automl_video.registry.resources import JobRecord
-from automl_video.registry.states import (
-    CANCELLING_STATES,
-    CODE_CANCELLED,
-    CODE_INTERNAL,
-    CODE_INVALID_ARGUMENT,
-    CODE_NOT_FOUND,
-    state_like,
-)
+from automl_video.registry.states import CANCELLING_STATES, state_like
+from automl_video.rpc import Code, Status
 from automl_video.sdk import config, data_filters
 
 log = logging.getLogger(__name__)
@@ -44,10 +38,10 @@ class Cancelled(Exception):
 
 def _status(error: Exception) -> Status:
     if isinstance(error, FileNotFoundError):
-        return Status(CODE_NOT_FOUND, str(error))
+        return Status(Code.NOT_FOUND, str(error))
     if isinstance(error, (AutoMLVideoError, ValueError)):
-        return Status(CODE_INVALID_ARGUMENT, str(error))
-    return Status(CODE_INTERNAL, f"{type(error).__name__}: {error}")
+        return Status(Code.INVALID_ARGUMENT, str(error))
+    return Status(Code.INTERNAL, f"{type(error).__name__}: {error}")
 
 
 @dataclass
@@ -80,7 +74,7 @@ class JobRunner:
         except Cancelled:
             log.info("%s: cancelled", self.name)
             return self.registry.update_job(
-                self.name, state=state_like(state, "CANCELLED"), error=Status(CODE_CANCELLED, "cancelled by the user")
+                self.name, state=state_like(state, "CANCELLED"), error=Status(Code.CANCELLED, "cancelled by the user")
             )
         except Exception as error:  # the job records every failure; nothing escapes a background thread
             if isinstance(error, (AutoMLVideoError, ValueError, FileNotFoundError)):
@@ -266,7 +260,7 @@ def _prediction_fields(runner: JobRunner, result: Any) -> dict[str, Any]:
             "incompleteCount": str(result.total_rows - result.succeeded_rows - result.failed_rows),
         },
         "partial_failures": [
-            Status(CODE_INVALID_ARGUMENT, f"{f.uri} row {f.row}: {f.message}") for f in result.failures[:MAX_PARTIAL_FAILURES]
+            Status(Code.INVALID_ARGUMENT, f"{f.uri} row {f.row}: {f.message}") for f in result.failures[:MAX_PARTIAL_FAILURES]
         ],
     }
     if result.total_rows and not result.succeeded_rows:

@@ -8,7 +8,8 @@ from typing import Any, Callable, ClassVar, TypeVar
 
 from automl_video.registry import Page, names
 from automl_video.registry.resources import Record
-from automl_video.registry.states import AnyState, Status, is_terminal
+from automl_video.registry.states import AnyState, is_terminal
+from automl_video.rpc import Status
 from automl_video.sdk import config
 
 # Background work of ``sync=False`` calls. Python waits for it at exit, as Vertex waits for its futures.
