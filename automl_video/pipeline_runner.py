@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from automl_video import __version__, storage
-from automl_video.dataset import utc_now
+from automl_video.times import rfc3339_now as utc_now
 from automl_video.errors import AutoMLVideoError
-from automl_video.model_spec import parse_model_type
+from automl_video.modeling.metadata import parse_model_type
 
 log = logging.getLogger(__name__)
 
@@ -198,13 +198,12 @@ def merge_prediction_shards(
         The merged ``PredictionResult`` document; with one shard, that shard's own (it already wrote
         the final output).
     """
-    from automl_video.predict import merge_shards
-    from automl_video.prediction_io import PredictionParams
+    from automl_video.prediction.engine import merge_shards, prediction_params
 
     finished = [record for record in map(storage.read_json, shard_records) if record.get("complete")]
     if finished:
         return finished[0]
-    return merge_shards(model_uri, inputs, predictions_prefix, PredictionParams.from_mapping(params)).to_json()
+    return merge_shards(model_uri, inputs, predictions_prefix, prediction_params(model_uri, params)).to_json()
 
 
 def artifact_metadata(result: Any, started_at: float) -> dict[str, Any]:
@@ -344,8 +343,8 @@ class TrainingArguments:
 
     def parameters(self) -> dict[str, Any]:
         """The pipeline parameters, validated here so a bad value fails before anything runs."""
-        from automl_video.export import FORMATS as EXPORT_FORMATS
-        from automl_video.splits import validate_fractions
+        from automl_video.data.splits import validate_fractions
+        from automl_video.modeling.export import FORMATS as EXPORT_FORMATS
 
         if not self.sources:
             raise ValueError("no import source given: pass at least one CSV URI, glob or prefix/")

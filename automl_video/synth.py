@@ -1,21 +1,21 @@
-"""Synthetic motion videos and their AutoML import CSVs, so tests and the demo never download media.
+"""Synthetic videos made by the project itself, so tests, benchmarks and the demo never download media.
 
-Every class is the same kind of object doing a different *motion* (left→right vs right→left, clockwise vs
-counter-clockwise, growing vs shrinking, ...). Each motion has a twin that is its time reversal, and
-appearance (shape, colour, size, background, start phase, speed) is drawn per video independently of
-the class, so one frame cannot tell the classes apart: a model has to use time.
+Objects of random appearance (shape, colour, size, background, noise) moving by one of :data:`MOTIONS`,
+drawn on a :class:`Canvas`; each motion has a twin that is its time reversal. Each task's dataset
+generator builds on these (classification: :mod:`automl_video.tasks.classification.synth`).
 
 Videos are H.264 MP4s encoded single-threaded with fixed options, so the same seed gives byte-identical
-files. Besides :func:`generate`, the module offers building blocks for other tests: :func:`make_video`
-(any frames, VFR timestamps, rotation metadata), :func:`make_cut_video` (known hard cuts) and
-:func:`make_long_video` (long, cheap to encode).
+files. Building blocks: :func:`make_video` (any frames, VFR timestamps, rotation metadata),
+:func:`render_motion_spans` (one object whose motion changes from span to span),
+:func:`make_motion_video`, :func:`make_cut_video` (known hard cuts) and :func:`make_long_video` (long,
+cheap to encode).
 """
 
 import contextlib
 import math
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -24,7 +24,6 @@ import av.video.reformatter
 import numpy as np
 
 from automl_video import storage
-from automl_video.progress import Progress
 
 # Motions in the order classes are taken; pairs are time reversals of each other.
 MOTIONS = (
@@ -41,8 +40,6 @@ MOTIONS = (
     "down_left",
     "up_right",
 )
-NEGATIVE_LABEL = "-"
-ML_USES = ("TRAIN", "TEST", "UNASSIGNED")
 _TRANSLATIONS = {
     "left_to_right": (1, 0),
     "right_to_left": (-1, 0),
@@ -53,22 +50,9 @@ _TRANSLATIONS = {
     "down_left": (-1, 1),
     "up_right": (1, -1),
 }
+# Not a motion: the object stays put, jittering by a pixel or two (a hard negative for every motion class).
+STILL = "-"
 _SHAPES = ("disc", "square", "diamond", "ring")
-# Which layout a class's j-th video gets (cycled): most are one motion from start to end.
-_LAYOUTS = ("single", "single", "single", "two_motions", "with_negative")
-# Which ML_USE a class's j-th video gets (cycled over 10): one TEST and one TRAIN row in ten, at least
-# one of each per class once a class has 4 videos.
-_ML_USE_BY_INDEX = {1: "TEST", 3: "TRAIN"}
-
-
-@dataclass
-class SynthResult:
-    """Where :func:`generate` wrote the dataset."""
-
-    import_csv: str
-    class_names: list[str]
-    videos: list[str]
-    csvs: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -198,7 +182,7 @@ def _add_video_stream(container, codec, rate, time_base, first_image, gop, crf, 
 # Drawing
 
 
-class _Canvas:
+class Canvas:
     """Pixel grids for one frame size, shared by every frame drawn at that size."""
 
     def __init__(self, width: int, height: int):
@@ -222,7 +206,7 @@ class _Canvas:
         raise ValueError(f"unknown shape {shape!r}")
 
 
-def _random_appearance(rng: np.random.Generator, canvas: _Canvas) -> _Appearance:
+def _random_appearance(rng: np.random.Generator, canvas: Canvas) -> _Appearance:
     """Shape, colours, size and a smooth background, all independent of the motion class."""
     base = rng.integers(30, 226, size=3).astype(np.float32)
     tilt = rng.uniform(-40, 40, size=(2, 3)).astype(np.float32)
@@ -243,10 +227,10 @@ def _random_appearance(rng: np.random.Generator, canvas: _Canvas) -> _Appearance
     )
 
 
-def _motion_track(motion: str, rng: np.random.Generator, canvas: _Canvas) -> Callable[[float], tuple]:
+def _motion_track(motion: str, rng: np.random.Generator, canvas: Canvas) -> Callable[[float], tuple]:
     """A function ``time -> (cx, cy, radius_scale)`` for one motion with random phase and speed.
 
-    ``"-"`` is a hard negative: an object that stays put, jittering by a pixel or two.
+    :data:`STILL` is a hard negative: an object that stays put, jittering by a pixel or two.
     """
     w, h = canvas.width, canvas.height
     x0, y0 = rng.uniform(0, w), rng.uniform(0, h)
@@ -272,13 +256,13 @@ def _motion_track(motion: str, rng: np.random.Generator, canvas: _Canvas) -> Cal
         phase0 = rng.uniform(0, 1)
         # Size is a sawtooth between 0.5x and 1.8x the base radius.
         return lambda t: (x0, y0, 0.5 + 1.3 * ((phase0 + direction * cycles_per_second * t) % 1.0))
-    if motion == NEGATIVE_LABEL:
+    if motion == STILL:
         jitter = rng.normal(0, 1.0, size=(4096, 2))
         return lambda t: (x0 + jitter[int(t * 97) % 4096, 0], y0 + jitter[int(t * 97) % 4096, 1], 1.0)
     raise ValueError(f"unknown motion {motion!r}; known: {', '.join(MOTIONS)}")
 
 
-def _render(canvas: _Canvas, look: _Appearance, position: tuple, noise: np.ndarray) -> np.ndarray:
+def _render(canvas: Canvas, look: _Appearance, position: tuple, noise: np.ndarray) -> np.ndarray:
     cx, cy, scale = position
     image = look.background.copy()
     image[canvas.mask(look.shape, cx, cy, look.radius * scale)] = look.colour
@@ -286,13 +270,13 @@ def _render(canvas: _Canvas, look: _Appearance, position: tuple, noise: np.ndarr
 
 
 @dataclass
-class _Span:
+class MotionSpan:
     motion: str
     start_frame: int
     end_frame: int
 
 
-def _render_spans(path: str, spans: list[_Span], rng: np.random.Generator, canvas: _Canvas, fps: float) -> None:
+def render_motion_spans(path: str, spans: list[MotionSpan], rng: np.random.Generator, canvas: Canvas, fps: float) -> None:
     """Encode one video: one object, whose motion changes from span to span."""
     look = _random_appearance(rng, canvas)
     tracks = [_motion_track(span.motion, rng, canvas) for span in spans]
@@ -309,99 +293,14 @@ def _render_spans(path: str, spans: list[_Span], rng: np.random.Generator, canva
     make_video(path, frame_at, fps, num_frames=spans[-1].end_frame)
 
 
-# ---------------------------------------------------------------------------------------------------
-# The dataset
-
-
-def _format_time(seconds: float) -> str:
+def format_time(seconds: float) -> str:
+    """Seconds as the synthetic CSVs write them (``inf`` for the end of the video)."""
     return "inf" if math.isinf(seconds) else f"{round(seconds, 4):g}"
 
 
-def _absolute(output: str) -> str:
+def absolute_url(output: str) -> str:
+    """A local path made absolute (CSVs name videos by absolute URI); other URLs as they are."""
     return output if "://" in output else os.path.abspath(output)
-
-
-def generate(
-    output: str,
-    classes: int = 4,
-    videos_per_class: int = 20,
-    seconds: float = 3.0,
-    seed: int = 0,
-    width: int = 128,
-    height: int = 128,
-    fps: int = 15,
-) -> SynthResult:
-    """Write a synthetic motion-classification dataset: videos plus two-level AutoML import CSVs.
-
-    Layout under ``output``: ``videos/v0000.mp4 ...``, ``import.csv`` (rows ``ML_USE,CSV_URI``) and
-    ``train.csv`` / ``test.csv`` / ``unassigned.csv`` (rows ``VIDEO_URI,LABEL,START,END``). Per class,
-    most videos are one motion throughout (``END`` = ``inf``); some switch to another class half-way
-    (two labelled segments) and some end with a ``-`` span of a jittering, non-moving object.
-    One video in ten per class is ``TEST`` and one ``TRAIN``; the rest ``UNASSIGNED``.
-
-    Args:
-        output: folder URL (local or fsspec, e.g. ``gs://bucket/synth``).
-        classes: number of motion classes, 2 to ``len(MOTIONS)``.
-        videos_per_class: videos whose main motion is each class.
-        seconds: length of every video.
-        seed: same seed, same bytes.
-        width, height: frame size in pixels (even numbers).
-        fps: frame rate.
-
-    Returns:
-        A :class:`SynthResult` with the URLs written.
-    """
-    if not 2 <= classes <= len(MOTIONS):
-        raise ValueError(f"classes must be between 2 and {len(MOTIONS)}, got {classes}")
-    if videos_per_class < 1:
-        raise ValueError(f"videos_per_class must be at least 1, got {videos_per_class}")
-    num_frames = round(seconds * fps)
-    if num_frames < 4:
-        raise ValueError(f"seconds={seconds} at fps={fps} gives fewer than 4 frames")
-    output = _absolute(output)
-    class_names = list(MOTIONS[:classes])
-    canvas = _Canvas(width, height)
-    rows: dict[str, list[str]] = {use: [] for use in ML_USES}
-    videos: list[str] = []
-    progress = Progress("synth videos", classes * videos_per_class, unit="videos")
-    for class_index, label in enumerate(class_names):
-        for j in range(videos_per_class):
-            video_index = class_index * videos_per_class + j
-            rng = np.random.default_rng([seed, video_index])
-            uri = storage.join(output, "videos", f"v{video_index:04d}.mp4")
-            layout = _LAYOUTS[j % len(_LAYOUTS)]
-            spans, labels = _layout_spans(layout, label, class_names, rng, num_frames)
-            _render_spans(uri, spans, rng, canvas, fps)
-            use = _ML_USE_BY_INDEX.get(j % 10, "UNASSIGNED")
-            for span_label, span in zip(labels, spans):
-                end = math.inf if span.end_frame == num_frames else span.end_frame / fps
-                rows[use].append(f"{uri},{span_label},{_format_time(span.start_frame / fps)},{_format_time(end)}")
-            videos.append(uri)
-            progress.update()
-    progress.finish()
-    csvs = {}
-    for use in ML_USES:
-        csv_uri = storage.join(output, f"{use.lower()}.csv")
-        storage.write_text(csv_uri, "".join(row + "\n" for row in rows[use]))
-        csvs[use] = csv_uri
-    import_csv = storage.join(output, "import.csv")
-    storage.write_text(import_csv, "".join(f"{use},{csvs[use]}\n" for use in ML_USES))
-    return SynthResult(import_csv=import_csv, class_names=class_names, videos=videos, csvs=csvs)
-
-
-def _layout_spans(
-    layout: str, label: str, class_names: list[str], rng: np.random.Generator, num_frames: int
-) -> tuple[list[_Span], list[str]]:
-    """The motion spans of one video and the CSV label of each."""
-    if layout == "single":
-        return [_Span(label, 0, num_frames)], [label]
-    cut = int(rng.integers(num_frames * 2 // 5, num_frames * 3 // 5 + 1))
-    if layout == "two_motions":
-        other = str(rng.choice([c for c in class_names if c != label]))
-        return [_Span(label, 0, cut), _Span(other, cut, num_frames)], [label, other]
-    if layout == "with_negative":
-        return [_Span(label, 0, cut), _Span(NEGATIVE_LABEL, cut, num_frames)], [label, NEGATIVE_LABEL]
-    raise ValueError(f"unknown layout {layout!r}")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -417,9 +316,9 @@ def make_motion_video(
     height: int = 128,
     seed: int = 0,
 ) -> str:
-    """One video of a single motion (or ``"-"`` for a static, jittering object) for targeted tests."""
+    """One video of a single motion (or :data:`STILL`, a static, jittering object) for targeted tests."""
     rng = np.random.default_rng([seed, MOTIONS.index(motion) if motion in MOTIONS else len(MOTIONS)])
-    _render_spans(path, [_Span(motion, 0, round(seconds * fps))], rng, _Canvas(width, height), fps)
+    render_motion_spans(path, [MotionSpan(motion, 0, round(seconds * fps))], rng, Canvas(width, height), fps)
     return path
 
 
@@ -451,7 +350,7 @@ def make_cut_video(
     if any(not 0 < c < num_frames for c in cut_frames):
         raise ValueError(f"cut_times {list(cut_times)} must lie strictly inside (0, {seconds})")
     rng = np.random.default_rng(seed)
-    canvas = _Canvas(width, height)
+    canvas = Canvas(width, height)
     boundaries = [0, *cut_frames, num_frames]
     palette = _distinct_colours(len(boundaries) - 1, rng)
     shots = []
@@ -502,7 +401,7 @@ def make_long_video(
     num_frames = round(seconds * fps)
     frames_per_segment = max(1, round(segment_seconds * fps))
     rng = np.random.default_rng(seed)
-    canvas = _Canvas(width, height)
+    canvas = Canvas(width, height)
     look = _random_appearance(rng, canvas)
     tracks = [_motion_track(m, rng, canvas) for m in MOTIONS[:4]]
     no_noise = np.zeros((1, 1, 1), dtype=np.float32)

@@ -25,7 +25,7 @@ import numpy as np
 
 from automl_video import storage
 from automl_video.errors import AutoMLVideoError
-from automl_video.model_spec import InputSpec
+from automl_video.modeling.metadata import InputSpec
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,9 @@ import tempfile
 import threading
 import time
 
-from automl_video import importer, splits, storage, synth
+from automl_video import storage
+from automl_video.data import importer, splits
+from automl_video.tasks.classification import synth
 
 
 def write_csvs(root: str, result: synth.SynthResult, rows_per_video: int, seconds: float) -> str:

@@ -21,12 +21,14 @@ import time
 
 import numpy as np
 
-from automl_video import dataset as dataset_lib
-from automl_video import evaluate, importer, splits, synth, video
-from automl_video.model import default_input_spec
-from automl_video.model_spec import ModelType
+from automl_video import evaluation, synth, video
+from automl_video.data import dataset as dataset_lib
+from automl_video.data import importer, splits
+from automl_video.modeling.metadata import ModelType
 from automl_video.progress import setup_logging
-from automl_video.train import train
+from automl_video.tasks.classification import synth as classification_synth
+from automl_video.tasks.classification.network import ClassificationNetworks
+from automl_video.training.engine import train
 
 
 def time_shuffled_copy(dataset_uri: str, output: str, seed: int) -> str:
@@ -39,7 +41,7 @@ def time_shuffled_copy(dataset_uri: str, output: str, seed: int) -> str:
             timed = list(reader.frames())
         times = np.array([t for t, _ in timed])
         frames = [f for _, f in timed]
-        for segment in item.segments:
+        for segment in item.annotations:
             inside = np.flatnonzero((times >= segment.start - 1e-6) & (times < segment.end - 1e-6))
             shuffled = rng.permutation(inside)
             frames_inside = [frames[i] for i in shuffled]
@@ -63,13 +65,13 @@ def train_and_test(dataset_uri: str, work: str, name: str, budget_minutes: float
         cache_dir=os.path.join(work, f"cache-{name}"),
     )
     seconds = time.monotonic() - started
-    evaluation = evaluate.evaluate(model_uri, dataset_uri, os.path.join(work, f"evaluation-{name}"))
+    evaluated = evaluation.evaluate(model_uri, dataset_uri, os.path.join(work, f"evaluation-{name}"))
     return {
         "frames": name,
-        "test_au_prc": round(evaluation.au_prc, 4),
-        "test_base_au_prc": round(evaluation.base_au_prc, 4),
-        "test_examples": evaluation.evaluated_example_count,
-        "best_val_au_prc": round(result.best_val_au_prc, 4),
+        "test_au_prc": round(evaluated.summary.au_prc, 4),
+        "test_base_au_prc": round(evaluated.summary.base_au_prc, 4),
+        "test_examples": evaluated.evaluated_example_count,
+        "best_val_au_prc": round(result.best_validation_score, 4),
         "epochs": result.epochs,
         "best_epoch": result.best_epoch,
         "stop_reason": result.stop_reason,
@@ -90,8 +92,8 @@ def main() -> None:
     setup_logging()
     work = args.work or tempfile.mkdtemp(prefix="motion-ablation-")
     print(f"work folder: {work}; {os.cpu_count()} CPU cores", file=sys.stderr)
-    spec = default_input_spec(ModelType.MOBILE_VERSATILE_1)
-    generated = synth.generate(
+    spec = ClassificationNetworks().default_input_spec(ModelType.MOBILE_VERSATILE_1)
+    generated = classification_synth.generate(
         os.path.join(work, "synth"), classes=args.classes, videos_per_class=args.videos_per_class, seed=args.seed
     )
     dataset_uri = os.path.join(work, "dataset")

@@ -32,15 +32,17 @@ def make_model(folder: str) -> str:
     import keras
 
     from automl_video import storage
-    from automl_video.dataset import AnnotationSpec
-    from automl_video.model import WEIGHTS_FILE, build_network, default_input_spec
-    from automl_video.model_spec import ModelMetadata, ModelType, save_metadata
+    from automl_video.data.dataset import AnnotationSpec
+    from automl_video.modeling.loading import WEIGHTS_FILE
+    from automl_video.modeling.metadata import ModelMetadata, ModelType, save_metadata
+    from automl_video.tasks.classification.network import ClassificationNetworks
 
     os.makedirs(folder, exist_ok=True)
     keras.utils.set_random_seed(0)
-    spec = default_input_spec(ModelType.MOBILE_VERSATILE_1)
+    networks = ClassificationNetworks()
+    spec = networks.default_input_spec(ModelType.MOBILE_VERSATILE_1)
     labels = ["left_to_right", "right_to_left", "top_to_bottom", "bottom_to_top"]
-    build_network(ModelType.MOBILE_VERSATILE_1, len(labels), spec).save_weights(os.path.join(folder, WEIGHTS_FILE))
+    networks.build(ModelType.MOBILE_VERSATILE_1, len(labels), spec).save_weights(os.path.join(folder, WEIGHTS_FILE))
     specs = [AnnotationSpec(str(i + 1), name) for i, name in enumerate(labels)]
     save_metadata(ModelMetadata("MOBILE_VERSATILE_1", specs, spec, display_name="bench"), folder)
     with open(os.path.join(folder, storage.COMPLETE_MARKER), "w") as f:
@@ -101,7 +103,7 @@ def video_seconds(paths: list[str]) -> float:
 
 def timed_prediction(model: str, rows: list[str], workdir: str, name: str, params) -> tuple[float, float]:
     """Seconds of video predicted and wall seconds of one batch run over CSV ``rows``."""
-    from automl_video.predict import batch_predict
+    from automl_video.prediction.engine import batch_predict
 
     inputs = os.path.join(workdir, f"{name}.csv")
     with open(inputs, "w") as f:
@@ -119,7 +121,7 @@ def throughput(model: str, paths: list[str], workdir: str, repeats: int, passes:
     """Each prediction run is paired with a decode-only pass just before it (the machine's load drifts);
     the best of ``repeats`` pairs is kept. Every run also loads the model and traces it once: a fixed
     cost, shown on its own (a 1-second row), that longer batches amortise."""
-    from automl_video.prediction_io import PredictionParams
+    from automl_video.tasks.classification.prediction import PredictionParams
 
     seconds = video_seconds(paths) * passes
     whole_videos = [f"{p},0,inf" for p in paths] * passes
@@ -155,7 +157,7 @@ def throughput(model: str, paths: list[str], workdir: str, repeats: int, passes:
 
 def peak_rss_child(model: str, video: str, workdir: str) -> None:
     """Run in a fresh process: predict every type over one video, print peak RSS as JSON."""
-    from automl_video.prediction_io import PredictionParams
+    from automl_video.tasks.classification.prediction import PredictionParams
 
     params = PredictionParams(shot_classification=True, one_sec_interval_classification=True)
     predicted, wall = timed_prediction(model, [f"{video},0,inf"], workdir, f"rss_{os.path.basename(video)}", params)

@@ -26,15 +26,22 @@ import time
 
 import numpy as np
 
-from automl_video import dataset as dataset_lib
-from automl_video import importer, inputs, splits, synth
-from automl_video.model import build_network, default_input_spec
-from automl_video.model_spec import InputSpec, ModelType
+from automl_video.data import dataset as dataset_lib
+from automl_video.data import importer, splits
+from automl_video.modeling.metadata import InputSpec, ModelType
 from automl_video.progress import setup_logging
-from automl_video.train import BATCH_SIZES, LEARNING_RATE, MIN_STEPS_PER_EPOCH, MixupTrainer
+from automl_video.tasks.classification import synth
+from automl_video.tasks.classification.examples import training_examples
+from automl_video.tasks.classification.network import ClassificationNetworks
+from automl_video.tasks.classification.training import BATCH_SIZES
+from automl_video.training import augmentation, clip_cache
+from automl_video.training.augmentation import MixupTrainer
+from automl_video.training.engine import LEARNING_RATE, MIN_STEPS_PER_EPOCH
 from automl_video.video import VideoReader
 
-import keras  # noqa: E402  (after automl_video.model, which quiets TensorFlow first)
+import keras  # noqa: E402  (after automl_video.modeling, which quiets TensorFlow first)
+
+NETWORKS = ClassificationNetworks()
 import tensorflow as tf  # noqa: E402
 
 
@@ -45,38 +52,38 @@ def _clips_per_second(network, data, clips: int) -> float:
 
 
 def training_throughput(work: str, model_type: ModelType, steps: int, rounds: int) -> dict:
-    spec = default_input_spec(model_type)
+    spec = NETWORKS.default_input_spec(model_type)
     batch_size = BATCH_SIZES[model_type]
     generated = synth.generate(os.path.join(work, "synth"), classes=4, videos_per_class=10, seed=0)
     dataset_uri = os.path.join(work, "dataset")
     importer.import_data([generated.import_csv], dataset_uri)
     splits.split_dataset(dataset_uri)
     dataset = dataset_lib.load(dataset_uri)
-    examples = inputs.build_examples(dataset, "TRAIN", dataset.label_names())
+    examples = training_examples(dataset, "TRAIN", dataset.label_names())
     cache_dir = os.path.join(work, "cache")
     shutil.rmtree(cache_dir, ignore_errors=True)  # the first decode is measured from scratch
-    store = inputs.ClipStore(spec, cache_dir=cache_dir)
+    store = clip_cache.ClipStore(spec, cache_dir=cache_dir)
     started = time.monotonic()
     store.prepare(examples, training=True)
     decode_seconds = time.monotonic() - started
 
-    network = build_network(model_type, len(dataset.label_names()), spec)
+    network = NETWORKS.build(model_type, len(dataset.label_names()), spec)
     network.compile(keras.optimizers.Adam(LEARNING_RATE), "binary_crossentropy")
     trainer = MixupTrainer(network)  # what training runs: mixup blended inside the step
     trainer.compile(keras.optimizers.Adam(LEARNING_RATE), "binary_crossentropy")
     clips = steps * batch_size
 
     def pipeline(epoch: int):
-        return inputs.training_dataset(store, examples, batch_size, seed=0, epoch=epoch, min_clips=clips).take(steps)
+        return augmentation.training_dataset(store, examples, batch_size, seed=0, epoch=epoch, min_clips=clips).take(steps)
 
     # The same batches (augmented, mixing drawn) held as tensors: the training step is the same, only the
     # source differs. A bare network on un-augmented tensors is shown too: the ceiling without mixup.
     batches = list(pipeline(0))
     held = tf.data.Dataset.from_tensor_slices(tf.nest.map_structure(lambda *parts: tf.stack(parts), *batches))
     in_memory = held.prefetch(tf.data.AUTOTUNE)
-    order = inputs.epoch_order(len(examples), clips, 0, 0)[:clips]
+    order = augmentation.epoch_order(len(examples), clips, 0, 0)[:clips]
     frames = np.stack([store.load(examples[i], training=True)[::2] for i in order])
-    targets = inputs.targets_matrix(examples, len(dataset.label_names()))[order]
+    targets = clip_cache.targets_matrix(examples, len(dataset.label_names()))[order]
     bare = tf.data.Dataset.from_tensor_slices((frames, targets)).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
     _clips_per_second(trainer, pipeline(0), clips)  # warm-up: tracing, first reads of the cache
@@ -119,7 +126,7 @@ def extraction_throughput(work: str, spec: InputSpec, rounds: int, segment_secon
         info = reader.info
     starts = np.arange(0.0, info.duration - 1e-6, segment_seconds)
     examples = [
-        inputs.Example(path, "bench", float(s), float(min(s + segment_seconds, info.duration)), np.ones(1, np.float32))
+        clip_cache.ClipExample(path, "bench", float(s), float(min(s + segment_seconds, info.duration)), np.ones(1, np.float32))
         for s in starts
     ]
 
@@ -138,7 +145,7 @@ def extraction_throughput(work: str, spec: InputSpec, rounds: int, segment_secon
     def prepare_seconds() -> float:
         cache_dir = os.path.join(work, "extraction-cache")
         shutil.rmtree(cache_dir, ignore_errors=True)
-        store = inputs.ClipStore(spec, cache_dir=cache_dir)
+        store = clip_cache.ClipStore(spec, cache_dir=cache_dir)
         started = time.monotonic()
         failures = store.prepare(examples, training=False)
         elapsed = time.monotonic() - started
@@ -177,7 +184,7 @@ def main() -> None:
     if args.only in (None, "training"):
         report["training"] = training_throughput(work, model_type, args.steps, args.rounds)
     if args.only in (None, "extraction"):
-        report["extraction"] = extraction_throughput(work, default_input_spec(model_type), args.rounds)
+        report["extraction"] = extraction_throughput(work, NETWORKS.default_input_spec(model_type), args.rounds)
     print(json.dumps(report, indent=2))
 
 

@@ -31,12 +31,11 @@ def batch_predict_shard(
 
     from automl_video import storage
     from automl_video.pipeline_runner import artifact_metadata
-    from automl_video.predict import batch_predict
-    from automl_video.prediction_io import PredictionParams
+    from automl_video.prediction.engine import batch_predict, prediction_params
 
     started_at = time.time()
     result = batch_predict(
-        model.path, inputs, predictions_prefix, PredictionParams.from_mapping(params), shard=(shard_index, shard_count)
+        model.path, inputs, predictions_prefix, prediction_params(model.path, params), shard=(shard_index, shard_count)
     )
     shard.metadata.update(artifact_metadata(result, started_at))
     storage.write_json(shard.path, shard.metadata)

@@ -20,7 +20,7 @@ def evaluate_model(
     import time
 
     from automl_video import storage
-    from automl_video.evaluate import evaluate
+    from automl_video.evaluation import evaluate
     from automl_video.pipeline_runner import artifact_metadata
 
     started_at = time.time()
@@ -28,10 +28,10 @@ def evaluate_model(
     evaluation.metadata.update(artifact_metadata(result, started_at))
     for name, value in storage.read_json(result.metrics_uri).items():
         metrics.log_metric(name, value)
-    curve = storage.read_json(result.pr_curve_uri)
+    curve = storage.read_json(result.files["pr_curve"])
     classification_metrics.log_roc_curve(curve["false_positive_rate"], curve["true_positive_rate"], curve["thresholds"])
-    if result.confusion_matrix_uri:
-        matrix = storage.read_json(result.confusion_matrix_uri)
+    if "confusion_matrix" in result.files:
+        matrix = storage.read_json(result.files["confusion_matrix"])
         classification_metrics.log_confusion_matrix(matrix["categories"], matrix["matrix"])
     shutil.copyfile(result.report_uri, report.path)
-    return result.au_prc
+    return result.score

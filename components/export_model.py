@@ -17,7 +17,7 @@ def export_model(
     """Export ``model`` (``tf-saved-model`` or ``tflite``); ``dataset`` calibrates int8 quantization."""
     import time
 
-    from automl_video.export import export_model as export
+    from automl_video.modeling.export import export_model as export
     from automl_video.pipeline_runner import artifact_metadata
 
     started_at = time.time()

@@ -19,7 +19,7 @@ def import_dataset(
     """Import every top-level CSV that ``sources`` (URIs, globs, prefixes/) match at run time."""
     import time
 
-    from automl_video.importer import import_data
+    from automl_video.data.importer import import_data
     from automl_video.pipeline_runner import artifact_metadata, expand_sources
 
     started_at = time.time()

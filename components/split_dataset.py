@@ -19,7 +19,7 @@ def split_dataset(
     import time
 
     from automl_video.pipeline_runner import artifact_metadata, fractions_from_parameters
-    from automl_video.splits import split_dataset as split_videos
+    from automl_video.data.splits import split_dataset as split_videos
 
     started_at = time.time()
     shutil.copytree(dataset.path, split.path, dirs_exist_ok=True)

@@ -22,7 +22,7 @@ def train_model(
     import time
 
     from automl_video.pipeline_runner import artifact_metadata
-    from automl_video.train import train
+    from automl_video.training.engine import train
 
     started_at = time.time()
     result = train(

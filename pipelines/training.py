@@ -5,7 +5,7 @@ from typing import Any, Dict, List
 
 from kfp import dsl
 
-from automl_video.model_spec import ModelType
+from automl_video.modeling.metadata import ModelType
 from automl_video.pipeline_runner import ClusterSettings, TrainingArguments
 from components import evaluate_model, export_model, import_dataset, promote_model, split_dataset, train_model
 from pipelines.resources import on_cpu, on_gpu

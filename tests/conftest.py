@@ -42,7 +42,7 @@ def gcs_bucket(gcs_server):
 @pytest.fixture(scope="session")
 def synth_small(tmp_path_factory):
     """A small deterministic synthetic dataset (4 motion classes), generated once per test session."""
-    from automl_video import synth
+    from automl_video.tasks.classification import synth as classification_synth
 
     out = tmp_path_factory.mktemp("synth_small")
-    return synth.generate(str(out), classes=4, videos_per_class=6, seconds=2.0, seed=7)
+    return classification_synth.generate(str(out), classes=4, videos_per_class=6, seconds=2.0, seed=7)

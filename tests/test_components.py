@@ -163,9 +163,9 @@ def test_gate_refuses_a_broken_pointer(tmp_path):
 
 
 def test_artifact_metadata_is_json_with_work_times():
-    from automl_video.splits import SplitResult
+    from automl_video.data.splits import SplitResult
 
-    result = SplitResult("ds", 0, None, None, {}, videos_moved=3, left_out=0, warnings=["thin label x"])
+    result = SplitResult("ds", "classification", 0, None, None, {}, videos_moved=3, left_out=0, warnings=["thin label x"])
     metadata = artifact_metadata(result, started_at=100.0)
     assert json.loads(json.dumps(metadata)) == metadata
     assert metadata["videos_moved"] == 3 and metadata["warnings"] == ["thin label x"]

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 import automl_video as av
-from automl_video import dataset as dataset_lib
+from automl_video.data import dataset as dataset_lib
 from automl_video import storage
 from automl_video.errors import AutoMLVideoError
 from automl_video.registry import JobState, NotFoundError, PipelineState

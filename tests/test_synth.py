@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from automl_video import cli, storage, synth, video
+from automl_video.tasks.classification import synth as classification_synth
+from automl_video.tasks.classification.annotations import NEGATIVE_LABEL
 
 LABEL_PATTERN = re.compile(r"^[A-Za-z0-9_]{1,32}$")
 TINY = dict(classes=2, videos_per_class=3, seconds=1.0, width=48, height=32, fps=10)
@@ -19,14 +21,14 @@ def _rows(uri: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(storage.read_text(uri))))
 
 
-def _video_bytes(result: synth.SynthResult) -> list[bytes]:
+def _video_bytes(result: classification_synth.SynthResult) -> list[bytes]:
     return [storage.read_bytes(v) for v in result.videos]
 
 
 def test_same_seed_gives_identical_bytes_and_another_seed_does_not(tmp_path):
-    first = synth.generate(str(tmp_path / "a"), seed=3, **TINY)
-    again = synth.generate(str(tmp_path / "b"), seed=3, **TINY)
-    other = synth.generate(str(tmp_path / "c"), seed=4, **TINY)
+    first = classification_synth.generate(str(tmp_path / "a"), seed=3, **TINY)
+    again = classification_synth.generate(str(tmp_path / "b"), seed=3, **TINY)
+    other = classification_synth.generate(str(tmp_path / "c"), seed=4, **TINY)
     assert _video_bytes(first) == _video_bytes(again)
     assert all(x != y for x, y in zip(_video_bytes(first), _video_bytes(other)))
 
@@ -50,7 +52,7 @@ def test_import_csvs_follow_automl_two_level_format(synth_small):
     video_use: dict[str, str] = {}
     for use, rows in rows_by_use.items():
         for uri, label, start, end in rows:
-            assert label == synth.NEGATIVE_LABEL or (LABEL_PATTERN.match(label) and label in synth_small.class_names)
+            assert label == NEGATIVE_LABEL or (LABEL_PATTERN.match(label) and label in synth_small.class_names)
             segments.setdefault(uri, []).append((label, float(start), float(end)))
             assert video_use.setdefault(uri, use) == use, f"{uri} is in two ML_USE sets"
     assert sorted(segments) == sorted(synth_small.videos)
@@ -115,7 +117,7 @@ def test_rotation_videos_turn_the_way_their_label_says(tmp_path, motion, sign):
 @pytest.mark.parametrize("pair", [synth.MOTIONS[i : i + 2] for i in range(0, len(synth.MOTIONS), 2)])
 def test_each_motion_is_its_twins_time_reversal(pair):
     """Twins draw the same appearance and path, run backwards: one frame cannot tell them apart."""
-    canvas = synth._Canvas(96, 64)
+    canvas = synth.Canvas(96, 64)
     forward, backward = (synth._motion_track(m, np.random.default_rng(11), canvas) for m in pair)
     for t in np.linspace(0.0, 2.0, 9):
         assert backward(t) == pytest.approx(forward(-t))
@@ -155,11 +157,11 @@ def test_make_video_needs_a_length_for_a_frame_function(tmp_path):
                                              (dict(seconds=0.1), "fewer than 4 frames")])
 def test_bad_arguments_are_refused(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        synth.generate(str(tmp_path), **kwargs)
+        classification_synth.generate(str(tmp_path), **kwargs)
 
 
 def test_generate_writes_to_gcs(gcs_bucket):
-    result = synth.generate(f"{gcs_bucket}/synth", seed=5, **TINY)
+    result = classification_synth.generate(f"{gcs_bucket}/synth", seed=5, **TINY)
     assert result.import_csv == f"{gcs_bucket}/synth/import.csv"
     assert all(uri.startswith(f"{gcs_bucket}/synth/") for _, uri in _rows(result.import_csv))
     assert all(row[0].startswith(f"{gcs_bucket}/synth/videos/") for row in _rows(result.csvs["UNASSIGNED"]))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from automl_video import storage, synth, video
-from automl_video.model_spec import InputSpec
+from automl_video.modeling.metadata import InputSpec
 
 FPS = 15
 NUM_FRAMES = 90  # 6 s, a keyframe every second: clips cross GOPs

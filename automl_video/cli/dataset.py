@@ -2,8 +2,9 @@
 
 import dataclasses
 
-from automl_video import describe, importer, splits
+from automl_video.data import describe, importer, splits
 from automl_video.cli import add_json_flag, emit
+from automl_video.tasks import get_task
 
 
 def register(subparsers) -> None:
@@ -51,9 +52,10 @@ def _import(args) -> None:
 
 
 def _import_summary(result: dict) -> str:
+    noun = get_task(result["prediction_type"]).annotations.noun
     lines = [
         f"imported {result['imported_rows']} rows into {result['dataset_uri']}: "
-        f"{result['videos_added']} new videos, {result['segments_added']} new segments; "
+        f"{result['videos_added']} new videos, {result['annotations_added']} new {noun}; "
         f"{result['failed_rows']} rows failed (report: {result['report_uri']})"
     ]
     lines += [f"  {f['uri']} row {f['row']}: {f['message']}" for f in result["partial_failures"]]
@@ -67,24 +69,26 @@ def _split(args) -> None:
 
 
 def _split_summary(result: dict) -> str:
+    noun = get_task(result["prediction_type"]).annotations.noun
     counts = ", ".join(
-        f"{name} {c['videos']} videos / {c['segments']} segments" for name, c in result["counts"].items()
+        f"{name} {c['videos']} videos / {c['annotations']} {noun}" for name, c in result["counts"].items()
     )
     # Warnings are logged on stderr already.
     return f"split {result['dataset_uri']} (seed {result['seed']}): {counts}; {result['left_out']} videos left out"
 
 
 def _describe(args) -> None:
-    emit(describe.describe(args.dataset), args.json, human=_describe_summary)
+    emit(dataclasses.asdict(describe.describe(args.dataset)), args.json, human=_describe_summary)
 
 
 def _describe_summary(doc: dict) -> str:
-    lines = [f"{doc['display_name']}: {doc['video_count']} videos, {doc['segment_count']} segments"]
+    noun = get_task(doc["prediction_type"]).annotations.noun
+    lines = [f"{doc['display_name']}: {doc['video_count']} videos, {doc['annotation_count']} {noun} ({doc['prediction_type']})"]
     lines += [
-        f"  {name:<10} {c['videos']:>6} videos {c['segments']:>7} segments" for name, c in doc["splits"].items()
+        f"  {name:<10} {c['videos']:>6} videos {c['annotations']:>7} {noun}" for name, c in doc["splits"].items()
     ]
     lines += [
-        f"  label {s['display_name']!r} (id {s['id']}): {s['example_count']} segments in {s['video_count']} videos"
+        f"  label {s['display_name']!r} (id {s['id']}): {s['example_count']} {noun} in {s['video_count']} videos"
         for s in doc["annotation_specs"]
     ]
     lines.append(f"  failed rows: {doc['failed_row_count']}")

@@ -12,9 +12,10 @@ import time
 from typing import Any
 
 from automl_video import pipeline_runner, storage, synth
+from automl_video.tasks.classification import synth as classification_synth
 from automl_video.cli import add_json_flag, emit
 from automl_video.cli.pipeline import format_run_summary, run_summary
-from automl_video.model_spec import ModelType
+from automl_video.modeling.metadata import ModelType
 
 # A fresh 2-core machine finishes in about 2.5 minutes with TEST AU-PRC near 1 (0.996 measured).
 DEFAULT_CLASSES = 4
@@ -49,7 +50,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     """Generate the data, run the training pipeline locally, and summarise where everything went."""
     output = os.path.abspath(args.output)
     started = time.time()
-    data = synth.generate(
+    data = classification_synth.generate(
         storage.join(output, "data"),
         classes=args.classes,
         videos_per_class=args.videos_per_class,
@@ -80,7 +81,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     return summary
 
 
-def write_prediction_input(data: synth.SynthResult, uri: str) -> str:
+def write_prediction_input(data: classification_synth.SynthResult, uri: str) -> str:
     """An AutoML batch-prediction CSV (``VIDEO_URI,START,END``) over the whole of each TEST video."""
     test_videos = sorted({line.split(",", 1)[0] for line in storage.read_text(data.csvs["TEST"]).splitlines() if line})
     videos = test_videos or data.videos[:: max(1, len(data.videos) // 4)]

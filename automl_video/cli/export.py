@@ -32,7 +32,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from automl_video.export import export_model  # TensorFlow loads only when the command runs
+    from automl_video.modeling.export import export_model  # TensorFlow loads only when the command runs
 
     result = export_model(
         args.model, args.format, args.output, quantize=args.quantize, dataset_uri=args.representative_dataset

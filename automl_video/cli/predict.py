@@ -49,16 +49,18 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from automl_video.predict import batch_predict, merge_shards, parse_shard
-    from automl_video.prediction_io import PredictionParams
+    from automl_video.prediction.engine import batch_predict, merge_shards, parse_shard, prediction_params
 
-    params = PredictionParams(
-        score_threshold=args.score_threshold,
-        segment_classification=args.segment,
-        shot_classification=args.shot,
-        one_sec_interval_classification=args.one_sec,
-        max_predictions=args.max_predictions,
-    )
+    # The AutoML BatchPredictRequest.params these flags stand for, parsed by the model's task.
+    mapping = {
+        "score_threshold": args.score_threshold,
+        "segment_classification": args.segment,
+        "shot_classification": args.shot,
+        "1s_interval_classification": args.one_sec,
+    }
+    if args.max_predictions is not None:
+        mapping["max_predictions"] = args.max_predictions
+    params = prediction_params(args.model, mapping)
     if args.merge:
         result = merge_shards(args.model, args.input, args.output_prefix, params)
     else:

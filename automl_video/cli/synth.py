@@ -3,6 +3,7 @@
 import dataclasses
 
 from automl_video import synth
+from automl_video.tasks.classification import synth as classification_synth
 from automl_video.cli import add_json_flag, emit
 
 
@@ -10,7 +11,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "synth",
         help="generate synthetic motion videos and AutoML import CSVs",
-        description=synth.generate.__doc__.splitlines()[0],
+        description=classification_synth.generate.__doc__.splitlines()[0],
     )
     parser.add_argument("--output", required=True, help="folder URL to write (local path or gs://...)")
     parser.add_argument("--classes", type=int, default=4, help=f"motion classes, 2..{len(synth.MOTIONS)}")
@@ -25,7 +26,7 @@ def register(subparsers) -> None:
 
 
 def _run(args) -> None:
-    result = synth.generate(
+    result = classification_synth.generate(
         args.output,
         classes=args.classes,
         videos_per_class=args.videos_per_class,

@@ -51,10 +51,13 @@ def _input_spec(args: argparse.Namespace, model_type: str):
     """The default input spec of the model type with the flags given applied on top (None if no flag)."""
     if args.num_frames is None and args.image_size is None and args.clips_per_segment is None:
         return None
-    from automl_video.model import default_input_spec
-    from automl_video.model_spec import parse_model_type
+    from automl_video.data import dataset as dataset_lib
+    from automl_video.modeling.metadata import parse_model_type
+    from automl_video.tasks import get_task
 
-    spec = default_input_spec(parse_model_type(model_type))
+    prediction_type = dataset_lib.load(args.dataset).prediction_type
+    networks = get_task(prediction_type).networks()
+    spec = networks.default_input_spec(parse_model_type(model_type, prediction_type))
     if args.num_frames is not None:
         spec.num_frames = args.num_frames
     if args.image_size is not None:
@@ -69,7 +72,7 @@ def _input_spec(args: argparse.Namespace, model_type: str):
 
 
 def _train(args: argparse.Namespace):
-    from automl_video import train as train_lib
+    from automl_video.training import engine as train_lib
 
     given = {
         "budget_minutes": args.budget_minutes,
@@ -89,12 +92,15 @@ def _train(args: argparse.Namespace):
 
 
 def _summary(doc: dict) -> str:
+    from automl_video.tasks import get_task
+
+    metric = get_task(doc["prediction_type"]).training().validation_metric_title
     spec = doc["input_spec"]
     resumed = f", resumed from epoch {doc['resumed_from_epoch']}" if doc["resumed_from_epoch"] else ""
-    failed = f"; {doc['failed_clips']} undecodable segments left out" if doc["failed_clips"] else ""
+    failed = f"; {doc['failed_clips']} undecodable spans left out" if doc["failed_clips"] else ""
     return (
         f"trained {doc['model_type']} ({spec['num_frames']}x{spec['height']}x{spec['width']}) at {doc['model_uri']}: "
-        f"best VALIDATION AU-PRC {doc['best_val_au_prc']:.4f} at epoch {doc['best_epoch']} of {doc['epochs']} "
+        f"best VALIDATION {metric} {doc['best_validation_score']:.4f} at epoch {doc['best_epoch']} of {doc['epochs']} "
         f"({doc['stop_reason']}{resumed}); {doc['train_examples']} TRAIN / {doc['validation_examples']} VALIDATION "
         f"examples, {doc['elapsed_seconds']:.0f}s{failed}"
     )

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from automl_video import storage
-from automl_video import dataset as dataset_lib
+from automl_video.data import dataset as dataset_lib
 from automl_video.errors import AutoMLVideoError
 from automl_video.registry import NewModelEvaluation, Registry
 from automl_video.registry.errors import FailedPreconditionError
@@ -118,7 +118,9 @@ class TrainingPlan:
 
 def train_locally(runner: JobRunner, plan: TrainingPlan) -> dict[str, Any]:
     """Split a snapshot of the dataset, train, evaluate and register the model with its evaluations."""
-    from automl_video import evaluate, splits, train
+    from automl_video import evaluation
+    from automl_video.data import splits
+    from automl_video.training import engine as train
 
     dataset_uri = storage.join(plan.work_uri, "dataset")
     model_uri = storage.join(plan.work_uri, "model")
@@ -133,7 +135,7 @@ def train_locally(runner: JobRunner, plan: TrainingPlan) -> dict[str, Any]:
     limits = {k: v for k, v in (("budget_minutes", plan.budget_minutes), ("max_epochs", plan.max_epochs)) if v is not None}
     train.train(dataset_uri, model_uri, model_type=plan.model_type, seed=plan.seed, display_name=plan.model_display_name, **limits)
     runner.step("evaluate")
-    result = evaluate.evaluate(model_uri, dataset_uri, storage.join(plan.work_uri, "evaluation"))
+    result = evaluation.evaluate(model_uri, dataset_uri, storage.join(plan.work_uri, "evaluation"))
     runner.step("upload model")
     return _upload_model(runner, plan, model_uri, storage.read_json(result.evaluations_uri))
 
@@ -174,7 +176,7 @@ def train_on_kfp(runner: JobRunner, plan: TrainingPlan) -> dict[str, Any]:
 
 
 def _upload_model(runner: JobRunner, plan: TrainingPlan, model_uri: str, evaluations: list[dict[str, Any]]) -> dict[str, Any]:
-    from automl_video.model_spec import load_metadata
+    from automl_video.modeling.metadata import load_metadata
 
     metadata = load_metadata(model_uri)
     model = runner.registry.upload_model(
@@ -215,10 +217,9 @@ class PredictionPlan:
 
 def predict_locally(runner: JobRunner, plan: PredictionPlan) -> dict[str, Any]:
     """Predict the shards one after another (a cancel stops between shards), then merge them."""
-    from automl_video import predict
-    from automl_video.prediction_io import PredictionParams
+    from automl_video.prediction import engine as predict
 
-    params = PredictionParams.from_mapping(plan.model_parameters)
+    params = predict.prediction_params(plan.model_uri, plan.model_parameters)
     result = None
     for index in range(plan.shards):
         runner.step(f"predict shard {index + 1}/{plan.shards}")
@@ -241,12 +242,12 @@ def kfp_prediction_arguments(plan: PredictionPlan):
 
 def predict_on_kfp(runner: JobRunner, plan: PredictionPlan) -> dict[str, Any]:
     """Submit the batch-prediction pipeline, follow it, then read its merged result."""
-    from automl_video import pipeline_runner, predict
-    from automl_video.prediction_io import PredictionParams
+    from automl_video import pipeline_runner
+    from automl_video.prediction import engine as predict
 
     arguments = kfp_prediction_arguments(plan)
     _run_on_kfp(runner, pipeline_runner.BATCH_PREDICTION_PIPELINE, arguments.parameters(), plan.display_name)
-    params = PredictionParams.from_mapping(plan.model_parameters)
+    params = predict.prediction_params(plan.model_uri, plan.model_parameters)
     return _prediction_fields(runner, predict.merge_shards(plan.model_uri, plan.inputs, plan.output_prefix, params))
 
 

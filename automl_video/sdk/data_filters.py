@@ -20,15 +20,15 @@ training set (30% of it, by the split module's stable hash order), as AutoML hol
 from dataclasses import dataclass
 from typing import Any
 
-from automl_video import dataset as dataset_lib
-from automl_video import splits
+from automl_video.data import dataset as dataset_lib
+from automl_video.data import splits
 from automl_video.registry import filters
 
 MATCH_NOTHING = "-"
 ML_USE_LABEL = "aiplatform.googleapis.com/ml_use"
-_VERTEX_ML_USE = {"TRAIN": "training", "TEST": "test"}
+_VERTEX_ML_USE = {dataset_lib.MLUse.TRAIN: "training", dataset_lib.MLUse.TEST: "test"}
 ITEM_FIELDS = {
-    "ml_use": filters.Field(filters.FieldKind.STRING, allowed=dataset_lib.ML_USES),
+    "ml_use": filters.Field(filters.FieldKind.STRING, allowed=tuple(dataset_lib.MLUse)),
     "label": filters.Field(filters.FieldKind.STRING),
     "uri": filters.Field(filters.FieldKind.STRING),
     "video_id": filters.Field(filters.FieldKind.STRING),
@@ -85,7 +85,7 @@ def data_item(video: dataset_lib.Video) -> dict[str, filters.ItemValue]:
 
 def split_by_filters(dataset_uri: str, split: FilterSplit, seed: int = 0) -> splits.SplitResult:
     """Keep only the videos a filter matches, as TRAIN or TEST, then split TRAIN into TRAIN and
-    VALIDATION with :func:`automl_video.splits.split_dataset`. Rewrites the dataset at ``dataset_uri``.
+    VALIDATION with :func:`automl_video.data.splits.split_dataset`. Rewrites the dataset at ``dataset_uri``.
 
     Raises:
         ValueError: the training filter matches no video.
@@ -94,14 +94,14 @@ def split_by_filters(dataset_uri: str, split: FilterSplit, seed: int = 0) -> spl
     kept = []
     for video in dataset.videos:
         if split.training.matches(video):
-            video.ml_use = "TRAIN"
+            video.ml_use = dataset_lib.MLUse.TRAIN
         elif split.test.matches(video):
-            video.ml_use = "TEST"
+            video.ml_use = dataset_lib.MLUse.TEST
         else:
             continue
         video.split = None
         kept.append(video)
-    if not any(v.ml_use == "TRAIN" for v in kept):
+    if not any(v.ml_use == dataset_lib.MLUse.TRAIN for v in kept):
         raise ValueError(f"training_filter_split {split.training.text!r} matches no video of the dataset")
     dataset.videos = kept
     dataset.split_config = None

@@ -113,7 +113,7 @@ class VideoDataset(Resource):
     def import_data(
         self, gcs_source: str | Sequence[str], import_schema_uri: str | None = None, sync: bool = True
     ) -> "VideoDataset":
-        """Import more videos and segments (all or nothing; see :func:`automl_video.importer.import_data`).
+        """Import more videos and segments (all or nothing; see :func:`automl_video.data.importer.import_data`).
 
         Returns:
             This dataset, its ``data_item_count`` updated.
@@ -124,8 +124,8 @@ class VideoDataset(Resource):
         return self
 
     def _import(self, sources: list[str]) -> None:
-        from automl_video import dataset as dataset_lib
-        from automl_video import importer
+        from automl_video.data import dataset as dataset_lib
+        from automl_video.data import importer
 
         record = self.gca_resource
         importer.import_data(sources, record.data_uri, display_name=record.display_name)

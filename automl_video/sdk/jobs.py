@@ -8,6 +8,7 @@ from automl_video.registry.store import validate_display_name
 from automl_video.sdk import backends, config
 from automl_video.sdk.base import Job
 from automl_video.sdk.models import Model
+from automl_video.tasks import get_task
 
 # Vertex instances formats automl-video reads: Vertex JSONL instances, or AutoML's legacy CSV rows.
 INSTANCES_FORMATS = {"jsonl": ".jsonl", "csv": ".csv"}
@@ -103,8 +104,6 @@ class BatchPredictionJob(Job):
             NotFoundError: the model does not exist.
             RuntimeError: with ``sync``, the job failed or was cancelled.
         """
-        from automl_video.prediction_io import PredictionParams
-
         job_display_name = validate_display_name(job_display_name, "job_display_name")
         if bool(gcs_source) == bool(bigquery_source):
             raise ValueError("Please provide either a gcs_source or bigquery_source, but not both.")
@@ -121,7 +120,6 @@ class BatchPredictionJob(Job):
             if not isinstance(source, str) or not source.lower().endswith(INSTANCES_FORMATS[instances_format]):
                 raise ValueError(f"gcs_source {source!r} is not a {INSTANCES_FORMATS[instances_format]} file (instances_format {instances_format!r})")
         params = dict(model_parameters or {})
-        PredictionParams.from_mapping(params)  # ValueError naming an unknown key or bad value
         starting = _replicas(starting_replica_count, "starting_replica_count")
         maximum = _replicas(max_replica_count, "max_replica_count")
         if starting and maximum and starting > maximum:
@@ -130,6 +128,7 @@ class BatchPredictionJob(Job):
         model_ref = model_name.versioned_resource_name if isinstance(model_name, Model) else names.expand(model_name, names.MODELS, project, location)
         registry = config.registry()
         model = registry.get_model(model_ref)
+        get_task(model.prediction_type).prediction().parse_params(params)  # ValueError naming a bad key or value
         record = registry.create_batch_prediction_job(
             project,
             location,

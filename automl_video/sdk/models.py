@@ -216,7 +216,7 @@ class Model(Resource):
         model_uri = self.uri
 
         def export() -> None:
-            from automl_video.export import export_model
+            from automl_video.modeling.export import export_model
 
             export_model(model_uri, export_format_id, output_uri)
 

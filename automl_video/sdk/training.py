@@ -4,7 +4,7 @@ import concurrent.futures
 from typing import Any, Sequence
 
 from automl_video import storage
-from automl_video.model_spec import parse_model_type
+from automl_video.modeling.metadata import parse_model_type
 from automl_video.registry import ModelRecord, Page, PipelineState, TrainingPipelineRecord, names, versions
 from automl_video.registry.labels import validate_labels
 from automl_video.registry.resources import TRAINING_TASK_DEFINITIONS
@@ -20,7 +20,7 @@ _BACKEND_WORK = {config.LOCAL: backends.train_locally, config.KFP: backends.trai
 
 def _fractions(training: float | None, test: float | None) -> tuple[float | None, float | None]:
     """Both fractions or neither; one given alone leaves the rest to the other. ValueError when invalid."""
-    from automl_video.splits import validate_fractions
+    from automl_video.data.splits import validate_fractions
 
     if training is None and test is None:
         return None, None

@@ -1,0 +1,486 @@
+"""Import AutoML Video CSVs into a dataset, all or nothing (AutoML v1beta1 ``ImportData``).
+
+A source is a top-level CSV of ``ML_USE,CSV_URI`` rows; each listed CSV holds the rows of the
+dataset's prediction type (``VIDEO_URI,LABEL,START,END`` for classification), which its task parses
+(:class:`automl_video.tasks.base.AnnotationRules`). Every row is validated and every distinct video is
+hashed and probed (in parallel, once per URI) before anything is written. If a CSV cannot be read or
+parsed, or more than ``max_error_fraction`` of the rows fail, nothing is imported and an existing
+dataset stays byte-identical. Otherwise the good rows are merged into the dataset and committed with
+one atomic write, after the report of every failed row (``<dataset>/imports/<import_id>.jsonl``).
+
+Rules beyond the CSV format, decided here and reported in the result's notes:
+
+- The same content under several URIs is one video (content hash): its annotations are merged.
+- Conflicting ML_USE for one video resolves to TEST > TRAIN > UNASSIGNED, so test data never
+  reaches training. A video whose ML_USE changes loses a split that no longer fits it.
+- Exact duplicate rows (same content and annotation) are imported once; they are not failures.
+- A relative CSV_URI or VIDEO_URI is resolved against the folder of the CSV that names it.
+"""
+
+import concurrent.futures
+import csv
+import io
+import logging
+import os
+import posixpath
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from automl_video import storage, video
+from automl_video.data import dataset as ds
+from automl_video.data import splits
+from automl_video.data.dataset import Dataset, DatasetError, MLUse, RowFailure, Video
+from automl_video.progress import Progress
+from automl_video.tasks import DEFAULT_PREDICTION_TYPE, get_task
+from automl_video.tasks.base import AnnotationRules
+from automl_video.times import rfc3339_now
+
+log = logging.getLogger(__name__)
+
+MAX_VIDEO_SECONDS = 60 * 60
+# Resolution order of conflicting ML_USE values: the highest wins.
+ML_USE_PRIORITY = {MLUse.UNASSIGNED: 0, MLUse.TRAIN: 1, MLUse.TEST: 2}
+INSPECT_WORKERS = 16
+IMPORTS_FOLDER = "imports"
+
+
+class ImportFailed(DatasetError):
+    """The import was refused as a whole: nothing was imported.
+
+    ``failures`` holds every failed row (possibly none, e.g. for an unreadable CSV) and
+    ``report_uri`` the JSONL report of them when one was written.
+    """
+
+    def __init__(self, message: str, failures: list[RowFailure] | None = None, report_uri: str = ""):
+        super().__init__(message)
+        self.failures = failures or []
+        self.report_uri = report_uri
+
+
+@dataclass
+class ImportResult:
+    """What one import added (AutoML's ``ImportData`` operation metadata, plus counts)."""
+
+    dataset_uri: str
+    prediction_type: str
+    import_id: str
+    imported_rows: int
+    failed_rows: int
+    videos_added: int
+    annotations_added: int
+    partial_failures: list[RowFailure]
+    report_uri: str
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _AnnotationRow:
+    """A second-level row that parsed; the annotation is checked against its video later."""
+
+    csv_uri: str
+    row: int
+    ml_use: MLUse
+    video_uri: str
+    annotation: Any
+
+
+@dataclass
+class _VideoFacts:
+    """What one video URI turned out to be: its content and duration, or why it cannot be used."""
+
+    content_hash: str = ""
+    duration: float = 0.0
+    error: str = ""
+
+
+@dataclass
+class _AcceptedRow:
+    row: _AnnotationRow
+    content_hash: str
+    duration: float
+    annotation: Any  # fitted to the video (e.g. an ``inf`` END resolved)
+
+
+def import_data(
+    sources: list[str],
+    dataset_uri: str,
+    exhaustive: bool = False,
+    max_error_fraction: float = 0.1,
+    display_name: str = "",
+    prediction_type: str = DEFAULT_PREDICTION_TYPE,
+) -> ImportResult:
+    """Import the videos and annotations listed by ``sources`` into the dataset at ``dataset_uri``.
+
+    Args:
+        sources: URIs of top-level CSVs (``ML_USE,CSV_URI`` rows).
+        dataset_uri: folder of the dataset; created when absent, appended to when present.
+        exhaustive: unlabelled frames are negatives for every label (AutoML ``is_exhaustively_labeled``);
+            must match the dataset's setting when appending.
+        max_error_fraction: the import fails when more than this fraction of all CSV rows fail.
+        display_name: name of a new dataset (renames an existing one when given).
+        prediction_type: of a new dataset; an existing dataset keeps its own and refuses another.
+
+    Returns:
+        The counts of what was added, the first failed rows and the URI of the full row report.
+
+    Raises:
+        ImportFailed: a CSV is missing or unparseable, or too many rows failed; nothing was imported.
+        DatasetError: the dataset cannot be read, or its ``exhaustive`` setting or prediction type differs.
+    """
+    if not sources:
+        raise ValueError("no --source given: pass at least one top-level import CSV")
+    if not 0.0 <= max_error_fraction <= 1.0:
+        raise ValueError(f"max error fraction {max_error_fraction} must be between 0 and 1")
+    dataset = _dataset_to_import_into(dataset_uri, exhaustive, display_name, prediction_type)
+    rules = get_task(dataset.prediction_type).annotations
+    import_id = rfc3339_now().replace("-", "").replace(":", "").replace(".", "") + "-" + uuid.uuid4().hex[:6]
+    report_uri = storage.join(dataset_uri, IMPORTS_FOLDER, f"{import_id}.jsonl")
+    failures: list[RowFailure] = []
+    rows, row_count = _read_sources(sources, rules, failures)
+    if row_count == 0:
+        raise ImportFailed(f"{', '.join(sources)}: no rows to import")
+    known_durations = {v.content_hash: v.duration for v in dataset.videos}
+    facts = _inspect_videos(sorted({r.video_uri for r in rows}), known_durations)
+    accepted = _check_against_videos(rows, facts, rules, failures)
+    accepted = _drop_conflicts(dataset, accepted, rules, failures)
+    failures.sort(key=lambda f: (f.uri, f.row))
+    if len(failures) > max_error_fraction * row_count:
+        _refuse(failures, row_count, max_error_fraction, report_uri)
+    result = _commit(dataset, dataset_uri, accepted, failures, sources, import_id, report_uri)
+    log.info(
+        "imported %d rows (%d failed): %d new videos, %d new %s into %s",
+        result.imported_rows, result.failed_rows, result.videos_added, result.annotations_added, rules.noun,
+        dataset_uri,
+    )
+    for note in result.notes:
+        log.info("note: %s", note)
+    return result
+
+
+def _dataset_to_import_into(dataset_uri: str, exhaustive: bool, display_name: str, prediction_type: str) -> Dataset:
+    """The dataset (new or existing) with the import's settings, refusing ones it cannot take."""
+    get_task(prediction_type)  # ValueError for an unknown or unsupported prediction type
+    dataset = ds.load_or_new(dataset_uri, display_name, prediction_type)
+    if dataset.videos and dataset.prediction_type != prediction_type:
+        raise DatasetError(
+            f"{dataset_uri}: the dataset is a {dataset.prediction_type} dataset; import {prediction_type} rows "
+            "into a new dataset"
+        )
+    if dataset.videos and dataset.exhaustive != exhaustive:
+        raise DatasetError(
+            f"{dataset_uri}: the dataset was imported with exhaustive={str(dataset.exhaustive).lower()}; "
+            f"import again {'with' if dataset.exhaustive else 'without'} --exhaustive, or into a new dataset"
+        )
+    dataset.exhaustive = exhaustive
+    dataset.prediction_type = prediction_type
+    if display_name:
+        dataset.display_name = display_name
+    return dataset
+
+
+def _refuse(failures: list[RowFailure], row_count: int, max_error_fraction: float, report_uri: str) -> None:
+    """Write the report of a refused import and raise :class:`ImportFailed` naming the first failure."""
+    _write_report(report_uri, failures)
+    first = failures[0]
+    raise ImportFailed(
+        f"{len(failures)} of {row_count} rows failed ({100 * len(failures) / row_count:.1f}%, more than "
+        f"max error fraction {max_error_fraction:g}); nothing imported. First: {first.uri} row {first.row}: "
+        f"{first.message}. All failures: {report_uri}",
+        failures,
+        report_uri,
+    )
+
+
+def _commit(
+    dataset: Dataset,
+    dataset_uri: str,
+    accepted: list[_AcceptedRow],
+    failures: list[RowFailure],
+    sources: list[str],
+    import_id: str,
+    report_uri: str,
+) -> ImportResult:
+    """Merge the accepted rows, record the import and write the dataset (the report first)."""
+    videos_before, annotations_before = len(dataset.videos), ds.count_annotations(dataset.videos)
+    notes = _merge(dataset, accepted)
+    _write_report(report_uri, failures)  # before the commit, so a committed import always has its report
+    dataset.imports.append(
+        ds.ImportRecord(
+            import_id=import_id,
+            time=rfc3339_now(),
+            sources=list(sources),
+            imported_rows=len(accepted),
+            failed_rows=len(failures),
+            report_uri=report_uri,
+            notes=notes,
+        )
+    )
+    dataset.failed_row_count += len(failures)
+    # Most recent import's failures first, capped as AutoML's partial_failures.
+    dataset.partial_failures = (failures + dataset.partial_failures)[: ds.MAX_PARTIAL_FAILURES]
+    ds.save(dataset, dataset_uri)
+    return ImportResult(
+        dataset_uri=dataset_uri,
+        prediction_type=dataset.prediction_type,
+        import_id=import_id,
+        imported_rows=len(accepted),
+        failed_rows=len(failures),
+        videos_added=len(dataset.videos) - videos_before,
+        annotations_added=ds.count_annotations(dataset.videos) - annotations_before,
+        partial_failures=failures[: ds.MAX_PARTIAL_FAILURES],
+        report_uri=report_uri,
+        notes=notes,
+    )
+
+
+def _write_report(report_uri: str, failures: list[RowFailure]) -> None:
+    """Every failed row as JSON lines (``uri``, ``row``, ``message``), also for a refused import."""
+    storage.write_jsonl(report_uri, [asdict(f) for f in failures])
+
+
+# -- reading CSVs ----------------------------------------------------------------------------------
+
+
+def resolve_uri(reference: str, csv_uri: str) -> str:
+    """A URI named inside ``csv_uri``: absolute ones as they are, relative ones from the CSV's folder."""
+    if "://" in reference or os.path.isabs(reference) or "/" not in csv_uri:
+        return reference
+    scheme, separator, path = csv_uri.rpartition("://")
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), reference))
+    return f"{scheme}{separator}{resolved}"
+
+
+def _read_csv_rows(uri: str, listed_in: str = "") -> list[tuple[int, list[str]]]:
+    """The non-blank records of a CSV as ``(1-based line number, stripped fields)``.
+
+    Raises:
+        ImportFailed: the CSV is missing, not UTF-8 text, or not parseable as CSV.
+    """
+    where = f" (listed in {listed_in})" if listed_in else ""
+    try:
+        data = storage.read_bytes(uri)
+    except FileNotFoundError:
+        raise ImportFailed(f"{uri}: CSV not found{where}; nothing imported") from None
+    except OSError as e:
+        raise ImportFailed(f"{uri}: cannot read CSV{where}: {e}; nothing imported") from e
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ImportFailed(f"{uri}: not a UTF-8 text CSV{where} (byte {e.start}); nothing imported") from None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records = []
+    try:
+        for fields in reader:
+            if any(f.strip() for f in fields):
+                records.append((reader.line_num, [f.strip() for f in fields]))
+    except csv.Error as e:
+        message = f"{uri}: cannot parse CSV{where} at line {reader.line_num}: {e}; nothing imported"
+        raise ImportFailed(message) from None
+    return records
+
+
+def _read_listings(sources: list[str], rules: AnnotationRules, failures: list[RowFailure]) -> list[tuple[str, int, MLUse, str]]:
+    """The ``(top-level CSV, row, ML_USE, CSV URI)`` rows of every source; bad rows become failures."""
+    listings = []
+    for source in sources:
+        for row, fields in _read_csv_rows(source):
+            if len(fields) != 2:
+                hint = (
+                    f" (this looks like a {rules.csv_columns} file: pass the top-level CSV listing it)"
+                    if len(fields) == len(rules.csv_columns.split(","))
+                    else ""
+                )
+                message = f"expected 2 columns ML_USE,CSV_URI, got {len(fields)}{hint}"
+                failures.append(RowFailure(source, row, message))
+            elif fields[0] not in MLUse.__members__:
+                message = f"ML_USE {fields[0]!r} must be one of {', '.join(MLUse)}"
+                failures.append(RowFailure(source, row, message))
+            elif not fields[1]:
+                failures.append(RowFailure(source, row, "empty CSV_URI"))
+            else:
+                listings.append((source, row, MLUse(fields[0]), resolve_uri(fields[1], source)))
+    return listings
+
+
+def _read_sources(
+    sources: list[str], rules: AnnotationRules, failures: list[RowFailure]
+) -> tuple[list[_AnnotationRow], int]:
+    """Parse every top-level CSV and the CSVs they list (each read once, in parallel).
+
+    Returns:
+        The annotation rows that parsed, and the count of all rows read (top-level rows included).
+    """
+    before = len(failures)
+    listings = _read_listings(sources, rules, failures)
+    row_count = len(listings) + len(failures) - before
+    first_listing = {}
+    for source, row, _, csv_uri in listings:
+        first_listing.setdefault(csv_uri, f"{source} row {row}")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=INSPECT_WORKERS) as pool:
+        read = pool.map(lambda uri: _rows_or_failure(uri, first_listing[uri]), first_listing)
+        contents = dict(zip(first_listing, read))
+    rows: list[_AnnotationRow] = []
+    for _, _, ml_use, csv_uri in listings:
+        records = contents[csv_uri]
+        if isinstance(records, ImportFailed):
+            raise records
+        for row, fields in records:
+            row_count += 1
+            try:
+                parsed = rules.parse_csv_row(fields, csv_uri, row)
+            except ValueError as e:
+                failures.append(RowFailure(csv_uri, row, str(e)))
+                continue
+            video_uri = resolve_uri(parsed.video_uri, csv_uri)
+            rows.append(_AnnotationRow(csv_uri, row, ml_use, video_uri, parsed.annotation))
+    return rows, row_count
+
+
+def _rows_or_failure(uri: str, listed_in: str) -> list[tuple[int, list[str]]] | ImportFailed:
+    """The CSV's rows, or the ImportFailed reading it raised (re-raised later in a deterministic order)."""
+    try:
+        return _read_csv_rows(uri, listed_in)
+    except ImportFailed as e:
+        return e
+
+
+# -- videos ----------------------------------------------------------------------------------------
+
+
+def _inspect_videos(uris: list[str], known_durations: dict[str, float]) -> dict[str, _VideoFacts]:
+    """Hash every URI and probe the duration of content not already in the dataset, in parallel."""
+
+    def inspect(uri: str) -> _VideoFacts:
+        try:
+            content_hash = video.content_hash(uri)
+            duration = known_durations.get(content_hash)
+            if duration is None:
+                duration = video.probe(uri).duration
+        except video.VideoError as e:  # its message names the URI
+            return _VideoFacts(error=str(e))
+        except OSError as e:
+            return _VideoFacts(error=f"{uri}: cannot read the video ({e})")
+        if duration > MAX_VIDEO_SECONDS + video.DURATION_TOLERANCE_SECONDS:
+            return _VideoFacts(error=f"video {uri} lasts {duration:.0f} s; videos may last at most 60 minutes")
+        return _VideoFacts(content_hash=content_hash, duration=duration)
+
+    progress = Progress("inspecting videos", len(uris), unit="videos")
+    facts = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(INSPECT_WORKERS, max(1, len(uris)))) as pool:
+        futures = {pool.submit(inspect, uri): uri for uri in uris}
+        for future in concurrent.futures.as_completed(futures):
+            facts[futures[future]] = future.result()
+            progress.update()
+    progress.finish()
+    return facts
+
+
+def _check_against_videos(
+    rows: list[_AnnotationRow], facts: dict[str, _VideoFacts], rules: AnnotationRules, failures: list[RowFailure]
+) -> list[_AcceptedRow]:
+    """Rows whose video decodes and whose annotation fits in it (e.g. ``inf`` END resolved)."""
+    accepted = []
+    for r in rows:
+        fact = facts[r.video_uri]
+        if fact.error:
+            failures.append(RowFailure(r.csv_uri, r.row, fact.error))
+            continue
+        try:
+            annotation = rules.fit_to_video(r.annotation, r.video_uri, fact.duration)
+        except ValueError as e:
+            failures.append(RowFailure(r.csv_uri, r.row, str(e)))
+            continue
+        accepted.append(_AcceptedRow(r, fact.content_hash, fact.duration, annotation))
+    return accepted
+
+
+def _drop_conflicts(
+    dataset: Dataset, accepted: list[_AcceptedRow], rules: AnnotationRules, failures: list[RowFailure]
+) -> list[_AcceptedRow]:
+    """Refuse the rows the task's rules refuse beside the other annotations of their video."""
+    existing = {v.content_hash: v.annotations for v in dataset.videos}
+    new_by_video: dict[str, list[_AcceptedRow]] = {}
+    for a in accepted:
+        new_by_video.setdefault(a.content_hash, []).append(a)
+    refused: set[int] = set()
+    for content_hash, new_rows in new_by_video.items():
+        reasons = rules.conflicts(existing.get(content_hash, []), [a.annotation for a in new_rows])
+        for index, reason in reasons.items():
+            refused.add(id(new_rows[index]))
+            failures.append(RowFailure(new_rows[index].row.csv_uri, new_rows[index].row.row, reason))
+    return [a for a in accepted if id(a) not in refused]
+
+
+# -- merging ---------------------------------------------------------------------------------------
+
+
+def _merge(dataset: Dataset, accepted: list[_AcceptedRow]) -> list[str]:
+    """Add the accepted rows to ``dataset`` (in place) and return notes on what was merged or resolved."""
+    videos = dataset.video_by_hash()
+    known = {h: {a.key() for a in v.annotations} for h, v in videos.items()}
+    ml_uses: dict[str, set[MLUse]] = {}
+    uris_before = {h: len(v.uris) for h, v in videos.items()}
+    duplicates = 0
+    for a in accepted:
+        v = videos.get(a.content_hash)
+        if v is None:
+            v = Video(
+                video_id=a.content_hash[:16],
+                uri=a.row.video_uri,
+                content_hash=a.content_hash,
+                duration=a.duration,
+                ml_use=a.row.ml_use,
+            )
+            videos[a.content_hash] = v
+            known[a.content_hash] = set()
+            dataset.videos.append(v)
+        if a.row.video_uri not in v.uris:
+            v.uris.append(a.row.video_uri)
+        ml_uses.setdefault(a.content_hash, {v.ml_use}).add(a.row.ml_use)
+        key = a.annotation.key()
+        if key in known[a.content_hash]:
+            duplicates += 1
+            continue
+        known[a.content_hash].add(key)
+        v.annotations.append(a.annotation)
+        if a.annotation.spec_name is not None:
+            dataset.ensure_spec(a.annotation.spec_name)
+
+    notes = []
+    if duplicates:
+        notes.append(f"{duplicates} duplicate rows (same video content and annotation) imported once")
+    merged = [v for v in videos.values() if len(v.uris) > 1 and len(v.uris) > uris_before.get(v.content_hash, 0)]
+    notes += _capped([
+        f"video {v.video_id}: the same content under {len(v.uris)} URIs ({', '.join(v.uris)}); annotations merged"
+        for v in merged
+    ])
+    notes += _capped(_resolve_ml_use(videos, ml_uses))
+    return notes
+
+
+def _resolve_ml_use(videos: dict[str, Video], ml_uses: dict[str, set[MLUse]]) -> list[str]:
+    """Give each video with conflicting ML_USE the highest-priority one; unset a split it no longer fits."""
+    notes = []
+    for content_hash, given in ml_uses.items():
+        if len(given) < 2:
+            continue
+        v = videos[content_hash]
+        chosen = max(given, key=ML_USE_PRIORITY.__getitem__)
+        note = (
+            f"video {v.video_id} ({v.uri}): conflicting ML_USE "
+            f"{', '.join(sorted(given, key=ML_USE_PRIORITY.__getitem__))}; "
+            f"using {chosen} (TEST > TRAIN > UNASSIGNED, so test data never reaches training)"
+        )
+        v.ml_use = chosen
+        if v.split is not None and not splits.split_fits_ml_use(v.split, chosen):
+            note += f"; its split {v.split} was unset: run 'automl-video dataset split' again"
+            v.split = None
+        notes.append(note)
+    return notes
+
+
+def _capped(notes: list[str]) -> list[str]:
+    """At most MAX_PARTIAL_FAILURES notes of one kind, and how many more there were."""
+    limit = ds.MAX_PARTIAL_FAILURES
+    return notes if len(notes) <= limit else notes[:limit] + [f"... and {len(notes) - limit} more like these"]

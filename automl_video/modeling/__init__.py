@@ -1,0 +1,1 @@
+"""Models as every stage sees them: metadata, loading, export (task-agnostic)."""

@@ -1,0 +1,163 @@
+"""A trained model as later stages load it: its metadata and its network with the best weights.
+
+The network comes from the model's task (:meth:`automl_video.tasks.base.Task.networks`), so loading,
+scoring clips, transfer learning and export work the same for every prediction type.
+"""
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras  # noqa: E402
+
+from automl_video import storage  # noqa: E402
+from automl_video.modeling.metadata import InputSpec, ModelMetadata, load_metadata  # noqa: E402
+from automl_video.tasks import get_task  # noqa: E402
+from automl_video.video import VideoReader  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "weights.weights.h5"
+# The output layer of every task's network: re-initialised when transfer learning changes the labels.
+OUTPUT_LAYER = "scores"
+
+
+def build_network(metadata: ModelMetadata) -> keras.Model:
+    """The untrained network a model's metadata describes."""
+    networks = get_task(metadata.prediction_type).networks()
+    return networks.build(metadata.type, len(metadata.annotation_specs), metadata.input_spec)
+
+
+@dataclass
+class TrainedModel:
+    """A trained network with what it was trained on: labels (output order) and input spec."""
+
+    metadata: ModelMetadata
+    network: keras.Model
+
+    @property
+    def input_spec(self) -> InputSpec:
+        return self.metadata.input_spec
+
+    def predict_clips(self, clips: np.ndarray, batch_size: int = 32) -> np.ndarray:
+        """Scores of clips.
+
+        Args:
+            clips: uint8 ``[B, T, H, W, 3]`` shaped as :attr:`input_spec`.
+            batch_size: clips per forward pass.
+
+        Returns:
+            float32 ``[B, L]`` scores, labels in ``metadata.annotation_specs`` order.
+        """
+        clips = np.asarray(clips)
+        if clips.ndim != 5 or clips.shape[1:] != self.input_spec.shape:
+            expected = ", ".join(map(str, self.input_spec.shape))
+            raise ValueError(f"clips must be [B, {expected}], got {list(clips.shape)}")
+        if clips.dtype != np.uint8:
+            raise ValueError(f"clips must be uint8 frames, got {clips.dtype}")
+        scores = [
+            np.asarray(self.network.predict_on_batch(clips[i : i + batch_size]), dtype=np.float32)
+            for i in range(0, len(clips), batch_size)
+        ]
+        return np.concatenate(scores) if scores else np.zeros((0, len(self.metadata.annotation_specs)), np.float32)
+
+    def segment_clips(self, reader: VideoReader, start: float, end: float) -> np.ndarray:
+        """The ``clips_per_segment`` clips scored for a segment: ``[N, T, H, W, 3]`` (see
+        :meth:`InputSpec.segment_sampling`)."""
+        spec = self.input_spec
+        return spec.segment_clips(reader.read_clip(start, end, spec.segment_sampling()))
+
+    def score_segment(self, reader: VideoReader, start: float, end: float) -> np.ndarray:
+        """Scores ``[L]`` of the span ``[start, end)`` of an open video (the mean over its clips).
+
+        Args:
+            reader: the open video.
+            start, end: seconds (``end`` may be ``inf``).
+
+        Returns:
+            float32 ``[L]``.
+        """
+        return self.predict_clips(self.segment_clips(reader, start, end)).mean(axis=0)
+
+
+def load_model(model_uri: str) -> TrainedModel:
+    """Load a published model folder (``model.json`` + ``weights.weights.h5``) from any URL.
+
+    Raises:
+        FileNotFoundError: no model there, or its training has not finished (no ``_COMPLETE``).
+    """
+    metadata = load_metadata(model_uri)
+    if not storage.is_published(model_uri):
+        raise FileNotFoundError(
+            f"{model_uri}: the model is incomplete (training not finished: no {storage.COMPLETE_MARKER})"
+        )
+    network = build_network(metadata)
+    load_weights(network, storage.join(model_uri, WEIGHTS_FILE))
+    return TrainedModel(metadata, network)
+
+
+def load_weights(network: keras.Model, weights_uri: str) -> None:
+    """Load a Keras ``.weights.h5`` file from any URL (Keras needs a local file with that extension)."""
+    if storage.is_local(weights_uri):
+        network.load_weights(storage.local_path(weights_uri))
+        return
+    with tempfile.TemporaryDirectory(prefix="automl-video-") as tmp:
+        path = os.path.join(tmp, WEIGHTS_FILE)
+        with open(path, "wb") as f:
+            f.write(storage.read_bytes(weights_uri))
+        network.load_weights(path)
+
+
+def copy_matching_weights(source: keras.Model, target: keras.Model, source_uri: str) -> list[str]:
+    """Copy weights layer by layer (by name) where shapes agree; the output layer may differ.
+
+    Args:
+        source: a network with trained weights.
+        target: the network to initialise.
+        source_uri: where ``source`` came from, for error messages.
+
+    Returns:
+        Names of the target layers left at their fresh initialisation (only the output layer can be).
+
+    Raises:
+        ValueError: a layer other than the output layer has other shapes, or no layer matches.
+    """
+    by_name = {layer.name: layer for layer in source.layers if layer.weights}
+    fresh, copied = [], 0
+    for layer in target.layers:
+        if not layer.weights:
+            continue
+        origin = by_name.get(layer.name)
+        shapes = [tuple(w.shape) for w in layer.weights]
+        origin_shapes = [tuple(w.shape) for w in origin.weights] if origin else None
+        if origin_shapes == shapes:
+            layer.set_weights(origin.get_weights())
+            copied += 1
+        elif layer.name == OUTPUT_LAYER:
+            fresh.append(layer.name)
+        else:
+            raise ValueError(
+                f"init weights {source_uri}: layer {layer.name!r} has shapes {origin_shapes} there but "
+                f"{shapes} in this network; use weights of a model of the same model type"
+            )
+    if not copied:
+        raise ValueError(f"init weights {source_uri}: no layer matches this network")
+    return fresh
+
+
+def load_init_weights(network: keras.Model, init_uri: str) -> None:
+    """Start ``network`` from the weights of a trained automl-video model folder (transfer learning).
+
+    Layers are matched by name and shape, so the source may have other labels (its output layer is
+    then re-initialised) or another input size; a different architecture is a clear error.
+    """
+    try:
+        source = load_model(init_uri)
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f"init weights {init_uri}: not a trained automl-video model folder ({e})") from None
+    fresh = copy_matching_weights(source.network, network, init_uri)
+    log.info("initialised from %s%s", init_uri, " (output layer re-initialised for other labels)" if fresh else "")

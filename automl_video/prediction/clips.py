@@ -1,0 +1,147 @@
+"""Clips cut from one streaming decode of a row's span: each output a task needs, in one pass.
+
+A task names what to cut with collectors: spans known in advance (:class:`FixedSpanCollector`, e.g.
+1-second intervals; :class:`SegmentCollector`, a segment's multi-clip sampling) or spans found while
+streaming (classification's shots). :func:`collect_clips` feeds every collector the same frames: only
+the frames on screen at their sample times, unless a collector needs every frame.
+"""
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from automl_video.modeling.metadata import InputSpec
+from automl_video.video import VideoError, VideoReader, sample_times
+
+# Decoding that stops this long before the span's end means the file is cut short or damaged.
+TRUNCATION_TOLERANCE_SECONDS = 1.0
+TIME_EPSILON = 1e-6
+
+
+@dataclass(frozen=True)
+class ClipSpan:
+    """What a clip stands for: a span ``[start, end)`` of one kind (named by the task)."""
+
+    kind: str
+    start: float
+    end: float
+
+
+class ClipCollector:
+    """Turns a stream of ``(time, frame)`` into finished ``(span, clip)`` pairs.
+
+    ``needs_every_frame`` collectors see every decoded frame; the others declare their sample times
+    (:meth:`sample_times`) and see only the frames on screen at them.
+    """
+
+    needs_every_frame = False
+
+    def sample_times(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def add(self, time: float, frame: np.ndarray) -> list[tuple[ClipSpan, np.ndarray]]:
+        raise NotImplementedError
+
+    def finish(self) -> list[tuple[ClipSpan, np.ndarray]]:
+        raise NotImplementedError
+
+
+class FixedSpanCollector(ClipCollector):
+    """Clips of spans known in advance; each sample time takes the frame on screen at that time.
+
+    That is :meth:`VideoReader.read_clip`'s rule (the last frame presented at or before the time, or
+    the first frame for a time before it), so a span's clip is the one a seek would give. A sample time
+    is settled once the next frame's presentation time has passed it. Only the clip being filled is held.
+    """
+
+    def __init__(self, kind: str, spans: list[tuple[float, float]], spec: InputSpec):
+        self.kind = kind
+        self.spans = spans
+        self.spec = spec
+        self._span_index = 0
+        self._slot = 0
+        self._times = self._span_sample_times(0)
+        self._clip = np.empty(spec.shape, np.uint8)
+        self._on_screen: np.ndarray | None = None
+
+    def _span_sample_times(self, span_index: int) -> np.ndarray:
+        if span_index >= len(self.spans):
+            return np.empty(0)
+        return sample_times(*self.spans[span_index], self.spec.num_frames)
+
+    def sample_times(self) -> np.ndarray:
+        """Every span's sample times: the only frames this collector needs to see."""
+        return np.concatenate([self._span_sample_times(i) for i in range(len(self.spans))] or [np.empty(0)])
+
+    def add(self, time: float, frame: np.ndarray) -> list[tuple[ClipSpan, np.ndarray]]:
+        done = []
+        while self._span_index < len(self.spans) and self._times[self._slot] < time - TIME_EPSILON:
+            self._clip[self._slot] = frame if self._on_screen is None else self._on_screen
+            done += self._advance()
+        self._on_screen = frame
+        return done
+
+    def finish(self) -> list[tuple[ClipSpan, np.ndarray]]:
+        """Sample times after the last frame's presentation time show the last frame."""
+        done = []
+        while self._span_index < len(self.spans) and self._on_screen is not None:
+            self._clip[self._slot] = self._on_screen
+            done += self._advance()
+        return done
+
+    def _advance(self) -> list[tuple[ClipSpan, np.ndarray]]:
+        self._slot += 1
+        if self._slot < self.spec.num_frames:
+            return []
+        span = ClipSpan(self.kind, *self.spans[self._span_index])
+        clip = self._clip.copy()
+        self._span_index += 1
+        self._slot = 0
+        self._times = self._span_sample_times(self._span_index)
+        return [(span, clip)]
+
+
+class SegmentCollector(FixedSpanCollector):
+    """A segment's ``clips_per_segment`` clips, cut from its ``N·T`` frames (as
+    :meth:`automl_video.modeling.loading.TrainedModel.segment_clips`)."""
+
+    def __init__(self, kind: str, start: float, end: float, spec: InputSpec):
+        super().__init__(kind, [(start, end)], spec.segment_sampling())
+        self.clip_spec = spec
+
+    def _advance(self) -> list[tuple[ClipSpan, np.ndarray]]:
+        return [(span, clip) for span, frames in super()._advance() for clip in self.clip_spec.segment_clips(frames)]
+
+
+def collect_clips(
+    reader: VideoReader, start: float, end: float, collectors: list[ClipCollector], size: tuple[int, int]
+) -> Iterator[tuple[ClipSpan, np.ndarray]]:
+    """Yield every collector's ``(span, clip)`` pairs from one decoding pass over ``[start, end)``.
+
+    Args:
+        reader: the open video.
+        start, end: the span, inside the video.
+        collectors: what to cut.
+        size: ``(width, height)`` frames are converted to.
+
+    Raises:
+        VideoError: decoding ended in errors well before ``end`` (a truncated or damaged file).
+    """
+    if any(c.needs_every_frame for c in collectors):
+        frames = reader.frames(start, end, size=size)
+    else:
+        times = np.unique(np.concatenate([c.sample_times() for c in collectors]))
+        frames = reader.frames_at(times, size=size)
+    for frame_time, frame in frames:
+        for collector in collectors:
+            yield from collector.add(frame_time, frame)
+    # Decoding that ends in errors well before the span's end: a damaged file, not a last frame shown long.
+    reached = reader.last_streamed_frame_time
+    if reached is None or (reader.stats.decode_errors and reached < end - TRUNCATION_TOLERANCE_SECONDS):
+        stopped = "the first frame" if reached is None else f"{reached:.3f}s"
+        raise VideoError(
+            f"{reader.uri}: decoding stopped at {stopped}, before the span's end {end:.3f}s (truncated or corrupt video)"
+        )
+    for collector in collectors:
+        yield from collector.finish()

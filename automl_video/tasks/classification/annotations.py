@@ -1,0 +1,122 @@
+"""Classification annotations: labelled time segments of a video, and the ``-`` negative rule.
+
+A second-level import CSV row is ``VIDEO_URI,LABEL,START,END`` (seconds; END may be ``inf``, the end
+of the video). ``LABEL`` ``-`` marks a span where no label applies (a negative for every label); it
+must not overlap another label's segment in the same video.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from automl_video.data.labels import check_label
+from automl_video.tasks.base import AnnotationRules, ParsedRow
+from automl_video.times import format_seconds
+
+NEGATIVE_LABEL = "-"
+
+
+@dataclass
+class Segment:
+    """A labelled span ``[start, end)`` in seconds; ``label`` is a display name or ``-`` (negative)."""
+
+    label: str
+    start: float
+    end: float
+    source_uri: str = ""
+    source_row: int = 0
+
+    @property
+    def is_negative(self) -> bool:
+        return self.label == NEGATIVE_LABEL
+
+    @property
+    def spec_name(self) -> str | None:
+        return None if self.is_negative else self.label
+
+    def key(self) -> tuple[str, float, float]:
+        return self.label, self.start, self.end
+
+
+class SegmentRules(AnnotationRules):
+    csv_columns = "VIDEO_URI,LABEL,START,END"
+    noun = "segments"
+
+    def parse_csv_row(self, fields: list[str], source_uri: str, source_row: int) -> ParsedRow:
+        if len(fields) != 4:
+            raise ValueError(f"expected 4 columns {self.csv_columns}, got {len(fields)}")
+        video_uri, label, start_text, end_text = fields
+        if not video_uri:
+            raise ValueError("empty VIDEO_URI")
+        if label != NEGATIVE_LABEL:
+            check_label(label, also="or '-'")
+        start = _parse_seconds(start_text)
+        if start is None or math.isinf(start):
+            raise ValueError(f"START {start_text!r} is not a number of seconds")
+        end = _parse_seconds(end_text)
+        if end is None or end == -math.inf:
+            raise ValueError(f"END {end_text!r} is not a number of seconds or inf")
+        if start < 0:
+            raise ValueError(f"START {start_text} is negative")
+        if end <= start:
+            raise ValueError(f"START {start_text} must be before END {end_text}")
+        return ParsedRow(video_uri, Segment(label, start, end, source_uri, source_row))
+
+    def fit_to_video(self, annotation: Segment, video_uri: str, duration: float) -> Segment:
+        """``inf`` END becomes the duration; END may pass the duration by the containers' rounding."""
+        from automl_video.video import DURATION_TOLERANCE_SECONDS
+
+        end = duration if math.isinf(annotation.end) else annotation.end
+        if end > duration + DURATION_TOLERANCE_SECONDS:
+            raise ValueError(
+                f"END {format_seconds(annotation.end)} is after the end of video {video_uri} ({duration:.3f} s)"
+            )
+        end = min(end, duration)
+        if annotation.start >= end:
+            raise ValueError(
+                f"START {format_seconds(annotation.start)} is not before the end of video {video_uri} "
+                f"({duration:.3f} s)"
+            )
+        return Segment(annotation.label, annotation.start, end, annotation.source_uri, annotation.source_row)
+
+    def conflicts(self, existing: Sequence[Segment], new: Sequence[Segment]) -> dict[int, str]:
+        """A ``-`` segment may not overlap another label's segment in the same video.
+
+        The new row is refused when the other segment is already in the dataset; between two new rows,
+        the ``-`` row is refused.
+        """
+        labelled = [s for s in existing if not s.is_negative] + [s for s in new if not s.is_negative]
+        old_negatives = [s for s in existing if s.is_negative]
+        refused = {}
+        for index, segment in enumerate(new):
+            others = labelled if segment.is_negative else old_negatives
+            clash = next((s for s in others if _overlaps(segment, s)), None)
+            if clash is not None:
+                refused[index] = _overlap_message(segment, clash)
+        return refused
+
+    def from_json(self, doc: dict[str, Any]) -> Segment:
+        return Segment(**doc)
+
+
+def _parse_seconds(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return None if math.isnan(value) else value
+
+
+def _overlaps(a: Segment, b: Segment) -> bool:
+    return max(a.start, b.start) < min(a.end, b.end)
+
+
+def _overlap_message(segment: Segment, clash: Segment) -> str:
+    def span(s: Segment) -> str:
+        return f"{format_seconds(s.start)}-{format_seconds(s.end)} s"
+
+    where = f" ({clash.source_uri} row {clash.source_row})" if clash.source_uri else ""
+    return (
+        f"'-' segments must not overlap another label's segment in the same video: "
+        f"{segment.label!r} {span(segment)} overlaps {clash.label!r} {span(clash)}{where}"
+    )

@@ -1,0 +1,286 @@
+"""AutoML classification evaluation metrics from scores and ground truth (pure numpy).
+
+The definitions follow ``google.cloud.automl.v1beta1.ClassificationEvaluationMetrics`` for video
+segment classification:
+
+- ``au_prc`` is the average precision over every distinct score threshold (the step-wise area under
+  the precision-recall curve, as ``sklearn.metrics.average_precision_score``). The overall value is
+  micro-averaged: every (example, label) pair is one binary decision.
+- ``base_au_prc`` is the AU-PRC of a classifier that knows only the prior, i.e. the positive rate.
+- One :class:`ConfidenceMetrics` per threshold in :data:`CONFIDENCE_THRESHOLDS`. A label is predicted
+  when its score is ``>= threshold``. The ``*_at1`` variants count only each example's top-scored label
+  (ties go to the first label in output order), and only when that score is ``>= threshold``.
+- Conventions where a ratio is 0/0, chosen so the precision-recall curve starts at (recall 0,
+  precision 1) like AutoML's and scikit-learn's curves: precision is 1.0 when nothing is predicted;
+  recall is 0.0 when there is no positive; F1 is 0.0 when precision + recall is 0; AU-PRC is 0.0 when
+  there is no positive (as scikit-learn).
+- The confusion matrix exists only for the overall evaluation of a multiclass problem (every example
+  has exactly one true label) with at most :data:`MAX_CONFUSION_MATRIX_LABELS` labels. Rows are the
+  true label, columns the top-1 predicted label (whatever its score).
+"""
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from automl_video.data.dataset import AnnotationSpec
+
+CONFIDENCE_THRESHOLDS: tuple[float, ...] = tuple(round(i / 20, 2) for i in range(1, 20)) + (0.96, 0.97, 0.98, 0.99)
+MAX_CONFUSION_MATRIX_LABELS = 10
+# Threshold of the single-number precision/recall/F1 summaries (metrics.json, the CLI table).
+SUMMARY_THRESHOLD = 0.5
+
+
+@dataclass
+class ConfidenceMetrics:
+    """Metrics at one confidence threshold (``ConfidenceMetricsEntry``)."""
+
+    confidence_threshold: float
+    recall: float
+    precision: float
+    false_positive_rate: float
+    f1_score: float
+    recall_at1: float
+    precision_at1: float
+    false_positive_rate_at1: float
+    f1_score_at1: float
+    true_positive_count: int
+    false_positive_count: int
+    false_negative_count: int
+    true_negative_count: int
+
+    def to_proto_json(self) -> dict[str, Any]:
+        """The proto3 JSON mapping (int64 counts are strings in proto3 JSON)."""
+        return {
+            "confidenceThreshold": self.confidence_threshold,
+            "recall": self.recall,
+            "precision": self.precision,
+            "falsePositiveRate": self.false_positive_rate,
+            "f1Score": self.f1_score,
+            "recallAt1": self.recall_at1,
+            "precisionAt1": self.precision_at1,
+            "falsePositiveRateAt1": self.false_positive_rate_at1,
+            "f1ScoreAt1": self.f1_score_at1,
+            "truePositiveCount": str(self.true_positive_count),
+            "falsePositiveCount": str(self.false_positive_count),
+            "falseNegativeCount": str(self.false_negative_count),
+            "trueNegativeCount": str(self.true_negative_count),
+        }
+
+
+@dataclass
+class ConfusionMatrix:
+    """``rows[i][j]`` = examples truly ``annotation_spec_ids[i]`` predicted (top-1) as ``[j]``."""
+
+    annotation_spec_ids: list[str]
+    display_names: list[str]
+    rows: list[list[int]]
+
+    def to_proto_json(self) -> dict[str, Any]:
+        return {
+            "annotationSpecId": list(self.annotation_spec_ids),
+            "displayName": list(self.display_names),
+            "row": [{"exampleCount": list(row)} for row in self.rows],
+        }
+
+
+@dataclass
+class ClassificationMetrics:
+    """One evaluation: overall (all specs) or of one annotation spec."""
+
+    annotation_spec_ids: list[str]
+    evaluated_example_count: int
+    au_prc: float
+    base_au_prc: float
+    confidence_metrics: list[ConfidenceMetrics]
+    confusion_matrix: ConfusionMatrix | None = None
+
+    def at_threshold(self, threshold: float) -> ConfidenceMetrics:
+        """The entry of a threshold of :data:`CONFIDENCE_THRESHOLDS`."""
+        for entry in self.confidence_metrics:
+            if abs(entry.confidence_threshold - threshold) < 1e-9:
+                return entry
+        raise ValueError(f"threshold {threshold} is not one of {CONFIDENCE_THRESHOLDS}")
+
+    def to_proto_json(self) -> dict[str, Any]:
+        """``ClassificationEvaluationMetrics`` in the proto3 JSON mapping."""
+        doc: dict[str, Any] = {
+            "auPrc": self.au_prc,
+            "baseAuPrc": self.base_au_prc,
+            "confidenceMetricsEntry": [entry.to_proto_json() for entry in self.confidence_metrics],
+        }
+        if self.confusion_matrix is not None:
+            doc["confusionMatrix"] = self.confusion_matrix.to_proto_json()
+        doc["annotationSpecId"] = list(self.annotation_spec_ids)
+        return doc
+
+
+@dataclass
+class EvaluationMetrics:
+    """The overall evaluation and one per annotation spec (in the model's output order)."""
+
+    overall: ClassificationMetrics
+    per_label: list[ClassificationMetrics]
+
+
+def average_precision(scores: np.ndarray, truth: np.ndarray) -> float:
+    """Σ (Rₖ − Rₖ₋₁)·Pₖ over the distinct score thresholds, highest first; 0.0 without positives.
+
+    Args:
+        scores: scores of any shape (flattened: one binary decision per element).
+        truth: booleans of the same shape.
+
+    Returns:
+        The average precision.
+    """
+    flat_scores = np.asarray(scores, dtype=np.float64).ravel()
+    flat_truth = np.asarray(truth, dtype=bool).ravel()
+    positives = int(flat_truth.sum())
+    if positives == 0:
+        return 0.0
+    order = np.argsort(-flat_scores, kind="stable")
+    sorted_scores = flat_scores[order]
+    true_positives = np.cumsum(flat_truth[order])
+    # Tied scores are one threshold: keep only the last position of each run of equal scores.
+    last_of_each_score = np.r_[np.nonzero(np.diff(sorted_scores))[0], len(sorted_scores) - 1]
+    true_positives = true_positives[last_of_each_score]
+    precision = true_positives / (last_of_each_score + 1)
+    recall = true_positives / positives
+    return float(np.sum(np.diff(recall, prepend=0.0) * precision))
+
+
+def top1_mask(scores: np.ndarray) -> np.ndarray:
+    """One-hot ``[N, L]`` of each example's highest-scored label (first label on ties)."""
+    mask = np.zeros(scores.shape, dtype=bool)
+    if scores.size:
+        mask[np.arange(scores.shape[0]), np.argmax(scores, axis=1)] = True
+    return mask
+
+
+def compute_metrics(
+    scores: np.ndarray, truth: np.ndarray, annotation_specs: Sequence[AnnotationSpec]
+) -> EvaluationMetrics:
+    """All AutoML evaluation metrics of a multi-label scoring.
+
+    Args:
+        scores: ``[N, L]`` per-label scores in [0, 1], columns in the order of ``annotation_specs``.
+        truth: ``[N, L]`` multi-hot ground truth (a row of zeros is an example with no label).
+        annotation_specs: the L labels.
+
+    Returns:
+        The overall evaluation (micro-averaged) and one per label.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    truth = np.asarray(truth, dtype=bool)
+    if scores.ndim != 2 or scores.shape != truth.shape or scores.shape[1] != len(annotation_specs):
+        raise ValueError(
+            f"scores {scores.shape} and truth {truth.shape} must both be [examples, {len(annotation_specs)} labels]"
+        )
+    spec_ids = [s.id for s in annotation_specs]
+    top1 = top1_mask(scores)
+    overall = _classification_metrics(scores, truth, top1, spec_ids, evaluated_example_count=len(scores))
+    overall.confusion_matrix = confusion_matrix(scores, truth, annotation_specs)
+    per_label = [
+        _classification_metrics(
+            scores[:, j], truth[:, j], top1[:, j], [spec_ids[j]], evaluated_example_count=int(truth[:, j].sum())
+        )
+        for j in range(len(annotation_specs))
+    ]
+    return EvaluationMetrics(overall=overall, per_label=per_label)
+
+
+def confusion_matrix(
+    scores: np.ndarray, truth: np.ndarray, annotation_specs: Sequence[AnnotationSpec]
+) -> ConfusionMatrix | None:
+    """The top-1 confusion matrix, or None when AutoML would not give one (not multiclass, > 10 labels)."""
+    truth = np.asarray(truth, dtype=bool)
+    is_multiclass = len(truth) > 0 and bool(np.all(truth.sum(axis=1) == 1))
+    if not is_multiclass or len(annotation_specs) > MAX_CONFUSION_MATRIX_LABELS:
+        return None
+    counts = np.zeros((len(annotation_specs), len(annotation_specs)), dtype=np.int64)
+    np.add.at(counts, (np.argmax(truth, axis=1), np.argmax(scores, axis=1)), 1)
+    return ConfusionMatrix(
+        annotation_spec_ids=[s.id for s in annotation_specs],
+        display_names=[s.display_name for s in annotation_specs],
+        rows=counts.tolist(),
+    )
+
+
+def _classification_metrics(
+    scores: np.ndarray, truth: np.ndarray, top1: np.ndarray, spec_ids: list[str], evaluated_example_count: int
+) -> ClassificationMetrics:
+    return ClassificationMetrics(
+        annotation_spec_ids=spec_ids,
+        evaluated_example_count=evaluated_example_count,
+        au_prc=average_precision(scores, truth),
+        base_au_prc=float(truth.mean()) if truth.size else 0.0,
+        confidence_metrics=[_confidence_metrics(scores, truth, top1, t) for t in CONFIDENCE_THRESHOLDS],
+    )
+
+
+def _confidence_metrics(scores: np.ndarray, truth: np.ndarray, top1: np.ndarray, threshold: float) -> ConfidenceMetrics:
+    predicted = scores >= threshold
+    positives = int(truth.sum())
+    negatives = int(truth.size) - positives
+    tp, fp = _count(predicted & truth), _count(predicted & ~truth)
+    predicted_at1 = predicted & top1
+    tp_at1, fp_at1 = _count(predicted_at1 & truth), _count(predicted_at1 & ~truth)
+    recall, precision = _ratio(tp, positives, empty=0.0), _ratio(tp, tp + fp, empty=1.0)
+    recall_at1, precision_at1 = _ratio(tp_at1, positives, empty=0.0), _ratio(tp_at1, tp_at1 + fp_at1, empty=1.0)
+    return ConfidenceMetrics(
+        confidence_threshold=threshold,
+        recall=recall,
+        precision=precision,
+        false_positive_rate=_ratio(fp, negatives, empty=0.0),
+        f1_score=_f1(precision, recall),
+        recall_at1=recall_at1,
+        precision_at1=precision_at1,
+        false_positive_rate_at1=_ratio(fp_at1, negatives, empty=0.0),
+        f1_score_at1=_f1(precision_at1, recall_at1),
+        true_positive_count=tp,
+        false_positive_count=fp,
+        false_negative_count=positives - tp,
+        true_negative_count=negatives - fp,
+    )
+
+
+def _count(mask: np.ndarray) -> int:
+    return int(np.count_nonzero(mask))
+
+
+def _ratio(numerator: int, denominator: int, empty: float) -> float:
+    return numerator / denominator if denominator else empty
+
+
+def _f1(precision: float, recall: float) -> float:
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+@dataclass
+class ThresholdCurve:
+    """One evaluation's numbers at every threshold of :data:`CONFIDENCE_THRESHOLDS`, as lists."""
+
+    thresholds: list[float]
+    precision: list[float]
+    recall: list[float]
+    f1_score: list[float]
+    false_positive_rate: list[float]
+    precision_at1: list[float]
+    recall_at1: list[float]
+    f1_score_at1: list[float]
+
+
+def threshold_curve(metrics: ClassificationMetrics) -> ThresholdCurve:
+    """The precision-recall (and @1) curve of an evaluation: the one builder the files and the report use."""
+    entries = metrics.confidence_metrics
+    return ThresholdCurve(
+        thresholds=[e.confidence_threshold for e in entries],
+        precision=[e.precision for e in entries],
+        recall=[e.recall for e in entries],
+        f1_score=[e.f1_score for e in entries],
+        false_positive_rate=[e.false_positive_rate for e in entries],
+        precision_at1=[e.precision_at1 for e in entries],
+        recall_at1=[e.recall_at1 for e in entries],
+        f1_score_at1=[e.f1_score_at1 for e in entries],
+    )

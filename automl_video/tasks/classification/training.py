@@ -1,0 +1,43 @@
+"""How classification trains: span examples, sigmoid outputs with binary cross-entropy under mixup,
+and micro AU-PRC on VALIDATION (every (example, label) pair one decision) to pick the best epoch."""
+
+import numpy as np
+
+from automl_video.data.dataset import Dataset, Split
+from automl_video.modeling.metadata import ModelType
+from automl_video.tasks.base import TrainingRecipe
+from automl_video.tasks.classification.examples import training_examples
+from automl_video.tasks.classification.metrics import average_precision
+from automl_video.training.augmentation import MixupTrainer, epoch_order, training_dataset
+from automl_video.training.clip_cache import ClipExample, ClipStore, targets_matrix
+
+BATCH_SIZES = {ModelType.MOBILE_VERSATILE_1: 16, ModelType.CLOUD: 8}
+
+
+class ClassificationTraining(TrainingRecipe):
+    validation_metric = "au_prc"
+    validation_metric_title = "AU-PRC"
+
+    def batch_size(self, model_type: ModelType) -> int:
+        return BATCH_SIZES[model_type]
+
+    def examples(self, dataset: Dataset, split: Split, label_names: list[str], seed: int) -> list[ClipExample]:
+        return training_examples(dataset, split, label_names, seed)
+
+    def trainer(self, network, optimizer):
+        trainer = MixupTrainer(network)
+        trainer.compile(optimizer=optimizer, loss="binary_crossentropy")
+        return trainer
+
+    def batches(self, store: ClipStore, examples: list[ClipExample], batch_size: int, seed: int, epoch: int, min_clips: int):
+        data = training_dataset(store, examples, batch_size, seed, epoch, min_clips)
+        return data, len(epoch_order(len(examples), min_clips, seed, epoch))
+
+    def validate(self, scores: np.ndarray, examples: list[ClipExample]) -> tuple[float, float]:
+        targets = targets_matrix(examples, scores.shape[1])
+        return average_precision(scores, targets > 0.5), binary_cross_entropy(scores, targets)
+
+
+def binary_cross_entropy(scores: np.ndarray, targets: np.ndarray) -> float:
+    p = np.clip(np.asarray(scores, np.float64), 1e-7, 1 - 1e-7)
+    return float(-np.mean(targets * np.log(p) + (1 - targets) * np.log(1 - p)))

@@ -1,0 +1,1 @@
+"""The training engine: budget, checkpoints and resume, the decoded-clip cache, augmentation (task-agnostic)."""
