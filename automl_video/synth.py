@@ -50,6 +50,19 @@ _TRANSLATIONS = {
     "down_left": (-1, 1),
     "up_right": (1, -1),
 }
+@dataclass(frozen=True)
+class SynthOptions:
+    """The size of a task's synthetic dataset (``automl-video synth``)."""
+
+    classes: int = 4
+    videos_per_class: int = 20
+    seconds: float = 3.0
+    seed: int = 0
+    width: int = 128
+    height: int = 128
+    fps: int = 15
+
+
 # Not a motion: the object stays put, jittering by a pixel or two (a hard negative for every motion class).
 STILL = "-"
 _SHAPES = ("disc", "square", "diamond", "ring")

@@ -4,7 +4,7 @@ import dataclasses
 
 from automl_video.data import describe, importer, splits
 from automl_video.cli import add_json_flag, emit
-from automl_video.tasks import get_task
+from automl_video.tasks import DEFAULT_PREDICTION_TYPE, TASK_MODULES, get_task
 
 
 def register(subparsers) -> None:
@@ -13,10 +13,16 @@ def register(subparsers) -> None:
 
     parser = commands.add_parser(
         "import",
-        help="import top-level CSVs (ML_USE,CSV_URI rows) into a dataset, all or nothing",
+        help="import AutoML or Vertex import files into a dataset, all or nothing",
         description=importer.__doc__.split("\n\n")[0],
     )
-    parser.add_argument("--source", action="append", required=True, metavar="URI", help="top-level CSV (repeatable)")
+    parser.add_argument(
+        "--source",
+        action="append",
+        required=True,
+        metavar="URI",
+        help="AutoML top-level CSV (ML_USE,CSV_URI rows), Vertex CSV or Vertex JSONL (repeatable)",
+    )
     parser.add_argument("--dataset", required=True, metavar="URI", help="dataset folder (created or appended to)")
     parser.add_argument("--exhaustive", action="store_true", help="unlabelled frames are negatives for every label")
     parser.add_argument(
@@ -24,6 +30,12 @@ def register(subparsers) -> None:
         help="fail (importing nothing) when more than this fraction of rows fail (default 0.1)",
     )
     parser.add_argument("--display-name", default="", metavar="NAME", help="dataset display name")
+    parser.add_argument(
+        "--prediction-type",
+        choices=sorted(TASK_MODULES),
+        default=DEFAULT_PREDICTION_TYPE,
+        help="prediction type of a new dataset (an existing one keeps its own and refuses another)",
+    )
     add_json_flag(parser)
     parser.set_defaults(func=_import)
 
@@ -46,7 +58,7 @@ def register(subparsers) -> None:
 
 def _import(args) -> None:
     result = importer.import_data(
-        args.source, args.dataset, args.exhaustive, args.max_error_fraction, args.display_name
+        args.source, args.dataset, args.exhaustive, args.max_error_fraction, args.display_name, args.prediction_type
     )
     emit(dataclasses.asdict(result), args.json, human=_import_summary)
 

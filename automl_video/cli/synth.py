@@ -1,33 +1,37 @@
-"""``automl-video synth``: write a synthetic motion-classification dataset (videos + import CSVs)."""
+"""``automl-video synth``: write a synthetic dataset of a prediction type (videos and import files)."""
 
 import dataclasses
 
 from automl_video import synth
-from automl_video.tasks.classification import synth as classification_synth
 from automl_video.cli import add_json_flag, emit
+from automl_video.tasks import DEFAULT_PREDICTION_TYPE, TASK_MODULES, get_task
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "synth",
-        help="generate synthetic motion videos and AutoML import CSVs",
-        description=classification_synth.generate.__doc__.splitlines()[0],
+        help="generate synthetic videos and their import files (tests and demos need no downloads)",
+        description="Write synthetic videos of moving shapes and the import files of a prediction type: "
+        "classification classes differ only by motion, so a model has to use time.",
     )
     parser.add_argument("--output", required=True, help="folder URL to write (local path or gs://...)")
-    parser.add_argument("--classes", type=int, default=4, help=f"motion classes, 2..{len(synth.MOTIONS)}")
-    parser.add_argument("--videos-per-class", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=3.0, help="length of each video")
-    parser.add_argument("--seed", type=int, default=0, help="same seed, byte-identical videos")
-    parser.add_argument("--width", type=int, default=128)
-    parser.add_argument("--height", type=int, default=128)
-    parser.add_argument("--fps", type=int, default=15)
+    parser.add_argument(
+        "--task", choices=sorted(TASK_MODULES), default=DEFAULT_PREDICTION_TYPE, help="prediction type of the dataset"
+    )
+    defaults = synth.SynthOptions()
+    parser.add_argument("--classes", type=int, default=defaults.classes, help=f"classes, 2..{len(synth.MOTIONS)}")
+    parser.add_argument("--videos-per-class", type=int, default=defaults.videos_per_class)
+    parser.add_argument("--seconds", type=float, default=defaults.seconds, help="length of each video")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="same seed, byte-identical videos")
+    parser.add_argument("--width", type=int, default=defaults.width)
+    parser.add_argument("--height", type=int, default=defaults.height)
+    parser.add_argument("--fps", type=int, default=defaults.fps)
     add_json_flag(parser)
     parser.set_defaults(func=_run)
 
 
 def _run(args) -> None:
-    result = classification_synth.generate(
-        args.output,
+    options = synth.SynthOptions(
         classes=args.classes,
         videos_per_class=args.videos_per_class,
         seconds=args.seconds,
@@ -36,6 +40,7 @@ def _run(args) -> None:
         height=args.height,
         fps=args.fps,
     )
+    result = get_task(args.task).synthesize(args.output, options)
     emit(dataclasses.asdict(result), args.json, human=_describe)
 
 
@@ -43,7 +48,7 @@ def _describe(result: dict) -> str:
     lines = [
         f"wrote {len(result['videos'])} videos of {len(result['class_names'])} classes "
         f"({', '.join(result['class_names'])})",
-        f"import CSV: {result['import_csv']}",
+        f"import file: {result.get('import_csv') or result.get('import_jsonl')}",
     ]
-    lines += [f"  {use}: {uri}" for use, uri in result["csvs"].items()]
+    lines += [f"  {use}: {uri}" for use, uri in result.get("csvs", {}).items()]
     return "\n".join(lines)

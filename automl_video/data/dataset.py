@@ -27,11 +27,30 @@ MAX_PARTIAL_FAILURES = 20
 
 
 class MLUse(enum.StrEnum):
-    """What an import row says a video is for (the AutoML CSV ``ML_USE`` column)."""
+    """What an import row says a video is for: the AutoML CSV ``ML_USE`` column, or the Vertex
+    ``aiplatform.googleapis.com/ml_use`` label (``training`` / ``validation`` / ``test``)."""
 
     TRAIN = "TRAIN"
+    VALIDATION = "VALIDATION"
     TEST = "TEST"
     UNASSIGNED = "UNASSIGNED"
+
+    @classmethod
+    def from_vertex(cls, value: object) -> "MLUse":
+        """The ML_USE of a Vertex ``ml_use`` label value; ValueError names the allowed values."""
+        by_name = {"training": cls.TRAIN, "validation": cls.VALIDATION, "test": cls.TEST}
+        if not isinstance(value, str) or value.strip().lower() not in by_name:
+            raise ValueError(f"ml_use {value!r} must be one of {', '.join(by_name)}")
+        return by_name[value.strip().lower()]
+
+    @property
+    def vertex_name(self) -> str | None:
+        """The Vertex ``ml_use`` label value (None for UNASSIGNED, which Vertex leaves unlabelled)."""
+        return {MLUse.TRAIN: "training", MLUse.VALIDATION: "validation", MLUse.TEST: "test"}.get(self)
+
+
+# The ML_USE values of an AutoML top-level CSV (AutoML holds VALIDATION out of TRAIN itself).
+AUTOML_CSV_ML_USES = (MLUse.TRAIN, MLUse.TEST, MLUse.UNASSIGNED)
 
 
 class Split(enum.StrEnum):

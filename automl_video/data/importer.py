@@ -1,28 +1,24 @@
-"""Import AutoML Video CSVs into a dataset, all or nothing (AutoML v1beta1 ``ImportData``).
+"""Import labelled videos into a dataset, all or nothing (AutoML v1beta1 ``ImportData``, Vertex ``ImportData``).
 
-A source is a top-level CSV of ``ML_USE,CSV_URI`` rows; each listed CSV holds the rows of the
-dataset's prediction type (``VIDEO_URI,LABEL,START,END`` for classification), which its task parses
+The sources are AutoML two-level CSVs, Vertex CSVs or Vertex JSONL files
+(:mod:`automl_video.data.import_files`); what a row's annotation is comes from the dataset's task
 (:class:`automl_video.tasks.base.AnnotationRules`). Every row is validated and every distinct video is
-hashed and probed (in parallel, once per URI) before anything is written. If a CSV cannot be read or
+hashed and probed (in parallel, once per URI) before anything is written. If a file cannot be read or
 parsed, or more than ``max_error_fraction`` of the rows fail, nothing is imported and an existing
 dataset stays byte-identical. Otherwise the good rows are merged into the dataset and committed with
 one atomic write, after the report of every failed row (``<dataset>/imports/<import_id>.jsonl``).
 
-Rules beyond the CSV format, decided here and reported in the result's notes:
+Rules beyond the file formats, decided here and reported in the result's notes:
 
 - The same content under several URIs is one video (content hash): its annotations are merged.
-- Conflicting ML_USE for one video resolves to TEST > TRAIN > UNASSIGNED, so test data never
-  reaches training. A video whose ML_USE changes loses a split that no longer fits it.
+- Conflicting ML_USE for one video resolves to TEST > VALIDATION > TRAIN > UNASSIGNED, so test data
+  never reaches training. A video whose ML_USE changes loses a split that no longer fits it.
 - Exact duplicate rows (same content and annotation) are imported once; they are not failures.
-- A relative CSV_URI or VIDEO_URI is resolved against the folder of the CSV that names it.
+- A relative CSV_URI or VIDEO_URI is resolved against the folder of the file that names it.
 """
 
 import concurrent.futures
-import csv
-import io
 import logging
-import os
-import posixpath
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -31,6 +27,7 @@ from automl_video import storage, video
 from automl_video.data import dataset as ds
 from automl_video.data import splits
 from automl_video.data.dataset import Dataset, DatasetError, MLUse, RowFailure, Video
+from automl_video.data.import_files import AnnotationRow, ImportFailed, read_import_files
 from automl_video.progress import Progress
 from automl_video.tasks import DEFAULT_PREDICTION_TYPE, get_task
 from automl_video.tasks.base import AnnotationRules
@@ -40,22 +37,9 @@ log = logging.getLogger(__name__)
 
 MAX_VIDEO_SECONDS = 60 * 60
 # Resolution order of conflicting ML_USE values: the highest wins.
-ML_USE_PRIORITY = {MLUse.UNASSIGNED: 0, MLUse.TRAIN: 1, MLUse.TEST: 2}
+ML_USE_PRIORITY = {MLUse.UNASSIGNED: 0, MLUse.TRAIN: 1, MLUse.VALIDATION: 2, MLUse.TEST: 3}
 INSPECT_WORKERS = 16
 IMPORTS_FOLDER = "imports"
-
-
-class ImportFailed(DatasetError):
-    """The import was refused as a whole: nothing was imported.
-
-    ``failures`` holds every failed row (possibly none, e.g. for an unreadable CSV) and
-    ``report_uri`` the JSONL report of them when one was written.
-    """
-
-    def __init__(self, message: str, failures: list[RowFailure] | None = None, report_uri: str = ""):
-        super().__init__(message)
-        self.failures = failures or []
-        self.report_uri = report_uri
 
 
 @dataclass
@@ -75,17 +59,6 @@ class ImportResult:
 
 
 @dataclass
-class _AnnotationRow:
-    """A second-level row that parsed; the annotation is checked against its video later."""
-
-    csv_uri: str
-    row: int
-    ml_use: MLUse
-    video_uri: str
-    annotation: Any
-
-
-@dataclass
 class _VideoFacts:
     """What one video URI turned out to be: its content and duration, or why it cannot be used."""
 
@@ -96,7 +69,7 @@ class _VideoFacts:
 
 @dataclass
 class _AcceptedRow:
-    row: _AnnotationRow
+    row: AnnotationRow
     content_hash: str
     duration: float
     annotation: Any  # fitted to the video (e.g. an ``inf`` END resolved)
@@ -113,7 +86,7 @@ def import_data(
     """Import the videos and annotations listed by ``sources`` into the dataset at ``dataset_uri``.
 
     Args:
-        sources: URIs of top-level CSVs (``ML_USE,CSV_URI`` rows).
+        sources: URIs of AutoML top-level CSVs (``ML_USE,CSV_URI`` rows), Vertex CSVs or Vertex JSONL files.
         dataset_uri: folder of the dataset; created when absent, appended to when present.
         exhaustive: unlabelled frames are negatives for every label (AutoML ``is_exhaustively_labeled``);
             must match the dataset's setting when appending.
@@ -137,17 +110,18 @@ def import_data(
     import_id = rfc3339_now().replace("-", "").replace(":", "").replace(".", "") + "-" + uuid.uuid4().hex[:6]
     report_uri = storage.join(dataset_uri, IMPORTS_FOLDER, f"{import_id}.jsonl")
     failures: list[RowFailure] = []
-    rows, row_count = _read_sources(sources, rules, failures)
+    found = read_import_files(sources, rules, failures)
+    row_count = found.row_count
     if row_count == 0:
         raise ImportFailed(f"{', '.join(sources)}: no rows to import")
     known_durations = {v.content_hash: v.duration for v in dataset.videos}
-    facts = _inspect_videos(sorted({r.video_uri for r in rows}), known_durations)
-    accepted = _check_against_videos(rows, facts, rules, failures)
+    facts = _inspect_videos(sorted({r.video_uri for r in found.rows}), known_durations)
+    accepted = _check_against_videos(found.rows, facts, rules, failures)
     accepted = _drop_conflicts(dataset, accepted, rules, failures)
     failures.sort(key=lambda f: (f.uri, f.row))
     if len(failures) > max_error_fraction * row_count:
         _refuse(failures, row_count, max_error_fraction, report_uri)
-    result = _commit(dataset, dataset_uri, accepted, failures, sources, import_id, report_uri)
+    result = _commit(dataset, dataset_uri, accepted, failures, sources, import_id, report_uri, found.notes)
     log.info(
         "imported %d rows (%d failed): %d new videos, %d new %s into %s",
         result.imported_rows, result.failed_rows, result.videos_added, result.annotations_added, rules.noun,
@@ -200,10 +174,11 @@ def _commit(
     sources: list[str],
     import_id: str,
     report_uri: str,
+    notes: list[str],
 ) -> ImportResult:
     """Merge the accepted rows, record the import and write the dataset (the report first)."""
     videos_before, annotations_before = len(dataset.videos), ds.count_annotations(dataset.videos)
-    notes = _merge(dataset, accepted)
+    notes = notes + _merge(dataset, accepted)
     _write_report(report_uri, failures)  # before the commit, so a committed import always has its report
     dataset.imports.append(
         ds.ImportRecord(
@@ -239,112 +214,6 @@ def _write_report(report_uri: str, failures: list[RowFailure]) -> None:
     storage.write_jsonl(report_uri, [asdict(f) for f in failures])
 
 
-# -- reading CSVs ----------------------------------------------------------------------------------
-
-
-def resolve_uri(reference: str, csv_uri: str) -> str:
-    """A URI named inside ``csv_uri``: absolute ones as they are, relative ones from the CSV's folder."""
-    if "://" in reference or os.path.isabs(reference) or "/" not in csv_uri:
-        return reference
-    scheme, separator, path = csv_uri.rpartition("://")
-    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), reference))
-    return f"{scheme}{separator}{resolved}"
-
-
-def _read_csv_rows(uri: str, listed_in: str = "") -> list[tuple[int, list[str]]]:
-    """The non-blank records of a CSV as ``(1-based line number, stripped fields)``.
-
-    Raises:
-        ImportFailed: the CSV is missing, not UTF-8 text, or not parseable as CSV.
-    """
-    where = f" (listed in {listed_in})" if listed_in else ""
-    try:
-        data = storage.read_bytes(uri)
-    except FileNotFoundError:
-        raise ImportFailed(f"{uri}: CSV not found{where}; nothing imported") from None
-    except OSError as e:
-        raise ImportFailed(f"{uri}: cannot read CSV{where}: {e}; nothing imported") from e
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise ImportFailed(f"{uri}: not a UTF-8 text CSV{where} (byte {e.start}); nothing imported") from None
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    records = []
-    try:
-        for fields in reader:
-            if any(f.strip() for f in fields):
-                records.append((reader.line_num, [f.strip() for f in fields]))
-    except csv.Error as e:
-        message = f"{uri}: cannot parse CSV{where} at line {reader.line_num}: {e}; nothing imported"
-        raise ImportFailed(message) from None
-    return records
-
-
-def _read_listings(sources: list[str], rules: AnnotationRules, failures: list[RowFailure]) -> list[tuple[str, int, MLUse, str]]:
-    """The ``(top-level CSV, row, ML_USE, CSV URI)`` rows of every source; bad rows become failures."""
-    listings = []
-    for source in sources:
-        for row, fields in _read_csv_rows(source):
-            if len(fields) != 2:
-                hint = (
-                    f" (this looks like a {rules.csv_columns} file: pass the top-level CSV listing it)"
-                    if len(fields) == len(rules.csv_columns.split(","))
-                    else ""
-                )
-                message = f"expected 2 columns ML_USE,CSV_URI, got {len(fields)}{hint}"
-                failures.append(RowFailure(source, row, message))
-            elif fields[0] not in MLUse.__members__:
-                message = f"ML_USE {fields[0]!r} must be one of {', '.join(MLUse)}"
-                failures.append(RowFailure(source, row, message))
-            elif not fields[1]:
-                failures.append(RowFailure(source, row, "empty CSV_URI"))
-            else:
-                listings.append((source, row, MLUse(fields[0]), resolve_uri(fields[1], source)))
-    return listings
-
-
-def _read_sources(
-    sources: list[str], rules: AnnotationRules, failures: list[RowFailure]
-) -> tuple[list[_AnnotationRow], int]:
-    """Parse every top-level CSV and the CSVs they list (each read once, in parallel).
-
-    Returns:
-        The annotation rows that parsed, and the count of all rows read (top-level rows included).
-    """
-    before = len(failures)
-    listings = _read_listings(sources, rules, failures)
-    row_count = len(listings) + len(failures) - before
-    first_listing = {}
-    for source, row, _, csv_uri in listings:
-        first_listing.setdefault(csv_uri, f"{source} row {row}")
-    with concurrent.futures.ThreadPoolExecutor(max_workers=INSPECT_WORKERS) as pool:
-        read = pool.map(lambda uri: _rows_or_failure(uri, first_listing[uri]), first_listing)
-        contents = dict(zip(first_listing, read))
-    rows: list[_AnnotationRow] = []
-    for _, _, ml_use, csv_uri in listings:
-        records = contents[csv_uri]
-        if isinstance(records, ImportFailed):
-            raise records
-        for row, fields in records:
-            row_count += 1
-            try:
-                parsed = rules.parse_csv_row(fields, csv_uri, row)
-            except ValueError as e:
-                failures.append(RowFailure(csv_uri, row, str(e)))
-                continue
-            video_uri = resolve_uri(parsed.video_uri, csv_uri)
-            rows.append(_AnnotationRow(csv_uri, row, ml_use, video_uri, parsed.annotation))
-    return rows, row_count
-
-
-def _rows_or_failure(uri: str, listed_in: str) -> list[tuple[int, list[str]]] | ImportFailed:
-    """The CSV's rows, or the ImportFailed reading it raised (re-raised later in a deterministic order)."""
-    try:
-        return _read_csv_rows(uri, listed_in)
-    except ImportFailed as e:
-        return e
-
-
 # -- videos ----------------------------------------------------------------------------------------
 
 
@@ -377,19 +246,19 @@ def _inspect_videos(uris: list[str], known_durations: dict[str, float]) -> dict[
 
 
 def _check_against_videos(
-    rows: list[_AnnotationRow], facts: dict[str, _VideoFacts], rules: AnnotationRules, failures: list[RowFailure]
+    rows: list[AnnotationRow], facts: dict[str, _VideoFacts], rules: AnnotationRules, failures: list[RowFailure]
 ) -> list[_AcceptedRow]:
     """Rows whose video decodes and whose annotation fits in it (e.g. ``inf`` END resolved)."""
     accepted = []
     for r in rows:
         fact = facts[r.video_uri]
         if fact.error:
-            failures.append(RowFailure(r.csv_uri, r.row, fact.error))
+            failures.append(RowFailure(r.source_uri, r.row, fact.error))
             continue
         try:
             annotation = rules.fit_to_video(r.annotation, r.video_uri, fact.duration)
         except ValueError as e:
-            failures.append(RowFailure(r.csv_uri, r.row, str(e)))
+            failures.append(RowFailure(r.source_uri, r.row, str(e)))
             continue
         accepted.append(_AcceptedRow(r, fact.content_hash, fact.duration, annotation))
     return accepted
@@ -408,7 +277,7 @@ def _drop_conflicts(
         reasons = rules.conflicts(existing.get(content_hash, []), [a.annotation for a in new_rows])
         for index, reason in reasons.items():
             refused.add(id(new_rows[index]))
-            failures.append(RowFailure(new_rows[index].row.csv_uri, new_rows[index].row.row, reason))
+            failures.append(RowFailure(new_rows[index].row.source_uri, new_rows[index].row.row, reason))
     return [a for a in accepted if id(a) not in refused]
 
 
@@ -470,7 +339,7 @@ def _resolve_ml_use(videos: dict[str, Video], ml_uses: dict[str, set[MLUse]]) ->
         note = (
             f"video {v.video_id} ({v.uri}): conflicting ML_USE "
             f"{', '.join(sorted(given, key=ML_USE_PRIORITY.__getitem__))}; "
-            f"using {chosen} (TEST > TRAIN > UNASSIGNED, so test data never reaches training)"
+            f"using {chosen} (TEST > VALIDATION > TRAIN > UNASSIGNED, so test data never reaches training)"
         )
         v.ml_use = chosen
         if v.split is not None and not splits.split_fits_ml_use(v.split, chosen):

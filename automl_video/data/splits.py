@@ -57,6 +57,8 @@ def split_fits_ml_use(split: Split | None, ml_use: MLUse) -> bool:
     """Whether a video of ``ml_use`` may keep ``split`` (TEST data stays in TEST, TRAIN data out of it)."""
     if ml_use == MLUse.TEST:
         return split == Split.TEST
+    if ml_use == MLUse.VALIDATION:
+        return split == Split.VALIDATION
     if ml_use == MLUse.TRAIN:
         return split in (Split.TRAIN, Split.VALIDATION)
     return split is not None
@@ -129,12 +131,15 @@ def plan_split(
 
 
 def _kept_assignment(dataset: Dataset, resplit: bool) -> dict[str, Split | None]:
-    """The sets videos keep from the earlier split: TEST videos always, others when their set still fits."""
+    """The sets videos keep from the earlier split: TEST and VALIDATION (Vertex ``ml_use``) videos always,
+    others when their set still fits."""
     left_out = set() if resplit or dataset.split_config is None else set(dataset.split_config.left_out)
     assignment: dict[str, Split | None] = {}
     for v in dataset.videos:
         if v.ml_use == MLUse.TEST:
             assignment[v.video_id] = Split.TEST
+        elif v.ml_use == MLUse.VALIDATION:
+            assignment[v.video_id] = Split.VALIDATION
         elif resplit:
             continue
         elif v.ml_use == MLUse.UNASSIGNED and v.split is None:

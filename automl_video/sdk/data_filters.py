@@ -4,11 +4,11 @@ A filter uses the list-filter language of :mod:`automl_video.registry.filters` o
 each video:
 
 =============  ===============================================================================
-``ml_use``     the ML_USE it was imported with: ``TRAIN``, ``TEST`` or ``UNASSIGNED``
+``ml_use``     the ML_USE it was imported with: ``TRAIN``, ``VALIDATION``, ``TEST`` or ``UNASSIGNED``
 ``label``      each label of its segments (``label=car`` matches a video with any ``car`` segment)
 ``uri``        each URI it was imported from (``uri:"*.avi"``, ``uri:"gs://bucket/day1/*"``)
 ``video_id``   its ID (first 16 hex characters of its content hash)
-``labels``     ``labels.aiplatform.googleapis.com/ml_use`` = ``training`` / ``test``, as Vertex
+``labels``     ``labels.aiplatform.googleapis.com/ml_use`` = ``training`` / ``validation`` / ``test``, as Vertex
                labels data items (absent for UNASSIGNED videos)
 =============  ===============================================================================
 
@@ -26,7 +26,6 @@ from automl_video.registry import filters
 
 MATCH_NOTHING = "-"
 ML_USE_LABEL = "aiplatform.googleapis.com/ml_use"
-_VERTEX_ML_USE = {dataset_lib.MLUse.TRAIN: "training", dataset_lib.MLUse.TEST: "test"}
 ITEM_FIELDS = {
     "ml_use": filters.Field(filters.FieldKind.STRING, allowed=tuple(dataset_lib.MLUse)),
     "label": filters.Field(filters.FieldKind.STRING),
@@ -73,7 +72,7 @@ class FilterSplit:
 
 def data_item(video: dataset_lib.Video) -> dict[str, filters.ItemValue]:
     """The fields a filter sees for one video."""
-    system_labels = {ML_USE_LABEL: _VERTEX_ML_USE[video.ml_use]} if video.ml_use in _VERTEX_ML_USE else {}
+    system_labels = {ML_USE_LABEL: video.ml_use.vertex_name} if video.ml_use.vertex_name else {}
     return {
         "ml_use": video.ml_use,
         "label": sorted(video.labels()),

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from automl_video.modeling.loading import TrainedModel
     from automl_video.modeling.metadata import InputSpec, ModelType
     from automl_video.prediction.clips import ClipSpan
+    from automl_video.synth import SynthOptions
     from automl_video.training.clip_cache import ClipExample, ClipStore
     from automl_video.video import VideoReader
 
@@ -35,12 +36,17 @@ class ParsedRow:
 class AnnotationRules(ABC):
     """How a task's annotations are imported, checked and stored (no TensorFlow here)."""
 
-    csv_columns: ClassVar[str]  # the second-level CSV's columns, as errors name them
+    csv_columns: ClassVar[str]  # the task's CSV columns (AutoML second level; Vertex after ML_USE)
     noun: ClassVar[str]  # what a person calls the annotations ("segments")
 
     @abstractmethod
     def parse_csv_row(self, fields: list[str], source_uri: str, source_row: int) -> ParsedRow:
         """Parse one second-level CSV row; ValueError says what is wrong with it."""
+
+    @abstractmethod
+    def parse_jsonl_item(self, item: dict[str, Any], source_uri: str, source_row: int) -> list[Any]:
+        """The annotations of one Vertex JSONL line (the engine reads its ``videoGcsUri`` and ML_USE);
+        ValueError says what is wrong with the line."""
 
     @abstractmethod
     def fit_to_video(self, annotation: Any, video_uri: str, duration: float) -> Any:
@@ -168,3 +174,8 @@ class Task(ABC):
 
     @abstractmethod
     def prediction(self) -> PredictionRecipe: ...
+
+    @abstractmethod
+    def synthesize(self, output: str, options: "SynthOptions") -> Any:
+        """Write a synthetic dataset of the task (videos and import files) under ``output``; the
+        result dataclass names the import file as ``import_csv`` (or ``import_jsonl``)."""

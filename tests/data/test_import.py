@@ -188,11 +188,13 @@ def storage_failures(result):
     return [ds.RowFailure(**row) for row in storage.read_jsonl(result.report_uri)]
 
 
-def test_a_top_level_csv_given_as_second_level_gets_a_hint(media, tmp_path):
+def test_a_second_level_csv_given_directly_is_read_as_a_vertex_csv(media, tmp_path):
     second = tmp_path / "videos.csv"
     second.write_text(f"{media['video']},label,0,1\n")
-    with pytest.raises(ImportFailed, match="looks like a VIDEO_URI,LABEL,START,END file"):
-        import_data([str(second)], str(tmp_path / "dataset"))
+    result = import_data([str(second)], str(tmp_path / "dataset"))
+    assert f"{second}: read as a Vertex CSV ([ML_USE,]VIDEO_URI,LABEL,START,END)" in result.notes
+    [v] = ds.load(str(tmp_path / "dataset")).videos
+    assert v.ml_use == "UNASSIGNED" and [(a.label, a.start, a.end) for a in v.annotations] == [("label", 0.0, 1.0)]
 
 
 def test_end_within_the_container_rounding_is_clamped_to_the_duration(media, tmp_path):

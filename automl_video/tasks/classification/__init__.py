@@ -37,4 +37,10 @@ class ClassificationTask(Task):
         return ClassificationPrediction()
 
 
+    def synthesize(self, output, options):
+        from automl_video.tasks.classification.synth import generate
+
+        return generate(output, **vars(options))
+
+
 TASK = ClassificationTask()

@@ -1,7 +1,7 @@
 """Classification annotations: labelled time segments of a video, and the ``-`` negative rule.
 
-A second-level import CSV row is ``VIDEO_URI,LABEL,START,END`` (seconds; END may be ``inf``, the end
-of the video). ``LABEL`` ``-`` marks a span where no label applies (a negative for every label); it
+A CSV row is ``VIDEO_URI,LABEL,START,END`` (seconds; END may be ``inf``, the end of the video); a Vertex
+JSONL line lists ``timeSegmentAnnotations``. ``LABEL`` ``-`` marks a span where no label applies (a negative for every label); it
 must not overlap another label's segment in the same video.
 """
 
@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 from automl_video.data.labels import check_label
 from automl_video.tasks.base import AnnotationRules, ParsedRow
-from automl_video.times import format_seconds
+from automl_video.times import format_seconds, parse_duration
 
 NEGATIVE_LABEL = "-"
 
@@ -48,19 +48,39 @@ class SegmentRules(AnnotationRules):
         video_uri, label, start_text, end_text = fields
         if not video_uri:
             raise ValueError("empty VIDEO_URI")
-        if label != NEGATIVE_LABEL:
-            check_label(label, also="or '-'")
+        _check_segment_label(label)
         start = _parse_seconds(start_text)
         if start is None or math.isinf(start):
             raise ValueError(f"START {start_text!r} is not a number of seconds")
         end = _parse_seconds(end_text)
         if end is None or end == -math.inf:
             raise ValueError(f"END {end_text!r} is not a number of seconds or inf")
-        if start < 0:
-            raise ValueError(f"START {start_text} is negative")
-        if end <= start:
-            raise ValueError(f"START {start_text} must be before END {end_text}")
-        return ParsedRow(video_uri, Segment(label, start, end, source_uri, source_row))
+        return ParsedRow(video_uri, _segment(label, start, end, start_text, end_text, source_uri, source_row))
+
+    def parse_jsonl_item(self, item: dict[str, Any], source_uri: str, source_row: int) -> list[Segment]:
+        """``timeSegmentAnnotations`` ``[{displayName, startTime, endTime}]`` (times ``"1.5s"``, numbers, or
+        ``Infinity`` for the end; a missing start is 0, a missing end the video's end)."""
+        annotations = _field(item, "timeSegmentAnnotations")
+        if not isinstance(annotations, list) or not annotations:
+            raise ValueError("'timeSegmentAnnotations' is missing or empty: list the labelled time segments")
+        segments = []
+        for number, annotation in enumerate(annotations, start=1):
+            where = f"timeSegmentAnnotations[{number - 1}]"
+            if not isinstance(annotation, dict):
+                raise ValueError(f"{where} must be an object with displayName, startTime and endTime")
+            label = _field(annotation, "displayName")
+            if not isinstance(label, str):
+                raise ValueError(f"{where}: 'displayName' is missing or not a string")
+            _check_segment_label(label)
+            start_value, end_value = _field(annotation, "startTime", "0s"), _field(annotation, "endTime", "Infinity")
+            try:
+                start, end = parse_duration(start_value), parse_duration(end_value)
+            except ValueError as e:
+                raise ValueError(f"{where}: {e}") from None
+            if math.isinf(start):
+                raise ValueError(f"{where}: startTime {start_value!r} is not a finite time")
+            segments.append(_segment(label, start, end, str(start_value), str(end_value), source_uri, source_row))
+        return segments
 
     def fit_to_video(self, annotation: Segment, video_uri: str, duration: float) -> Segment:
         """``inf`` END becomes the duration; END may pass the duration by the containers' rounding."""
@@ -97,6 +117,28 @@ class SegmentRules(AnnotationRules):
 
     def from_json(self, doc: dict[str, Any]) -> Segment:
         return Segment(**doc)
+
+
+def _check_segment_label(label: str) -> None:
+    if label != NEGATIVE_LABEL:
+        check_label(label, also="or '-'")
+
+
+def _segment(
+    label: str, start: float, end: float, start_text: str, end_text: str, source_uri: str, source_row: int
+) -> Segment:
+    """The segment of a parsed row; ValueError when its times are out of order (texts as written)."""
+    if start < 0:
+        raise ValueError(f"START {start_text} is negative")
+    if end <= start:
+        raise ValueError(f"START {start_text} must be before END {end_text}")
+    return Segment(label, start, end, source_uri, source_row)
+
+
+def _field(item: dict[str, Any], camel_case: str, default: Any = None) -> Any:
+    """A Vertex JSON field by its camelCase name or its snake_case one."""
+    snake_case = "".join(f"_{c.lower()}" if c.isupper() else c for c in camel_case)
+    return item.get(camel_case, item.get(snake_case, default))
 
 
 def _parse_seconds(text: str) -> float | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from automl_video import storage
-from automl_video.data.dataset import MLUse
+from automl_video.data.dataset import AUTOML_CSV_ML_USES, MLUse
 from automl_video.progress import Progress
 from automl_video.synth import MOTIONS, STILL, Canvas, MotionSpan, absolute_url, format_time, render_motion_spans
 from automl_video.tasks.classification.annotations import NEGATIVE_LABEL
@@ -79,7 +79,7 @@ def generate(
     output = absolute_url(output)
     class_names = list(MOTIONS[:classes])
     canvas = Canvas(width, height)
-    rows: dict[str, list[str]] = {use: [] for use in MLUse}
+    rows: dict[str, list[str]] = {use: [] for use in AUTOML_CSV_ML_USES}
     videos: list[str] = []
     progress = Progress("synth videos", classes * videos_per_class, unit="videos")
     for class_index, label in enumerate(class_names):
@@ -98,12 +98,12 @@ def generate(
             progress.update()
     progress.finish()
     csvs = {}
-    for use in MLUse:
+    for use in AUTOML_CSV_ML_USES:
         csv_uri = storage.join(output, f"{use.lower()}.csv")
         storage.write_text(csv_uri, "".join(row + "\n" for row in rows[use]))
         csvs[use] = csv_uri
     import_csv = storage.join(output, "import.csv")
-    storage.write_text(import_csv, "".join(f"{use},{csvs[use]}\n" for use in MLUse))
+    storage.write_text(import_csv, "".join(f"{use},{csvs[use]}\n" for use in AUTOML_CSV_ML_USES))
     return SynthResult(import_csv=import_csv, class_names=class_names, videos=videos, csvs=csvs)
 
 
