@@ -47,7 +47,7 @@ from automl_video.modeling.metadata import (
 )
 from automl_video.progress import Progress
 from automl_video.tasks import get_task
-from automl_video.tasks.base import TrainingRecipe
+from automl_video.tasks.base import Task, TrainingRecipe
 from automl_video.training.checkpoints import CHECKPOINT_DIR, STATE_FILE, Checkpoints, TrainingError, TrainState
 from automl_video.training.clip_cache import DEFAULT_CACHE_GB, ClipExample, ClipStore, evaluation_dataset, without_failures
 from automl_video.training.logs import LOGS_DIR, LogDir, write_scalar
@@ -149,52 +149,29 @@ def train(
     examples = _examples(dataset, dataset_uri, recipe, seed)
     batch_size = batch_size or recipe.batch_size(parsed_type)
     checkpoints = Checkpoints(model_uri)
-    state = _state_to_resume(checkpoints, model_uri, _fingerprint(dataset, parsed_type, spec, seed, init_weights, batch_size))
+    fingerprint = _fingerprint(dataset, parsed_type, spec, seed, init_weights, batch_size)
+    state = _state_to_resume(checkpoints, model_uri, fingerprint)
     if state.stop_reason and storage.is_published(model_uri):
         log.info("%s: this training already finished (%s); nothing to do", model_uri, state.stop_reason)
         return _result_from_metadata(model_uri, load_metadata(model_uri), resumed_from_epoch=state.epochs)
     resumed_from_epoch = state.epochs
     if resumed_from_epoch:
         log.info("resuming from epoch %d (checkpoint in %s)", resumed_from_epoch, checkpoints.directory)
-
+    plan = _Plan(task, parsed_type, spec, len(dataset.annotation_specs), batch_size, seed, init_weights,
+                 run_started, budget_minutes, max_epochs, patience)
     with _accelerators() as (strategy, replicas):
-        with strategy.scope():
-            network = task.networks().build(parsed_type, len(dataset.annotation_specs), spec)
-            trainer = recipe.trainer(network, keras.optimizers.Adam(LEARNING_RATE))
-            trainer.optimizer.build(network.trainable_variables)
-        session = TrainingSession(
-            state=state,
-            checkpoints=checkpoints,
-            network=network,
-            trainer=trainer,
-            recipe=recipe,
-            batch_size=batch_size * replicas,
-            seed=seed,
-            deadline=run_started + budget_minutes * 60.0 - state.elapsed_seconds,
-            prior_elapsed=state.elapsed_seconds,
-            run_started=run_started,
-            max_epochs=max_epochs,
-            patience=patience,
-        )
-        if state.epochs:
-            session.restore()
-        elif init_weights:
-            load_init_weights(network, init_weights)
+        session = TrainingSession.start(plan, state, checkpoints, strategy, replicas)
         session.store = ClipStore(spec, cache_dir, cache_gb)
         _decode(session, examples, dataset_uri)
-        with LogDir(model_uri) as logs:
-            session.loop(logs)
-            network.set_weights(session.best_weights)
-            metadata = ModelMetadata(
-                model_type=parsed_type.value,
-                annotation_specs=list(dataset.annotation_specs),
-                input_spec=spec,
-                display_name=display_name or model_uri.rstrip("/").rsplit("/", 1)[-1],
-                prediction_type=dataset.prediction_type,
-                dataset_uri=dataset_uri,
-                training=session.summary(budget_minutes, init_weights, replicas, examples.failures),
-            )
-            _publish(network, metadata, state, logs.local, model_uri)
+        metadata = ModelMetadata(
+            model_type=parsed_type.value,
+            annotation_specs=list(dataset.annotation_specs),
+            input_spec=spec,
+            display_name=display_name or model_uri.rstrip("/").rsplit("/", 1)[-1],
+            prediction_type=dataset.prediction_type,
+            dataset_uri=dataset_uri,
+        )
+        session.train_and_publish(model_uri, metadata, budget_minutes, init_weights, replicas, examples.failures)
     checkpoints.remove_unreferenced(state)
     log.info(
         "trained %s at %s: best VALIDATION %s %.4f at epoch %d of %d (%s)",
@@ -202,6 +179,23 @@ def train(
         state.epochs, state.stop_reason,
     )
     return _result_from_metadata(model_uri, metadata, resumed_from_epoch)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one training builds and when it stops (the budget counts over all runs, from this run's start)."""
+
+    task: Task
+    model_type: ModelType
+    spec: InputSpec
+    num_labels: int
+    batch_size: int  # per accelerator
+    seed: int
+    init_weights: str | None
+    run_started: float
+    budget_minutes: float
+    max_epochs: int
+    patience: int
 
 
 def _check_input_spec(spec: InputSpec) -> None:
@@ -303,6 +297,52 @@ class TrainingSession:
     train_examples: list[ClipExample] = field(default_factory=list)
     val_examples: list[ClipExample] = field(default_factory=list)
     best_weights: list[np.ndarray] | None = None
+
+    @classmethod
+    def start(
+        cls, plan: "_Plan", state: TrainState, checkpoints: Checkpoints, strategy: Any, replicas: int
+    ) -> "TrainingSession":
+        """The network and its trainer at the committed state: restored, or fresh (from ``init_weights``)."""
+        recipe = plan.task.training()
+        with strategy.scope():
+            network = plan.task.networks().build(plan.model_type, plan.num_labels, plan.spec)
+            trainer = recipe.trainer(network, keras.optimizers.Adam(LEARNING_RATE))
+            trainer.optimizer.build(network.trainable_variables)
+        session = cls(
+            state=state,
+            checkpoints=checkpoints,
+            network=network,
+            trainer=trainer,
+            recipe=recipe,
+            batch_size=plan.batch_size * replicas,
+            seed=plan.seed,
+            deadline=plan.run_started + plan.budget_minutes * 60.0 - state.elapsed_seconds,
+            prior_elapsed=state.elapsed_seconds,
+            run_started=plan.run_started,
+            max_epochs=plan.max_epochs,
+            patience=plan.patience,
+        )
+        if state.epochs:
+            session.restore()
+        elif plan.init_weights:
+            load_init_weights(network, plan.init_weights)
+        return session
+
+    def train_and_publish(
+        self,
+        model_uri: str,
+        metadata: ModelMetadata,
+        budget_minutes: float,
+        init_weights: str | None,
+        replicas: int,
+        failures: list[ClipFailure],
+    ) -> None:
+        """Train to a stop reason, then publish the best weights with ``metadata`` (its training section filled)."""
+        with LogDir(model_uri) as logs:
+            self.loop(logs)
+            self.network.set_weights(self.best_weights)
+            metadata.training = self.summary(budget_minutes, init_weights, replicas, failures)
+            _publish(self.network, metadata, self.state, logs.local, model_uri)
 
     def restore(self) -> None:
         """Load the best and the last committed weights and the optimizer state."""
