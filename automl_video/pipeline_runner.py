@@ -1,14 +1,15 @@
 """Everything about running the stages as Kubeflow pipelines that is not the pipelines themselves.
 
-Three kinds of helpers live here, all importable without kfp (kfp loads only inside the functions
+Two kinds of helpers live here, both importable without kfp (kfp loads only inside the functions
 that compile, run or submit):
 
-- what the components call besides their one stage function: expanding import sources at run time,
-  turning a stage result into artifact metadata, and the serving gate (:func:`promote_if_better`);
 - the cluster settings a compiled pipeline carries (images, GPU node pool, retries), read from
-  ``AUTOML_VIDEO_*`` environment variables;
+  ``AUTOML_VIDEO_*`` environment variables, and the pipelines' arguments;
 - compile / run through ``kfp.local`` / submit / schedule, used by ``automl-video pipeline`` and
   ``automl-video demo``.
+
+What the components call lives in the library: :mod:`automl_video.stage`, :mod:`automl_video.serving`,
+:mod:`automl_video.data.sources`, :mod:`automl_video.prediction.shards`.
 """
 
 import builtins
@@ -29,9 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from automl_video import __version__, storage
-from automl_video.dataset import utc_now
 from automl_video.errors import AutoMLVideoError
 from automl_video.model_spec import parse_model_type
+from automl_video.prediction.shards import shard_indices
+from automl_video.stage import fraction_parameters
 
 log = logging.getLogger(__name__)
 
@@ -132,187 +134,6 @@ def default_image(kind: str = "cpu") -> str:
     return settings.gpu_image if kind == "gpu" else settings.cpu_image
 
 
-# -- what components call --------------------------------------------------------------------------
-
-
-def expand_sources(sources: list[str]) -> list[str]:
-    """Resolve import sources at run time, so a scheduled run picks up CSVs dropped since the last one.
-
-    A source ending in ``/`` is a prefix: every top-level import CSV under it (``ML_USE,CSV_URI``
-    rows; the second-level CSVs they list are skipped). A source with ``*``, ``?`` or ``[`` is a glob.
-    Anything else is one CSV, taken as given.
-
-    Args:
-        sources: CSV URIs, globs or prefixes.
-
-    Returns:
-        The CSV URIs in a stable order, without duplicates.
-
-    Raises:
-        FileNotFoundError: a prefix or glob matches no CSV.
-    """
-    expanded: list[str] = []
-    for source in sources:
-        if source.endswith("/"):
-            found = [uri for uri in storage.glob(storage.join(source, "**", "*.csv")) if _is_import_csv(uri)]
-            if not found:
-                raise FileNotFoundError(f"{source}: no import CSV (rows ML_USE,CSV_URI) under this prefix")
-        elif any(c in source for c in "*?["):
-            found = storage.glob(source)
-            if not found:
-                raise FileNotFoundError(f"{source}: no file matches this pattern")
-        else:
-            found = [source]
-        expanded.extend(uri for uri in found if uri not in expanded)
-    return expanded
-
-
-_ML_USE_ROW = re.compile(r"^\s*(TRAIN|TEST|UNASSIGNED)\s*,[^,]+$", re.IGNORECASE)
-
-
-def _is_import_csv(uri: str) -> bool:
-    """Whether the first non-blank line of a CSV is an ``ML_USE,CSV_URI`` row."""
-    with storage.open_read(uri, "rb") as f:
-        head = f.read(4096).decode("utf-8-sig", errors="replace")
-    first = next((line for line in head.splitlines() if line.strip()), "")
-    return bool(_ML_USE_ROW.match(first))
-
-
-def shard_indices(shard_count: int) -> list[int]:
-    """The shard numbers a batch prediction fans out over."""
-    if shard_count < 1:
-        raise ValueError(f"shard count must be at least 1, got {shard_count}")
-    return list(range(shard_count))
-
-
-def merge_prediction_shards(
-    shard_records: list[str], model_uri: str, inputs: list[str], predictions_prefix: str, params: dict[str, Any]
-) -> dict[str, Any]:
-    """The final output of a fanned-out batch prediction, as a JSON document.
-
-    Args:
-        shard_records: the JSON record each shard task wrote (its :class:`PredictionResult`).
-        model_uri, inputs, predictions_prefix, params: what every shard ran with.
-
-    Returns:
-        The merged ``PredictionResult`` document; with one shard, that shard's own (it already wrote
-        the final output).
-    """
-    from automl_video.predict import merge_shards
-    from automl_video.prediction_io import PredictionParams
-
-    finished = [record for record in map(storage.read_json, shard_records) if record.get("complete")]
-    if finished:
-        return finished[0]
-    return merge_shards(model_uri, inputs, predictions_prefix, PredictionParams.from_mapping(params)).to_json()
-
-
-def artifact_metadata(result: Any, started_at: float) -> dict[str, Any]:
-    """A stage result as KFP artifact metadata, plus when the stage's own work ran.
-
-    ``started_at``/``finished_at`` (epoch seconds) let a local run tell the stages' work from the
-    orchestration around it; the KFP UI shows the rest of the result beside the artifact.
-    """
-    finished_at = time.time()
-    if isinstance(result, dict):
-        document = dict(result)
-    else:
-        document = result.to_json() if hasattr(result, "to_json") else dataclasses.asdict(result)
-    document = json.loads(json.dumps(document, default=str))
-    document.update(started_at=started_at, finished_at=finished_at, seconds=round(finished_at - started_at, 3))
-    return document
-
-
-# -- serving gate ----------------------------------------------------------------------------------
-
-SERVING_POINTER = "serving.json"
-SERVING_CURRENT = "current"
-SERVING_VERSIONS = "versions"
-
-
-@dataclass
-class PromotionResult:
-    """The gate's decision: ``serving_model_uri`` is the model serving after it (maybe unchanged)."""
-
-    promoted: bool
-    au_prc: float
-    previous_au_prc: float | None
-    serving_model_uri: str
-    version_uri: str
-    pointer_uri: str
-    reason: str
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def read_serving_pointer(serving_root: str) -> dict[str, Any] | None:
-    """The ``serving.json`` document of a serving root, None before the first promotion."""
-    pointer_uri = storage.join(serving_root, SERVING_POINTER)
-    if not storage.exists(pointer_uri):
-        return None
-    try:
-        pointer = storage.read_json(pointer_uri)
-        float(pointer["au_prc"])
-    except (ValueError, KeyError, TypeError) as e:
-        raise AutoMLVideoError(f"{pointer_uri}: not a valid serving pointer ({e}); fix or remove it") from e
-    return pointer
-
-
-def promote_if_better(
-    model_uri: str, au_prc: float, serving_root: str, model_display_name: str = "", source_uri: str = ""
-) -> PromotionResult:
-    """Make ``model_uri`` the serving model when its overall AU-PRC is at least the current one's.
-
-    A promoted model is copied to ``<serving_root>/versions/<id>`` (kept for rollback) and to the
-    stable ``<serving_root>/current``; ``<serving_root>/serving.json`` is rewritten last, so the
-    gate of a later run compares against a model that is fully in place.
-
-    Args:
-        model_uri: the newly trained model folder.
-        au_prc: its overall AU-PRC on the TEST split.
-        serving_root: folder (any URL) of the serving model.
-        model_display_name: recorded in the pointer.
-        source_uri: where the model is kept for the record (its artifact URI), default ``model_uri``.
-
-    Returns:
-        Whether it was promoted and which model serves now.
-    """
-    pointer_uri = storage.join(serving_root, SERVING_POINTER)
-    current_uri = storage.join(serving_root, SERVING_CURRENT)
-    current = read_serving_pointer(serving_root)
-    previous = float(current["au_prc"]) if current else None
-    if previous is not None and au_prc < previous:
-        reason = f"AU-PRC {au_prc:.4f} is below the serving model's {previous:.4f}; the serving model stays"
-        log.info("gate: %s", reason)
-        kept_version = current.get("version_uri", "")
-        return PromotionResult(False, au_prc, previous, current_uri, kept_version, pointer_uri, reason)
-    version = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
-    version_uri = storage.join(serving_root, SERVING_VERSIONS, version)
-    with storage.local_dir(model_uri) as local_model:
-        storage.publish_dir(local_model, version_uri)
-        storage.publish_dir(local_model, current_uri)
-    storage.write_json(
-        pointer_uri,
-        {
-            "model_uri": current_uri,
-            "version_uri": version_uri,
-            "source_model_uri": source_uri or model_uri,
-            "model_display_name": model_display_name,
-            "au_prc": au_prc,
-            "promoted_at": utc_now(),
-            "previous": {key: current[key] for key in ("version_uri", "au_prc", "promoted_at")} if current else None,
-        },
-    )
-    reason = (
-        "first model of this serving root"
-        if previous is None
-        else f"AU-PRC {au_prc:.4f} is at least the serving model's {previous:.4f}"
-    )
-    log.info("gate: promoted %s -> %s (%s)", model_uri, current_uri, reason)
-    return PromotionResult(True, au_prc, previous, current_uri, version_uri, pointer_uri, reason)
-
-
 # -- pipeline arguments ----------------------------------------------------------------------------
 
 
@@ -359,9 +180,9 @@ class TrainingArguments:
             raise ValueError("batch prediction asked (predictions prefix given) but no prediction input")
         shard_indices(self.prediction_shards)
         doc = dataclasses.asdict(self)
-        # KFP parameters cannot be None: 0/0 stands for "AutoML's default split".
-        doc["training_fraction_split"] = self.training_fraction_split or 0.0
-        doc["test_fraction_split"] = self.test_fraction_split or 0.0
+        doc["training_fraction_split"], doc["test_fraction_split"] = fraction_parameters(
+            self.training_fraction_split, self.test_fraction_split
+        )
         return doc
 
 
@@ -382,13 +203,6 @@ class BatchPredictionArguments:
             raise ValueError("no predictions prefix given: say where the predictions go")
         shard_indices(self.shards)
         return dataclasses.asdict(self)
-
-
-def fractions_from_parameters(training_fraction: float, test_fraction: float) -> tuple[float | None, float | None]:
-    """Undo :meth:`TrainingArguments.parameters`' 0/0 encoding of "no fractions given"."""
-    if training_fraction == 0.0 and test_fraction == 0.0:
-        return None, None
-    return training_fraction, test_fraction
 
 
 # -- compile / run / submit / schedule (kfp loads here) --------------------------------------------
@@ -444,7 +258,7 @@ class TaskRecord:
     parameters: dict[str, Any]
 
     def work_interval(self) -> tuple[float, float] | None:
-        """When the stage's own work ran (from :func:`artifact_metadata`), None for glue tasks."""
+        """When the stage's own work ran (:attr:`automl_video.stage.StageRun.metadata`), None for glue tasks."""
         for meta in self.metadata.values():
             if "started_at" in meta and "finished_at" in meta:
                 return float(meta["started_at"]), float(meta["finished_at"])
@@ -700,7 +514,8 @@ def schedule(
 ) -> ScheduleResult:
     """Upload the pipeline as a new version of ``automl-video-<pipeline>`` and run it on ``cron``.
 
-    Each scheduled run imports whatever its sources match at that time (see :func:`expand_sources`).
+    Each scheduled run imports whatever its sources match at that time
+    (:func:`automl_video.data.sources.expand_sources`).
     Runs never overlap (max concurrency 1) and missed slots are not backfilled.
 
     Args:

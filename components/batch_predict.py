@@ -11,7 +11,7 @@ from automl_video.pipeline_runner import default_image
 @dsl.component(base_image=default_image(), packages_to_install=[], install_kfp_package=False)
 def plan_prediction_shards(shard_count: int) -> List[int]:
     """The shard numbers ``dsl.ParallelFor`` fans out over."""
-    from automl_video.pipeline_runner import shard_indices
+    from automl_video.prediction.shards import shard_indices
 
     return shard_indices(shard_count)
 
@@ -27,16 +27,14 @@ def batch_predict_shard(
     shard: Output[Artifact],
 ):
     """Predict the rows of shard ``shard_index``/``shard_count``; row results go to the prefix's work folder."""
-    import time
-
     from automl_video import storage
-    from automl_video.pipeline_runner import artifact_metadata
     from automl_video.predict import batch_predict
     from automl_video.prediction_io import PredictionParams
+    from automl_video.stage import run_stage
 
-    started_at = time.time()
-    result = batch_predict(
-        model.path, inputs, predictions_prefix, PredictionParams.from_mapping(params), shard=(shard_index, shard_count)
+    run = run_stage(
+        batch_predict,
+        model.path, inputs, predictions_prefix, PredictionParams.from_mapping(params), shard=(shard_index, shard_count),
     )
-    shard.metadata.update(artifact_metadata(result, started_at))
+    shard.metadata.update(run.metadata)
     storage.write_json(shard.path, shard.metadata)

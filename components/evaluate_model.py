@@ -17,15 +17,14 @@ def evaluate_model(
 ) -> float:
     """Evaluate ``model`` on the TEST split of ``dataset``; returns the overall AU-PRC (for the gate)."""
     import shutil
-    import time
 
     from automl_video import storage
     from automl_video.evaluate import evaluate
-    from automl_video.pipeline_runner import artifact_metadata
+    from automl_video.stage import run_stage
 
-    started_at = time.time()
-    result = evaluate(model.path, dataset.path, evaluation.path)
-    evaluation.metadata.update(artifact_metadata(result, started_at))
+    run = run_stage(evaluate, model.path, dataset.path, evaluation.path)
+    result = run.result
+    evaluation.metadata.update(run.metadata)
     for name, value in storage.read_json(result.metrics_uri).items():
         metrics.log_metric(name, value)
     curve = storage.read_json(result.pr_curve_uri)

@@ -15,11 +15,8 @@ def export_model(
     exported_model: Output[Model],
 ):
     """Export ``model`` (``tf-saved-model`` or ``tflite``); ``dataset`` calibrates int8 quantization."""
-    import time
-
     from automl_video.export import export_model as export
-    from automl_video.pipeline_runner import artifact_metadata
+    from automl_video.stage import run_stage
 
-    started_at = time.time()
-    result = export(model.path, export_format, exported_model.path, quantize=quantize, dataset_uri=dataset.path)
-    exported_model.metadata.update(artifact_metadata(result, started_at))
+    run = run_stage(export, model.path, export_format, exported_model.path, quantize=quantize, dataset_uri=dataset.path)
+    exported_model.metadata.update(run.metadata)

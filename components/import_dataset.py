@@ -17,11 +17,9 @@ def import_dataset(
     dataset: Output[Dataset],
 ):
     """Import every top-level CSV that ``sources`` (URIs, globs, prefixes/) match at run time."""
-    import time
-
+    from automl_video.data.sources import expand_sources
     from automl_video.importer import import_data
-    from automl_video.pipeline_runner import artifact_metadata, expand_sources
+    from automl_video.stage import run_stage
 
-    started_at = time.time()
-    result = import_data(expand_sources(sources), dataset.path, exhaustive, max_error_fraction, display_name)
-    dataset.metadata.update(artifact_metadata(result, started_at))
+    run = run_stage(import_data, expand_sources(sources), dataset.path, exhaustive, max_error_fraction, display_name)
+    dataset.metadata.update(run.metadata)

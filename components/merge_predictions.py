@@ -18,12 +18,14 @@ def merge_predictions(
     predictions: Output[Artifact],
 ):
     """Write the final output once every shard ran; ``predictions`` records where it went."""
-    import time
-
     from automl_video import storage
-    from automl_video.pipeline_runner import artifact_metadata, merge_prediction_shards
+    from automl_video.prediction.shards import merge_prediction_shards
+    from automl_video.prediction_io import PredictionParams
+    from automl_video.stage import run_stage
 
-    started_at = time.time()
-    result = merge_prediction_shards([s.path for s in shards], model.path, inputs, predictions_prefix, params)
-    predictions.metadata.update(artifact_metadata(result, started_at))
+    run = run_stage(
+        merge_prediction_shards,
+        [s.path for s in shards], model.path, inputs, predictions_prefix, PredictionParams.from_mapping(params),
+    )
+    predictions.metadata.update(run.metadata)
     storage.write_json(predictions.path, predictions.metadata)

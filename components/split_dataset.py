@@ -16,13 +16,11 @@ def split_dataset(
 ):
     """Split a copy of ``dataset`` (input artifacts stay as they were); 0/0 fractions: AutoML's 80/20."""
     import shutil
-    import time
 
-    from automl_video.pipeline_runner import artifact_metadata, fractions_from_parameters
     from automl_video.splits import split_dataset as split_videos
+    from automl_video.stage import fractions_from_parameters, run_stage
 
-    started_at = time.time()
     shutil.copytree(dataset.path, split.path, dirs_exist_ok=True)
     training, test = fractions_from_parameters(training_fraction, test_fraction)
-    result = split_videos(split.path, training_fraction=training, test_fraction=test, seed=seed)
-    split.metadata.update(artifact_metadata(result, started_at))
+    run = run_stage(split_videos, split.path, training_fraction=training, test_fraction=test, seed=seed)
+    split.metadata.update(run.metadata)

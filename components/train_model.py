@@ -19,14 +19,11 @@ def train_model(
     model: Output[Model],
 ):
     """Train a ``model_type`` model within ``budget_minutes``; ``model_labels`` go on the Model artifact."""
-    import time
-
-    from automl_video.pipeline_runner import artifact_metadata
+    from automl_video.stage import run_stage
     from automl_video.train import train
 
-    started_at = time.time()
-    result = train(
-        dataset.path, model.path, model_type=model_type, budget_minutes=budget_minutes, seed=seed,
+    run = run_stage(
+        train, dataset.path, model.path, model_type=model_type, budget_minutes=budget_minutes, seed=seed,
         display_name=model_display_name,
     )
-    model.metadata.update(artifact_metadata(result, started_at), model_labels=model_labels)
+    model.metadata.update(run.metadata, model_labels=model_labels)

@@ -19,9 +19,9 @@ from automl_video.pipeline_runner import (
     BatchPredictionArguments,
     PipelineRunError,
     TrainingArguments,
-    read_serving_pointer,
     run_local,
 )
+from automl_video.serving import read_serving_pointer
 
 pytestmark = pytest.mark.slow
 
@@ -118,8 +118,8 @@ def test_gate_promoted_the_first_model(training_run, workspace):
     promotion = training_run.task("promote-model")
     assert promotion.parameters["Output"] is True
     pointer = read_serving_pointer(str(workspace / "serving"))
-    assert pointer["au_prc"] == pytest.approx(training_run.task("evaluate-model").parameters["Output"])
-    assert pointer["source_model_uri"] == training_run.task("train-model").artifacts["model"]
+    assert pointer.au_prc == pytest.approx(training_run.task("evaluate-model").parameters["Output"])
+    assert pointer.source_model_uri == training_run.task("train-model").artifacts["model"]
     assert storage.is_published(str(workspace / "serving" / "current"))
 
 

@@ -162,15 +162,16 @@ def kfp_training_arguments(plan: TrainingPlan):
 def train_on_kfp(runner: JobRunner, plan: TrainingPlan) -> dict[str, Any]:
     """Submit the training pipeline on the dataset's import sources and register what its gate promoted."""
     from automl_video import pipeline_runner
+    from automl_video.serving import read_serving_pointer
 
     arguments = kfp_training_arguments(plan)
     target, submitted = _run_on_kfp(runner, pipeline_runner.TRAINING_PIPELINE, arguments.parameters(), plan.display_name)
-    pointer = pipeline_runner.read_serving_pointer(arguments.serving_root)
+    pointer = read_serving_pointer(arguments.serving_root)
     if pointer is None:
         raise AutoMLVideoError(f"KFP run {submitted.run_id} succeeded but promoted no model into {arguments.serving_root}")
     found = storage.glob(storage.join(target.pipeline_root, "**", submitted.run_id, "**", "evaluations.json"))
     evaluations = storage.read_json(found[0]) if found else []
-    return _upload_model(runner, plan, pointer["version_uri"], evaluations)
+    return _upload_model(runner, plan, pointer.version_uri, evaluations)
 
 
 def _upload_model(runner: JobRunner, plan: TrainingPlan, model_uri: str, evaluations: list[dict[str, Any]]) -> dict[str, Any]:
