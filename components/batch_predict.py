@@ -5,10 +5,10 @@ from typing import Any, Dict, List
 from kfp import dsl
 from kfp.dsl import Artifact, Input, Model, Output
 
-from automl_video.pipeline_runner import default_image
+from automl_video.images import CPU_IMAGE, GPU_IMAGE
 
 
-@dsl.component(base_image=default_image(), packages_to_install=[], install_kfp_package=False)
+@dsl.component(base_image=CPU_IMAGE, packages_to_install=[], install_kfp_package=False)
 def plan_prediction_shards(shard_count: int) -> List[int]:
     """The shard numbers ``dsl.ParallelFor`` fans out over."""
     from automl_video.prediction.shards import shard_indices
@@ -16,7 +16,7 @@ def plan_prediction_shards(shard_count: int) -> List[int]:
     return shard_indices(shard_count)
 
 
-@dsl.component(base_image=default_image("gpu"), packages_to_install=[], install_kfp_package=False)
+@dsl.component(base_image=GPU_IMAGE, packages_to_install=[], install_kfp_package=False)
 def batch_predict_shard(
     model: Input[Model],
     inputs: List[str],

@@ -5,10 +5,10 @@ from typing import List
 from kfp import dsl
 from kfp.dsl import Dataset, Output
 
-from automl_video.pipeline_runner import default_image
+from automl_video.images import CPU_IMAGE
 
 
-@dsl.component(base_image=default_image(), packages_to_install=[], install_kfp_package=False)
+@dsl.component(base_image=CPU_IMAGE, packages_to_install=[], install_kfp_package=False)
 def import_dataset(
     sources: List[str],
     display_name: str,

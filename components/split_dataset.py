@@ -3,10 +3,10 @@
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Output
 
-from automl_video.pipeline_runner import default_image
+from automl_video.images import CPU_IMAGE
 
 
-@dsl.component(base_image=default_image(), packages_to_install=[], install_kfp_package=False)
+@dsl.component(base_image=CPU_IMAGE, packages_to_install=[], install_kfp_package=False)
 def split_dataset(
     dataset: Input[Dataset],
     training_fraction: float,

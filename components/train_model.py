@@ -5,10 +5,10 @@ from typing import Dict
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Model, Output
 
-from automl_video.pipeline_runner import default_image
+from automl_video.images import GPU_IMAGE
 
 
-@dsl.component(base_image=default_image("gpu"), packages_to_install=[], install_kfp_package=False)
+@dsl.component(base_image=GPU_IMAGE, packages_to_install=[], install_kfp_package=False)
 def train_model(
     dataset: Input[Dataset],
     model_type: str,

@@ -5,10 +5,18 @@ from typing import Any, Dict, List
 
 from kfp import dsl
 
+from automl_video.components import (
+    evaluate_model,
+    export_model,
+    import_dataset,
+    promote_model,
+    split_dataset,
+    train_model,
+)
 from automl_video.model_spec import ModelType
-from automl_video.pipeline_runner import ClusterSettings, TrainingArguments
-from components import evaluate_model, export_model, import_dataset, promote_model, split_dataset, train_model
-from pipelines.resources import on_cpu, on_gpu
+from automl_video.pipelines.arguments import TrainingArguments
+from automl_video.pipelines.resources import on_cpu, on_gpu
+from automl_video.pipelines.settings import ClusterSettings
 
 _DEFAULTS = TrainingArguments(sources=[])
 

@@ -140,11 +140,11 @@ def train_locally(runner: JobRunner, plan: TrainingPlan) -> dict[str, Any]:
 
 def kfp_training_arguments(plan: TrainingPlan):
     """The training pipeline's parameters for ``plan``; its gate promotes the model into ``<work>/serving``."""
-    from automl_video import pipeline_runner
+    from automl_video.pipelines.arguments import TrainingArguments
 
     if not plan.import_sources:
         raise ValueError(f"{plan.dataset_name} has no import sources to give the pipeline; import data first")
-    arguments = pipeline_runner.TrainingArguments(
+    arguments = TrainingArguments(
         sources=plan.import_sources,
         model_type=plan.model_type,
         training_fraction_split=plan.training_fraction,
@@ -161,11 +161,11 @@ def kfp_training_arguments(plan: TrainingPlan):
 
 def train_on_kfp(runner: JobRunner, plan: TrainingPlan) -> dict[str, Any]:
     """Submit the training pipeline on the dataset's import sources and register what its gate promoted."""
-    from automl_video import pipeline_runner
+    from automl_video.pipelines import TRAINING_PIPELINE
     from automl_video.serving import read_serving_pointer
 
     arguments = kfp_training_arguments(plan)
-    target, submitted = _run_on_kfp(runner, pipeline_runner.TRAINING_PIPELINE, arguments.parameters(), plan.display_name)
+    target, submitted = _run_on_kfp(runner, TRAINING_PIPELINE, arguments.parameters(), plan.display_name)
     pointer = read_serving_pointer(arguments.serving_root)
     if pointer is None:
         raise AutoMLVideoError(f"KFP run {submitted.run_id} succeeded but promoted no model into {arguments.serving_root}")
@@ -232,9 +232,9 @@ def predict_locally(runner: JobRunner, plan: PredictionPlan) -> dict[str, Any]:
 
 def kfp_prediction_arguments(plan: PredictionPlan):
     """The batch-prediction pipeline's parameters for ``plan`` (replicas → shards)."""
-    from automl_video import pipeline_runner
+    from automl_video.pipelines.arguments import BatchPredictionArguments
 
-    return pipeline_runner.BatchPredictionArguments(
+    return BatchPredictionArguments(
         model_uri=plan.model_uri, inputs=plan.inputs, predictions_prefix=plan.output_prefix,
         prediction_params=plan.model_parameters, shards=plan.shards,
     )
@@ -242,11 +242,12 @@ def kfp_prediction_arguments(plan: PredictionPlan):
 
 def predict_on_kfp(runner: JobRunner, plan: PredictionPlan) -> dict[str, Any]:
     """Submit the batch-prediction pipeline, follow it, then read its merged result."""
-    from automl_video import pipeline_runner, predict
+    from automl_video import predict
+    from automl_video.pipelines import BATCH_PREDICTION_PIPELINE
     from automl_video.prediction_io import PredictionParams
 
     arguments = kfp_prediction_arguments(plan)
-    _run_on_kfp(runner, pipeline_runner.BATCH_PREDICTION_PIPELINE, arguments.parameters(), plan.display_name)
+    _run_on_kfp(runner, BATCH_PREDICTION_PIPELINE, arguments.parameters(), plan.display_name)
     params = PredictionParams.from_mapping(plan.model_parameters)
     return _prediction_fields(runner, predict.merge_shards(plan.model_uri, plan.inputs, plan.output_prefix, params))
 
@@ -279,11 +280,11 @@ def _run_on_kfp(runner: JobRunner, pipeline: str, parameters: dict[str, Any], ru
     Returns:
         The KFP target and the submitted run.
     """
-    from automl_video import pipeline_runner
+    from automl_video.pipelines.cluster import submit
 
     target = config.settings().kfp_target()
     runner.step("submit")
-    submitted = pipeline_runner.submit(target, pipeline, parameters, run_name=run_name)
+    submitted = submit(target, pipeline, parameters, run_name=run_name)
     runner.registry.update_job(runner.name, run_info={"kfp_run_id": submitted.run_id, "kfp_run_url": submitted.run_url})
     follow_kfp_run(runner, target, submitted.run_id)
     return target, submitted

@@ -40,7 +40,7 @@ class Settings:
 
     def kfp_target(self):
         """The KFP API server runs are submitted to (the ``kfp`` backend)."""
-        from automl_video.pipeline_runner import ClusterTarget
+        from automl_video.pipelines.cluster import ClusterTarget
 
         return ClusterTarget(
             host=self.kfp_host,

@@ -13,14 +13,9 @@ import pytest
 
 from automl_video import storage
 from automl_video.cli import main
-from automl_video.pipeline_runner import (
-    BATCH_PREDICTION_PIPELINE,
-    TRAINING_PIPELINE,
-    BatchPredictionArguments,
-    PipelineRunError,
-    TrainingArguments,
-    run_local,
-)
+from automl_video.pipelines import BATCH_PREDICTION_PIPELINE, TRAINING_PIPELINE, PipelineRunError
+from automl_video.pipelines.arguments import BatchPredictionArguments, TrainingArguments
+from automl_video.pipelines.local import run_local
 from automl_video.serving import read_serving_pointer
 
 pytestmark = pytest.mark.slow

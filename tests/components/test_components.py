@@ -2,13 +2,14 @@
 
 import inspect
 import os
+import subprocess
+import sys
 
 import pytest
 from kfp import local
 
-import components
-from automl_video import storage
-from automl_video.pipeline_runner import ClusterSettings
+from automl_video import components, storage
+from automl_video.images import CPU_IMAGE, GPU_IMAGE
 
 GPU_COMPONENTS = {"train_model", "batch_predict_shard"}
 # kfp.local warns that our image is not a "python" image; the subprocess runner does not use images.
@@ -22,8 +23,7 @@ def all_components():
 @pytest.mark.parametrize("component", all_components(), ids=lambda c: c.name)
 def test_component_runs_our_image_and_installs_nothing(component):
     container = component.component_spec.implementation.container
-    settings = ClusterSettings.from_env()
-    expected = settings.gpu_image if component.python_func.__name__ in GPU_COMPONENTS else settings.cpu_image
+    expected = GPU_IMAGE if component.python_func.__name__ in GPU_COMPONENTS else CPU_IMAGE
     assert container.image == expected
     command = " ".join(container.command)
     assert "pip install" not in command and "kfp==" not in command
@@ -48,6 +48,19 @@ def test_stage_outputs_are_typed_artifacts():
         "classification_metrics": "system.ClassificationMetrics",
         "report": "system.HTML",
     }
+
+
+def test_importing_the_components_computes_nothing_and_knows_no_pipeline():
+    """A bad cluster setting once broke ``import components`` (each declaration read the environment)."""
+    code = (
+        "import sys, automl_video.components as c; "
+        "print(c.train_model.component_spec.implementation.container.image); "
+        "print(sorted(m for m in sys.modules if m.startswith('automl_video.pipelines')))"
+    )
+    env = {**os.environ, "AUTOML_VIDEO_GPUS": "many", "AUTOML_VIDEO_GPU_IMAGE": "elsewhere/gpu:1"}
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.split("\n")[:2] == [GPU_IMAGE, "[]"]
 
 
 @pytest.fixture

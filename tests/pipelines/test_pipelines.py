@@ -9,7 +9,8 @@ import yaml
 from kfp import components
 
 from automl_video.cli import main
-from automl_video.pipeline_runner import PIPELINE_NAMES, ClusterSettings
+from automl_video.pipelines import PIPELINE_NAMES
+from automl_video.pipelines.settings import ClusterSettings
 
 GPU_EXECUTORS = {"exec-train-model", "exec-batch-predict-shard"}
 CPU_IMAGE = "registry.example/automl-video-cpu:test"
@@ -203,7 +204,8 @@ def test_bad_gpu_node_label_is_refused(capsys):
     assert "must be key=value" in capsys.readouterr().err
 
 
-BUILD_SH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build.sh")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD_SH = os.path.join(REPO, "build.sh")
 
 
 def run_build(*args: str) -> subprocess.CompletedProcess:
