@@ -17,8 +17,14 @@ def train_model(
     model_display_name: str,
     model_labels: Dict[str, str],
     model: Output[Model],
-):
-    """Train a ``model_type`` model within ``budget_minutes``; ``model_labels`` go on the Model artifact."""
+) -> bool:
+    """Train a ``model_type`` model within ``budget_minutes``; ``model_labels`` go on the Model artifact.
+
+    Returns whether the model can be exported (``ModelType.exportable``): the pipeline's export step
+    runs on that output, so the rule lives in one place. (An unnamed output, ``Output``: kfp.local's
+    conditions resolve no other name of a task output.)
+    """
+    from automl_video.model_spec import ModelType
     from automl_video.stage import run_stage
     from automl_video.train import train
 
@@ -27,3 +33,4 @@ def train_model(
         display_name=model_display_name,
     )
     model.metadata.update(run.metadata, model_labels=model_labels)
+    return ModelType(run.result.model_type).exportable

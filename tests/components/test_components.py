@@ -41,6 +41,7 @@ def test_stage_outputs_are_typed_artifacts():
     assert outputs(components.import_dataset) == {"dataset": "system.Dataset"}
     assert outputs(components.split_dataset) == {"split": "system.Dataset"}
     assert outputs(components.train_model) == {"model": "system.Model"}
+    assert components.train_model.component_spec.outputs["Output"].type == "Boolean"  # exportable: the export condition
     assert outputs(components.export_model) == {"exported_model": "system.Model"}
     assert outputs(components.evaluate_model) == {
         "evaluation": "system.Artifact",

@@ -87,6 +87,7 @@ def test_dataset_model_and_export_artifacts(training_run):
     assert storage.is_published(model.artifacts["model"])
     assert model.metadata["model"]["model_labels"] == {"suite": "test"}
     assert model.metadata["model"]["model_type"] == "MOBILE_VERSATILE_1"
+    assert model.parameters["Output"] is True  # exportable: the export branch below ran on it
     export = training_run.task("export-model").artifacts["exported_model"]
     assert storage.exists(storage.join(export, "saved_model.pb"))
     assert storage.read_text(storage.join(export, "dict.txt")).split() == model.metadata["model"]["labels"]
