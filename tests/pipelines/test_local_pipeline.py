@@ -7,7 +7,6 @@ slowest test module (about two minutes on 2 cores); one session-scoped run serve
 import csv
 import io
 import json
-import os
 
 import pytest
 
