@@ -232,24 +232,25 @@ def _compile(args: argparse.Namespace) -> None:
 
 
 def _run_local(args: argparse.Namespace) -> None:
+    parameters = pipeline_parameters(args)  # a bad value fails before kfp loads
     from automl_video.pipelines.local import run_local
 
-    result = run_local(args.pipeline, pipeline_parameters(args), args.pipeline_root, log_file=args.log_file)
+    result = run_local(args.pipeline, parameters, args.pipeline_root, log_file=args.log_file)
     emit(run_summary(result), args.json, human=format_run_summary)
 
 
 def _submit(args: argparse.Namespace) -> None:
+    parameters = pipeline_parameters(args)  # a bad value fails before kfp loads
     from automl_video.pipelines.cluster import submit
 
-    parameters = pipeline_parameters(args)
     result = submit(_target(args), args.pipeline, parameters, args.run_name, cluster_settings(args))
     emit(vars(result), args.json, human=lambda r: f"run {r['run_id']} started: {r['run_url']}")
 
 
 def _schedule(args: argparse.Namespace) -> None:
+    parameters = pipeline_parameters(args)  # a bad value fails before kfp loads
     from automl_video.pipelines.cluster import schedule
 
-    parameters = pipeline_parameters(args)
     result = schedule(_target(args), args.pipeline, parameters, args.cron, args.name, cluster_settings(args))
     emit(
         vars(result),
