@@ -1,30 +1,23 @@
 """automl-video: self-hosted AutoML Video (import, split, train, evaluate, export, batch predict)."""
 
+import importlib
+import importlib.util
+
 __version__ = "0.1.0"
 
-# The Vertex-style SDK (``import automl_video as av; av.init(...)``), loaded on first use so that
-# importing any automl_video module stays as light as before (no SQLAlchemy, no TensorFlow).
-_SDK_NAMES = (
-    "AutoMLVideoTrainingJob",
-    "BatchPredictionJob",
-    "JobState",
-    "Model",
-    "ModelEvaluation",
-    "ModelRegistry",
-    "PipelineState",
-    "VersionInfo",
-    "VideoDataset",
-    "init",
-)
 
-
+# The Vertex-style SDK (``import automl_video as av; av.init(...)``): the names of
+# ``automl_video.sdk.__all__``, loaded on first use so that importing any automl_video module stays as
+# light as before (no SQLAlchemy, no TensorFlow).
 def __getattr__(name: str):
-    if name in _SDK_NAMES:
-        from automl_video import sdk
-
-        return getattr(sdk, name)
-    raise AttributeError(f"module 'automl_video' has no attribute {name!r}")
+    # ``from automl_video import storage`` asks for a submodule here before importing it: that, and
+    # private names, must not load the SDK.
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is None:
+        sdk = importlib.import_module(f"{__name__}.sdk")
+        if name in sdk.__all__:
+            return getattr(sdk, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_SDK_NAMES])
+    return sorted([*globals(), *importlib.import_module(f"{__name__}.sdk").__all__])

@@ -9,6 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 
+# AutoML and Vertex report at most this many failed rows or instances (``partial_failures``); the full
+# list goes to a report file.
+MAX_PARTIAL_FAILURES = 20
+
+
 class Code(enum.IntEnum):
     """``google.rpc.Code`` (the values are the wire's)."""
 

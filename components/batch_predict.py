@@ -5,18 +5,18 @@ from typing import Any, Dict, List
 from kfp import dsl
 from kfp.dsl import Artifact, Input, Model, Output
 
-from automl_video.pipeline_runner import default_image
+from automl_video.images import CPU_IMAGE, GPU_IMAGE
 
 
-@dsl.component(base_image=default_image(), packages_to_install=[], install_kfp_package=False)
+@dsl.component(base_image=CPU_IMAGE, packages_to_install=[], install_kfp_package=False)
 def plan_prediction_shards(shard_count: int) -> List[int]:
     """The shard numbers ``dsl.ParallelFor`` fans out over."""
-    from automl_video.pipeline_runner import shard_indices
+    from automl_video.prediction.shards import shard_indices
 
     return shard_indices(shard_count)
 
 
-@dsl.component(base_image=default_image("gpu"), packages_to_install=[], install_kfp_package=False)
+@dsl.component(base_image=GPU_IMAGE, packages_to_install=[], install_kfp_package=False)
 def batch_predict_shard(
     model: Input[Model],
     inputs: List[str],
@@ -27,15 +27,13 @@ def batch_predict_shard(
     shard: Output[Artifact],
 ):
     """Predict the rows of shard ``shard_index``/``shard_count``; row results go to the prefix's work folder."""
-    import time
-
     from automl_video import storage
-    from automl_video.pipeline_runner import artifact_metadata
     from automl_video.prediction.engine import batch_predict, prediction_params
+    from automl_video.stage import run_stage
 
-    started_at = time.time()
-    result = batch_predict(
-        model.path, inputs, predictions_prefix, prediction_params(model.path, params), shard=(shard_index, shard_count)
+    run = run_stage(
+        batch_predict,
+        model.path, inputs, predictions_prefix, prediction_params(model.path, params), shard=(shard_index, shard_count),
     )
-    shard.metadata.update(artifact_metadata(result, started_at))
+    shard.metadata.update(run.metadata)
     storage.write_json(shard.path, shard.metadata)

@@ -3,10 +3,10 @@
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, ClassificationMetrics, Dataset, Input, Metrics, Model, Output
 
-from automl_video.pipeline_runner import default_image
+from automl_video.images import CPU_IMAGE
 
 
-@dsl.component(base_image=default_image(), packages_to_install=[], install_kfp_package=False)
+@dsl.component(base_image=CPU_IMAGE, packages_to_install=[], install_kfp_package=False)
 def evaluate_model(
     model: Input[Model],
     dataset: Input[Dataset],
@@ -15,17 +15,16 @@ def evaluate_model(
     classification_metrics: Output[ClassificationMetrics],
     report: Output[HTML],
 ) -> float:
-    """Evaluate ``model`` on the TEST split of ``dataset``; returns the overall AU-PRC (for the gate)."""
+    """Evaluate ``model`` on the TEST split of ``dataset``; returns the task's headline score (for the gate)."""
     import shutil
-    import time
 
     from automl_video import storage
     from automl_video.evaluation import evaluate
-    from automl_video.pipeline_runner import artifact_metadata
+    from automl_video.stage import run_stage
 
-    started_at = time.time()
-    result = evaluate(model.path, dataset.path, evaluation.path)
-    evaluation.metadata.update(artifact_metadata(result, started_at))
+    run = run_stage(evaluate, model.path, dataset.path, evaluation.path)
+    result = run.result
+    evaluation.metadata.update(run.metadata)
     for name, value in storage.read_json(result.metrics_uri).items():
         metrics.log_metric(name, value)
     curve = storage.read_json(result.files["pr_curve"])

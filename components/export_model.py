@@ -3,10 +3,10 @@
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Model, Output
 
-from automl_video.pipeline_runner import default_image
+from automl_video.images import CPU_IMAGE
 
 
-@dsl.component(base_image=default_image(), packages_to_install=[], install_kfp_package=False)
+@dsl.component(base_image=CPU_IMAGE, packages_to_install=[], install_kfp_package=False)
 def export_model(
     model: Input[Model],
     dataset: Input[Dataset],
@@ -15,11 +15,8 @@ def export_model(
     exported_model: Output[Model],
 ):
     """Export ``model`` (``tf-saved-model`` or ``tflite``); ``dataset`` calibrates int8 quantization."""
-    import time
-
     from automl_video.modeling.export import export_model as export
-    from automl_video.pipeline_runner import artifact_metadata
+    from automl_video.stage import run_stage
 
-    started_at = time.time()
-    result = export(model.path, export_format, exported_model.path, quantize=quantize, dataset_uri=dataset.path)
-    exported_model.metadata.update(artifact_metadata(result, started_at))
+    run = run_stage(export, model.path, export_format, exported_model.path, quantize=quantize, dataset_uri=dataset.path)
+    exported_model.metadata.update(run.metadata)

@@ -5,10 +5,10 @@ from typing import List
 from kfp import dsl
 from kfp.dsl import Dataset, Output
 
-from automl_video.pipeline_runner import default_image
+from automl_video.images import CPU_IMAGE
 
 
-@dsl.component(base_image=default_image(), packages_to_install=[], install_kfp_package=False)
+@dsl.component(base_image=CPU_IMAGE, packages_to_install=[], install_kfp_package=False)
 def import_dataset(
     sources: List[str],
     display_name: str,
@@ -17,11 +17,9 @@ def import_dataset(
     dataset: Output[Dataset],
 ):
     """Import every top-level CSV that ``sources`` (URIs, globs, prefixes/) match at run time."""
-    import time
-
+    from automl_video.data.sources import expand_sources
     from automl_video.data.importer import import_data
-    from automl_video.pipeline_runner import artifact_metadata, expand_sources
+    from automl_video.stage import run_stage
 
-    started_at = time.time()
-    result = import_data(expand_sources(sources), dataset.path, exhaustive, max_error_fraction, display_name)
-    dataset.metadata.update(artifact_metadata(result, started_at))
+    run = run_stage(import_data, expand_sources(sources), dataset.path, exhaustive, max_error_fraction, display_name)
+    dataset.metadata.update(run.metadata)

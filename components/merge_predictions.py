@@ -5,10 +5,10 @@ from typing import Any, Dict, List
 from kfp import dsl
 from kfp.dsl import Artifact, Input, Model, Output
 
-from automl_video.pipeline_runner import default_image
+from automl_video.images import CPU_IMAGE
 
 
-@dsl.component(base_image=default_image(), packages_to_install=[], install_kfp_package=False)
+@dsl.component(base_image=CPU_IMAGE, packages_to_install=[], install_kfp_package=False)
 def merge_predictions(
     model: Input[Model],
     inputs: List[str],
@@ -18,12 +18,14 @@ def merge_predictions(
     predictions: Output[Artifact],
 ):
     """Write the final output once every shard ran; ``predictions`` records where it went."""
-    import time
-
     from automl_video import storage
-    from automl_video.pipeline_runner import artifact_metadata, merge_prediction_shards
+    from automl_video.prediction.engine import prediction_params
+    from automl_video.prediction.shards import merge_prediction_shards
+    from automl_video.stage import run_stage
 
-    started_at = time.time()
-    result = merge_prediction_shards([s.path for s in shards], model.path, inputs, predictions_prefix, params)
-    predictions.metadata.update(artifact_metadata(result, started_at))
+    run = run_stage(
+        merge_prediction_shards,
+        [s.path for s in shards], model.path, inputs, predictions_prefix, prediction_params(model.path, params),
+    )
+    predictions.metadata.update(run.metadata)
     storage.write_json(predictions.path, predictions.metadata)

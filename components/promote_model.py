@@ -3,10 +3,10 @@
 from kfp import dsl
 from kfp.dsl import Artifact, Input, Model, Output
 
-from automl_video.pipeline_runner import default_image
+from automl_video.images import CPU_IMAGE
 
 
-@dsl.component(base_image=default_image(), packages_to_install=[], install_kfp_package=False)
+@dsl.component(base_image=CPU_IMAGE, packages_to_install=[], install_kfp_package=False)
 def promote_model(
     model: Input[Model],
     au_prc: float,
@@ -15,13 +15,11 @@ def promote_model(
     promotion: Output[Artifact],
 ) -> bool:
     """Copy ``model`` to ``<serving_root>/current`` if it is at least as good; returns whether it was."""
-    import time
-
     from automl_video import storage
-    from automl_video.pipeline_runner import artifact_metadata, promote_if_better
+    from automl_video.serving import promote_if_better
+    from automl_video.stage import run_stage
 
-    started_at = time.time()
-    result = promote_if_better(model.path, au_prc, serving_root, model_display_name, source_uri=model.uri)
-    storage.write_json(promotion.path, result.to_json())
-    promotion.metadata.update(artifact_metadata(result, started_at))
-    return result.promoted
+    run = run_stage(promote_if_better, model.path, au_prc, serving_root, model_display_name, source_uri=model.uri)
+    storage.write_json(promotion.path, run.result.to_json())
+    promotion.metadata.update(run.metadata)
+    return run.result.promoted

@@ -3,10 +3,10 @@
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Output
 
-from automl_video.pipeline_runner import default_image
+from automl_video.images import CPU_IMAGE
 
 
-@dsl.component(base_image=default_image(), packages_to_install=[], install_kfp_package=False)
+@dsl.component(base_image=CPU_IMAGE, packages_to_install=[], install_kfp_package=False)
 def split_dataset(
     dataset: Input[Dataset],
     training_fraction: float,
@@ -16,13 +16,11 @@ def split_dataset(
 ):
     """Split a copy of ``dataset`` (input artifacts stay as they were); 0/0 fractions: AutoML's 80/20."""
     import shutil
-    import time
 
-    from automl_video.pipeline_runner import artifact_metadata, fractions_from_parameters
     from automl_video.data.splits import split_dataset as split_videos
+    from automl_video.stage import fractions_from_parameters, run_stage
 
-    started_at = time.time()
     shutil.copytree(dataset.path, split.path, dirs_exist_ok=True)
     training, test = fractions_from_parameters(training_fraction, test_fraction)
-    result = split_videos(split.path, training_fraction=training, test_fraction=test, seed=seed)
-    split.metadata.update(artifact_metadata(result, started_at))
+    run = run_stage(split_videos, split.path, training_fraction=training, test_fraction=test, seed=seed)
+    split.metadata.update(run.metadata)

@@ -5,10 +5,10 @@ from typing import Dict
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Model, Output
 
-from automl_video.pipeline_runner import default_image
+from automl_video.images import GPU_IMAGE
 
 
-@dsl.component(base_image=default_image("gpu"), packages_to_install=[], install_kfp_package=False)
+@dsl.component(base_image=GPU_IMAGE, packages_to_install=[], install_kfp_package=False)
 def train_model(
     dataset: Input[Dataset],
     model_type: str,
@@ -17,16 +17,20 @@ def train_model(
     model_display_name: str,
     model_labels: Dict[str, str],
     model: Output[Model],
-):
-    """Train a ``model_type`` model within ``budget_minutes``; ``model_labels`` go on the Model artifact."""
-    import time
+) -> bool:
+    """Train a ``model_type`` model within ``budget_minutes``; ``model_labels`` go on the Model artifact.
 
-    from automl_video.pipeline_runner import artifact_metadata
+    Returns whether the model can be exported (``ModelType.exportable``): the pipeline's export step
+    runs on that output, so the rule lives in one place. (An unnamed output, ``Output``: kfp.local's
+    conditions resolve no other name of a task output.)
+    """
+    from automl_video.modeling.metadata import ModelType
+    from automl_video.stage import run_stage
     from automl_video.training.engine import train
 
-    started_at = time.time()
-    result = train(
-        dataset.path, model.path, model_type=model_type, budget_minutes=budget_minutes, seed=seed,
+    run = run_stage(
+        train, dataset.path, model.path, model_type=model_type, budget_minutes=budget_minutes, seed=seed,
         display_name=model_display_name,
     )
-    model.metadata.update(artifact_metadata(result, started_at), model_labels=model_labels)
+    model.metadata.update(run.metadata, model_labels=model_labels)
+    return ModelType(run.result.model_type).exportable

@@ -1,32 +1,47 @@
-"""The KFP pipelines: ``training`` (import → split → train → evaluate → export/gate/batch prediction)
-and ``batch-prediction`` (fan out over shards, then merge).
+"""The KFP pipelines, ``training`` (import → split → train → evaluate → export/gate/batch prediction)
+and ``batch-prediction`` (fan out over shards, then merge), and what compiles, runs and submits them.
 
-Pipelines are built for a :class:`automl_video.pipeline_runner.ClusterSettings` (images, GPU node
-pool, retries) by :func:`build`; the module-level ``training_pipeline`` and
-``batch_prediction_pipeline`` use the settings of the environment (``AUTOML_VIDEO_*`` variables).
+Installed as ``automl_video.pipelines``. Its modules:
+
+- :mod:`~automl_video.pipelines.settings`: the cluster settings compiled into the YAML (images, GPU
+  node pool, retries, the k8s/ config map and secret), from ``AUTOML_VIDEO_*`` variables;
+- :mod:`~automl_video.pipelines.arguments`: the pipelines' parameters, validated before anything runs;
+- :mod:`~automl_video.pipelines.resources`, :mod:`~automl_video.pipelines.training`,
+  :mod:`~automl_video.pipelines.batch_prediction`: where tasks run, and the DAGs;
+- :mod:`~automl_video.pipelines.compiling`, :mod:`~automl_video.pipelines.local`,
+  :mod:`~automl_video.pipelines.cluster`: compile, run through ``kfp.local``, submit / schedule.
+
+Importing this package, ``settings`` or ``arguments`` imports no kfp, so the CLI and the SDK can
+validate a run before paying for it. The module-level ``training_pipeline`` and
+``batch_prediction_pipeline`` are built on first use with the settings of the environment.
 """
 
 from typing import Any
 
-from automl_video.pipeline_runner import BATCH_PREDICTION_PIPELINE, TRAINING_PIPELINE, ClusterSettings
-from pipelines.batch_prediction import build_batch_prediction_pipeline, build_prediction_shards
-from pipelines.training import build_training_pipeline
+from automl_video.errors import AutoMLVideoError
+
+TRAINING_PIPELINE = "training"
+BATCH_PREDICTION_PIPELINE = "batch-prediction"
+PIPELINE_NAMES = (TRAINING_PIPELINE, BATCH_PREDICTION_PIPELINE)
 
 
-def build(settings: ClusterSettings) -> dict[str, Any]:
-    """Every pipeline function by name (``training``, ``batch-prediction``), compiled for ``settings``."""
-    prediction_shards = build_prediction_shards(settings)
-    return {
-        TRAINING_PIPELINE: build_training_pipeline(settings, prediction_shards),
-        BATCH_PREDICTION_PIPELINE: build_batch_prediction_pipeline(settings, prediction_shards),
-    }
+class PipelineRunError(AutoMLVideoError):
+    """A pipeline run failed or could not be submitted; the message names the task or the request."""
+
+
+def check_pipeline_name(pipeline: str) -> None:
+    if pipeline not in PIPELINE_NAMES:
+        raise ValueError(f"unknown pipeline {pipeline!r}; choose one of {', '.join(PIPELINE_NAMES)}")
 
 
 _MODULE_PIPELINES = {"training_pipeline": TRAINING_PIPELINE, "batch_prediction_pipeline": BATCH_PREDICTION_PIPELINE}
 
 
 def __getattr__(name: str) -> Any:
-    """``pipelines.training_pipeline`` / ``batch_prediction_pipeline``, built on first use."""
+    """``training_pipeline`` / ``batch_prediction_pipeline``, built on first use."""
     if name not in _MODULE_PIPELINES:
-        raise AttributeError(f"module 'pipelines' has no attribute {name!r}")
-    return build(ClusterSettings.from_env())[_MODULE_PIPELINES[name]]
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from automl_video.pipelines.compiling import build_pipelines
+    from automl_video.pipelines.settings import ClusterSettings
+
+    return build_pipelines(ClusterSettings.from_env())[_MODULE_PIPELINES[name]]

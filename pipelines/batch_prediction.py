@@ -5,9 +5,10 @@ from typing import Any, Dict, List
 from kfp import dsl
 from kfp.dsl import Model
 
-from automl_video.pipeline_runner import BatchPredictionArguments, ClusterSettings
-from components import batch_predict_shard, merge_predictions, plan_prediction_shards
-from pipelines.resources import on_cpu, on_gpu
+from automl_video.components import batch_predict_shard, merge_predictions, plan_prediction_shards
+from automl_video.pipelines.arguments import BatchPredictionArguments
+from automl_video.pipelines.resources import on_cpu, on_gpu
+from automl_video.pipelines.settings import ClusterSettings
 
 _DEFAULTS = BatchPredictionArguments(model_uri="", inputs=[], predictions_prefix="")
 

@@ -3,7 +3,7 @@
 from kfp import kubernetes
 from kfp.dsl import PipelineTask
 
-from automl_video.pipeline_runner import (
+from automl_video.pipelines.settings import (
     CONFIG_MAP,
     CONFIG_MAP_ENV,
     STORAGE_SECRET,

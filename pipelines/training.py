@@ -1,14 +1,21 @@
-"""Training: import → split → train → evaluate, then export (exportable types), the serving gate and
-batch prediction, each when asked for."""
+"""Training: import → split → train → evaluate, then export (when the train task reports an
+exportable model type), the serving gate and batch prediction, each when asked for."""
 
 from typing import Any, Dict, List
 
 from kfp import dsl
 
-from automl_video.modeling.metadata import ModelType
-from automl_video.pipeline_runner import ClusterSettings, TrainingArguments
-from components import evaluate_model, export_model, import_dataset, promote_model, split_dataset, train_model
-from pipelines.resources import on_cpu, on_gpu
+from automl_video.components import (
+    evaluate_model,
+    export_model,
+    import_dataset,
+    promote_model,
+    split_dataset,
+    train_model,
+)
+from automl_video.pipelines.arguments import TrainingArguments
+from automl_video.pipelines.resources import on_cpu, on_gpu
+from automl_video.pipelines.settings import ClusterSettings
 
 _DEFAULTS = TrainingArguments(sources=[])
 
@@ -77,7 +84,7 @@ def build_training_pipeline(settings: ClusterSettings, predict_shards):
         )
         model = trained.outputs["model"]
         evaluated = on_cpu(evaluate_model(model=model, dataset=dataset), settings, image)
-        with dsl.If(model_type != ModelType.CLOUD.value, name="exportable"):
+        with dsl.If(trained.outputs["Output"] == True, name="exportable"):  # noqa: E712 (a KFP condition, not a bool)
             on_cpu(
                 export_model(model=model, dataset=dataset, export_format=export_format, quantize="none"),
                 settings,

@@ -11,11 +11,13 @@ import os
 import time
 from typing import Any
 
-from automl_video import pipeline_runner, storage, synth
+from automl_video import storage, synth
 from automl_video.tasks.classification import synth as classification_synth
 from automl_video.cli import add_json_flag, emit
 from automl_video.cli.pipeline import format_run_summary, run_summary
 from automl_video.modeling.metadata import ModelType
+from automl_video.pipelines import TRAINING_PIPELINE
+from automl_video.pipelines.arguments import TrainingArguments
 
 # A fresh 2-core machine finishes in about 2.5 minutes with TEST AU-PRC near 1 (0.996 measured).
 DEFAULT_CLASSES = 4
@@ -58,7 +60,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         seed=args.seed,
     )
     prediction_input = write_prediction_input(data, storage.join(output, "data", "predict.csv"))
-    parameters = pipeline_runner.TrainingArguments(
+    parameters = TrainingArguments(
         sources=[data.import_csv],
         model_type=ModelType.MOBILE_VERSATILE_1.value,  # exportable, so the export stage runs too
         dataset_display_name="demo-motions",
@@ -71,10 +73,10 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         predictions_prefix=storage.join(output, "predictions"),
         prediction_shards=args.shards,
     ).parameters()
+    from automl_video.pipelines.local import run_local  # imports kfp: only when the demo runs
+
     log_file = os.path.join(output, "pipeline.log")
-    result = pipeline_runner.run_local(
-        pipeline_runner.TRAINING_PIPELINE, parameters, storage.join(output, "pipeline-root"), log_file=log_file
-    )
+    result = run_local(TRAINING_PIPELINE, parameters, storage.join(output, "pipeline-root"), log_file=log_file)
     summary = run_summary(result)
     summary["outputs"] = {"data": data.import_csv, **summary["outputs"], "task logs": log_file}
     summary["total_seconds"] = round(time.time() - started, 1)

@@ -2,26 +2,22 @@
 
 ``run --local`` executes the DAG on this machine through ``kfp.local`` (each task a subprocess of
 this Python); ``submit`` and ``schedule`` send it to a KFP API server. kfp loads only when a command
-runs.
+runs: the handlers import :mod:`automl_video.pipelines` modules that use it.
 """
 
 import argparse
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from automl_video import pipeline_runner as runner
 from automl_video.cli import add_json_flag, emit
 from automl_video.cli.evaluate import format_result
-from automl_video.pipeline_runner import (
-    BATCH_PREDICTION_PIPELINE,
-    PIPELINE_NAMES,
-    TRAINING_PIPELINE,
-    BatchPredictionArguments,
-    ClusterSettings,
-    ClusterTarget,
-    LocalRunResult,
-    TrainingArguments,
-)
+from automl_video.pipelines import BATCH_PREDICTION_PIPELINE, PIPELINE_NAMES, TRAINING_PIPELINE
+from automl_video.pipelines.arguments import BatchPredictionArguments, TrainingArguments
+from automl_video.pipelines.settings import ClusterSettings
+
+if TYPE_CHECKING:
+    from automl_video.pipelines.cluster import ClusterTarget
+    from automl_video.pipelines.local import LocalRunResult
 
 DEFAULT_CRON = "0 0 2 * * *"
 
@@ -212,7 +208,9 @@ def cluster_settings(args: argparse.Namespace) -> ClusterSettings:
     )
 
 
-def _target(args: argparse.Namespace) -> ClusterTarget:
+def _target(args: argparse.Namespace) -> "ClusterTarget":
+    from automl_video.pipelines.cluster import ClusterTarget
+
     return ClusterTarget(
         host=args.host,
         namespace=args.namespace,
@@ -227,24 +225,33 @@ def _target(args: argparse.Namespace) -> ClusterTarget:
 
 
 def _compile(args: argparse.Namespace) -> None:
-    written = runner.compile_pipelines(args.output, cluster_settings(args))
+    from automl_video.pipelines.compiling import compile_pipelines
+
+    written = compile_pipelines(args.output, cluster_settings(args))
     emit(written, args.json, human=lambda w: "\n".join(f"{name}: {uri}" for name, uri in w.items()))
 
 
 def _run_local(args: argparse.Namespace) -> None:
-    result = runner.run_local(args.pipeline, pipeline_parameters(args), args.pipeline_root, log_file=args.log_file)
+    parameters = pipeline_parameters(args)  # a bad value fails before kfp loads
+    from automl_video.pipelines.local import run_local
+
+    result = run_local(args.pipeline, parameters, args.pipeline_root, log_file=args.log_file)
     emit(run_summary(result), args.json, human=format_run_summary)
 
 
 def _submit(args: argparse.Namespace) -> None:
-    parameters = pipeline_parameters(args)
-    result = runner.submit(_target(args), args.pipeline, parameters, args.run_name, cluster_settings(args))
+    parameters = pipeline_parameters(args)  # a bad value fails before kfp loads
+    from automl_video.pipelines.cluster import submit
+
+    result = submit(_target(args), args.pipeline, parameters, args.run_name, cluster_settings(args))
     emit(vars(result), args.json, human=lambda r: f"run {r['run_id']} started: {r['run_url']}")
 
 
 def _schedule(args: argparse.Namespace) -> None:
-    parameters = pipeline_parameters(args)
-    result = runner.schedule(_target(args), args.pipeline, parameters, args.cron, args.name, cluster_settings(args))
+    parameters = pipeline_parameters(args)  # a bad value fails before kfp loads
+    from automl_video.pipelines.cluster import schedule
+
+    result = schedule(_target(args), args.pipeline, parameters, args.cron, args.name, cluster_settings(args))
     emit(
         vars(result),
         args.json,
@@ -266,7 +273,7 @@ _OUTPUTS = (
 )
 
 
-def run_summary(result: LocalRunResult) -> dict[str, Any]:
+def run_summary(result: "LocalRunResult") -> dict[str, Any]:
     """Where a local run's outputs are, its evaluation and gate decision, and how its time was spent."""
     outputs = {
         key: result.task(task).artifacts[name]

@@ -22,8 +22,6 @@ from automl_video.times import rfc3339_now
 DATASET_FILE = "dataset.json"
 # 2: ``videos[].annotations`` of the dataset's task (1 had classification's ``segments``).
 FORMAT_VERSION = 2
-# AutoML reports at most this many failed rows (``partial_failures``); the full list goes to a report.
-MAX_PARTIAL_FAILURES = 20
 
 
 class MLUse(enum.StrEnum):

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from automl_video.data import dataset as ds
 from automl_video.data import splits
 from automl_video.data.dataset import RowFailure, Split
+from automl_video.rpc import MAX_PARTIAL_FAILURES
 
 
 @dataclass
@@ -57,5 +58,5 @@ def describe(dataset_uri: str) -> DatasetSummary:
         splits=splits.split_counts(dataset),
         unsplit_videos=sum(v.split is None for v in dataset.videos),
         failed_row_count=dataset.failed_row_count,
-        partial_failures=dataset.partial_failures[: ds.MAX_PARTIAL_FAILURES],
+        partial_failures=dataset.partial_failures[: MAX_PARTIAL_FAILURES],
     )

@@ -29,6 +29,7 @@ from automl_video.data import splits
 from automl_video.data.dataset import Dataset, DatasetError, MLUse, RowFailure, Video
 from automl_video.data.import_files import AnnotationRow, ImportFailed, read_import_files
 from automl_video.progress import Progress
+from automl_video.rpc import MAX_PARTIAL_FAILURES
 from automl_video.tasks import DEFAULT_PREDICTION_TYPE, get_task
 from automl_video.tasks.base import AnnotationRules
 from automl_video.times import rfc3339_now
@@ -193,7 +194,7 @@ def _commit(
     )
     dataset.failed_row_count += len(failures)
     # Most recent import's failures first, capped as AutoML's partial_failures.
-    dataset.partial_failures = (failures + dataset.partial_failures)[: ds.MAX_PARTIAL_FAILURES]
+    dataset.partial_failures = (failures + dataset.partial_failures)[: MAX_PARTIAL_FAILURES]
     ds.save(dataset, dataset_uri)
     return ImportResult(
         dataset_uri=dataset_uri,
@@ -203,7 +204,7 @@ def _commit(
         failed_rows=len(failures),
         videos_added=len(dataset.videos) - videos_before,
         annotations_added=ds.count_annotations(dataset.videos) - annotations_before,
-        partial_failures=failures[: ds.MAX_PARTIAL_FAILURES],
+        partial_failures=failures[: MAX_PARTIAL_FAILURES],
         report_uri=report_uri,
         notes=notes,
     )
@@ -351,5 +352,5 @@ def _resolve_ml_use(videos: dict[str, Video], ml_uses: dict[str, set[MLUse]]) ->
 
 def _capped(notes: list[str]) -> list[str]:
     """At most MAX_PARTIAL_FAILURES notes of one kind, and how many more there were."""
-    limit = ds.MAX_PARTIAL_FAILURES
+    limit = MAX_PARTIAL_FAILURES
     return notes if len(notes) <= limit else notes[:limit] + [f"... and {len(notes) - limit} more like these"]

@@ -38,14 +38,14 @@ from typing import TYPE_CHECKING, Any, Iterator
 import numpy as np
 
 from automl_video import storage
-from automl_video.data.dataset import MAX_PARTIAL_FAILURES, RowFailure
+from automl_video.data.dataset import RowFailure
 from automl_video.errors import AutoMLVideoError
 from automl_video.modeling.metadata import METADATA_FILE, ModelMetadata, load_metadata
 from automl_video.prediction.clips import ClipSpan
 from automl_video.prediction.inputs import LEGACY_CSV, InputSet, PredictionInput, read_inputs
 from automl_video.prediction.outputs import RowResult, write_legacy_output, write_vertex_output
 from automl_video.progress import Progress
-from automl_video.rpc import Code
+from automl_video.rpc import MAX_PARTIAL_FAILURES, Code
 from automl_video.tasks import get_task
 from automl_video.tasks.base import PredictionRecipe, RowPlan
 from automl_video.times import rfc3339_now

@@ -45,10 +45,9 @@ from automl_video.registry.states import (
     state_like,
     is_terminal,
 )
-from automl_video.rpc import Status
+from automl_video.rpc import MAX_PARTIAL_FAILURES, Status
 
 MAX_DISPLAY_NAME = 128
-MAX_PARTIAL_FAILURES = 20
 # Job fields only the registry itself sets (update_job's state/error/run_info arguments aside).
 _MANAGED_JOB_FIELDS = {"name", "create_time", "update_time", "start_time", "end_time", "state", "error", "run_info"}
 

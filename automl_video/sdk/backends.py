@@ -8,28 +8,36 @@ the work of a backend.
   batch prediction's shards are merged here to read its counts. The process that submitted the run
   follows it.
 
-Stage modules (TensorFlow) are imported inside the functions, so ``import automl_video`` stays light.
+A backend's work returns a typed outcome (:class:`TrainingOutcome`, :class:`PredictionOutcome`);
+the runner turns it into the job's registry fields.
+
+Stage modules (TensorFlow) and the KFP layer are imported inside the functions, so
+``import automl_video`` stays light.
 """
 
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from automl_video import storage
 from automl_video.data import dataset as dataset_lib
 from automl_video.errors import AutoMLVideoError
-from automl_video.registry import NewModelEvaluation, Registry
+from automl_video.registry import ModelRecord, NewModelEvaluation, Registry, names
 from automl_video.registry.errors import FailedPreconditionError
 from automl_video.registry.resources import JobRecord
 from automl_video.registry.states import CANCELLING_STATES, state_like
-from automl_video.rpc import Code, Status
+from automl_video.rpc import MAX_PARTIAL_FAILURES, Code, Status
 from automl_video.sdk import config, data_filters
+
+if TYPE_CHECKING:
+    from automl_video.pipelines.arguments import BatchPredictionArguments, TrainingArguments
+    from automl_video.pipelines.cluster import ClusterTarget, SubmitResult
+    from automl_video.prediction.engine import PredictionResult
 
 log = logging.getLogger(__name__)
 
 KFP_POLL_SECONDS = 15.0
-MAX_PARTIAL_FAILURES = 20
 
 
 class Cancelled(Exception):
@@ -61,16 +69,16 @@ class JobRunner:
         log.info("%s: %s", self.name, stage)
         self.registry.update_job(self.name, run_info={"stage": stage})
 
-    def run(self, work: Callable[["JobRunner"], dict[str, Any]]) -> JobRecord:
-        """Run ``work`` (which returns the job fields to set on success) and record how it ended."""
+    def run(self, work: Callable[["JobRunner"], "JobOutcome"]) -> JobRecord:
+        """Run ``work`` and record how it ended (on success, with the fields of its outcome)."""
         state = self.registry.get_job(self.name).state
         try:
             try:
                 self.registry.update_job(self.name, state=state_like(state, "RUNNING"))
             except FailedPreconditionError:
                 raise Cancelled() from None  # cancelled before it started
-            fields = work(self)
-            return self.registry.update_job(self.name, state=state_like(state, "SUCCEEDED"), **fields)
+            outcome = work(self)
+            return self.registry.update_job(self.name, state=state_like(state, "SUCCEEDED"), **outcome.job_fields())
         except Cancelled:
             log.info("%s: cancelled", self.name)
             return self.registry.update_job(
@@ -110,13 +118,47 @@ class TrainingPlan:
     is_default_version: bool
     version_aliases: list[str]
     version_description: str
-    model_to_upload: dict[str, Any]
     seed: int = 0
     budget_minutes: float | None = None  # None: the stage's default
     max_epochs: int | None = None  # local backend only
 
+    @property
+    def dataset_id(self) -> str:
+        return names.parse(self.dataset_name).resource_id
 
-def train_locally(runner: JobRunner, plan: TrainingPlan) -> dict[str, Any]:
+    def input_data_config(self) -> dict[str, object]:
+        """The job's Vertex ``inputDataConfig``: the dataset and its fraction or filter split (neither: 80/20)."""
+        doc: dict[str, object] = {"datasetId": self.dataset_id}
+        if self.filter_split is not None:
+            doc["filterSplit"] = self.filter_split.to_json()
+        elif self.training_fraction is not None:
+            doc["fractionSplit"] = {"trainingFraction": self.training_fraction, "testFraction": self.test_fraction}
+        return doc
+
+    def model_to_upload(self) -> dict[str, object]:
+        """The job's Vertex ``modelToUpload`` before the model exists."""
+        return {
+            "displayName": self.model_display_name,
+            "labels": self.model_labels,
+            "versionAliases": self.version_aliases,
+            "versionDescription": self.version_description,
+        }
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    """What a training job produced: the model version it registered."""
+
+    plan: TrainingPlan
+    model: ModelRecord
+
+    def job_fields(self) -> dict[str, object]:
+        """``modelToUpload`` as Vertex shows it once the model exists: with its name and version."""
+        uploaded = {**self.plan.model_to_upload(), "name": self.model.name, "versionId": self.model.version_id}
+        return {"model_to_upload": uploaded}
+
+
+def train_locally(runner: JobRunner, plan: TrainingPlan) -> TrainingOutcome:
     """Split a snapshot of the dataset, train, evaluate and register the model with its evaluations."""
     from automl_video import evaluation
     from automl_video.data import splits
@@ -137,16 +179,21 @@ def train_locally(runner: JobRunner, plan: TrainingPlan) -> dict[str, Any]:
     runner.step("evaluate")
     result = evaluation.evaluate(model_uri, dataset_uri, storage.join(plan.work_uri, "evaluation"))
     runner.step("upload model")
-    return _upload_model(runner, plan, model_uri, storage.read_json(result.evaluations_uri))
+    return _upload_model(runner, plan, model_uri, _evaluations(result.evaluations_uri))
 
 
-def kfp_training_arguments(plan: TrainingPlan):
+def _evaluations(evaluations_uri: str) -> list[NewModelEvaluation]:
+    """The entries of an ``evaluations.json`` (AutoML ``ModelEvaluation`` JSON) as registry records."""
+    return [NewModelEvaluation.from_automl_json(doc) for doc in storage.read_json(evaluations_uri)]
+
+
+def kfp_training_arguments(plan: TrainingPlan) -> "TrainingArguments":
     """The training pipeline's parameters for ``plan``; its gate promotes the model into ``<work>/serving``."""
-    from automl_video import pipeline_runner
+    from automl_video.pipelines.arguments import TrainingArguments
 
     if not plan.import_sources:
         raise ValueError(f"{plan.dataset_name} has no import sources to give the pipeline; import data first")
-    arguments = pipeline_runner.TrainingArguments(
+    arguments = TrainingArguments(
         sources=plan.import_sources,
         model_type=plan.model_type,
         training_fraction_split=plan.training_fraction,
@@ -161,21 +208,21 @@ def kfp_training_arguments(plan: TrainingPlan):
     return arguments
 
 
-def train_on_kfp(runner: JobRunner, plan: TrainingPlan) -> dict[str, Any]:
+def train_on_kfp(runner: JobRunner, plan: TrainingPlan) -> TrainingOutcome:
     """Submit the training pipeline on the dataset's import sources and register what its gate promoted."""
-    from automl_video import pipeline_runner
+    from automl_video.pipelines import TRAINING_PIPELINE
+    from automl_video.serving import read_serving_pointer
 
     arguments = kfp_training_arguments(plan)
-    target, submitted = _run_on_kfp(runner, pipeline_runner.TRAINING_PIPELINE, arguments.parameters(), plan.display_name)
-    pointer = pipeline_runner.read_serving_pointer(arguments.serving_root)
+    target, submitted = _run_on_kfp(runner, TRAINING_PIPELINE, arguments, plan.display_name)
+    pointer = read_serving_pointer(arguments.serving_root)
     if pointer is None:
         raise AutoMLVideoError(f"KFP run {submitted.run_id} succeeded but promoted no model into {arguments.serving_root}")
     found = storage.glob(storage.join(target.pipeline_root, "**", submitted.run_id, "**", "evaluations.json"))
-    evaluations = storage.read_json(found[0]) if found else []
-    return _upload_model(runner, plan, pointer["version_uri"], evaluations)
+    return _upload_model(runner, plan, pointer.version_uri, _evaluations(found[0]) if found else [])
 
 
-def _upload_model(runner: JobRunner, plan: TrainingPlan, model_uri: str, evaluations: list[dict[str, Any]]) -> dict[str, Any]:
+def _upload_model(runner: JobRunner, plan: TrainingPlan, model_uri: str, evaluations: list[NewModelEvaluation]) -> TrainingOutcome:
     from automl_video.modeling.metadata import load_metadata
 
     metadata = load_metadata(model_uri)
@@ -193,11 +240,11 @@ def _upload_model(runner: JobRunner, plan: TrainingPlan, model_uri: str, evaluat
         version_description=plan.version_description,
         labels=plan.model_labels,
         training_pipeline=runner.name,
-        dataset_id=plan.dataset_name.rsplit("/", 1)[-1],
+        dataset_id=plan.dataset_id,
         metadata={"annotationSpecs": [vars(s) for s in metadata.annotation_specs]},
-        evaluations=[NewModelEvaluation.from_automl_json(doc) for doc in evaluations],
+        evaluations=evaluations,
     )
-    return {"model_to_upload": {**plan.model_to_upload, "name": model.name, "versionId": model.version_id}}
+    return TrainingOutcome(plan, model)
 
 
 # -- batch prediction ----------------------------------------------------------------------------------
@@ -211,85 +258,115 @@ class PredictionPlan:
     model_uri: str
     inputs: list[str]
     output_prefix: str
-    model_parameters: dict[str, Any]
+    model_parameters: dict[str, object]  # as given (Vertex or AutoML keys): the KFP pipeline's parameter
+    params: object  # the same, parsed by the model's task (its parameters dataclass)
     shards: int
 
 
-def predict_locally(runner: JobRunner, plan: PredictionPlan) -> dict[str, Any]:
+@dataclass(frozen=True)
+class PredictionOutcome:
+    """What a batch prediction job produced: where its output went and how its instances fared."""
+
+    output_dir: str
+    succeeded: int
+    failed: int
+    incomplete: int
+    partial_failures: list[Status]
+
+    @classmethod
+    def of(cls, result: "PredictionResult") -> "PredictionOutcome":
+        return cls(
+            output_dir=result.output_dir,
+            succeeded=result.succeeded_rows,
+            failed=result.failed_rows,
+            incomplete=result.total_rows - result.succeeded_rows - result.failed_rows,
+            partial_failures=[
+                Status(Code.INVALID_ARGUMENT, f"{f.uri} row {f.row}: {f.message}")
+                for f in result.failures[:MAX_PARTIAL_FAILURES]
+            ],
+        )
+
+    def job_fields(self) -> dict[str, object]:
+        """Vertex ``outputInfo``, ``completionStats`` (counts as strings, as Vertex has them), ``partialFailures``."""
+        return {
+            "output_info": {"gcsOutputDirectory": self.output_dir},
+            "completion_stats": {
+                "successfulCount": str(self.succeeded),
+                "failedCount": str(self.failed),
+                "incompleteCount": str(self.incomplete),
+            },
+            "partial_failures": self.partial_failures,
+        }
+
+
+JobOutcome = TrainingOutcome | PredictionOutcome
+
+
+def predict_locally(runner: JobRunner, plan: PredictionPlan) -> PredictionOutcome:
     """Predict the shards one after another (a cancel stops between shards), then merge them."""
     from automl_video.prediction import engine as predict
 
-    params = predict.prediction_params(plan.model_uri, plan.model_parameters)
     result = None
     for index in range(plan.shards):
         runner.step(f"predict shard {index + 1}/{plan.shards}")
-        result = predict.batch_predict(plan.model_uri, plan.inputs, plan.output_prefix, params, shard=(index, plan.shards))
+        result = predict.batch_predict(plan.model_uri, plan.inputs, plan.output_prefix, plan.params, shard=(index, plan.shards))
     if plan.shards > 1:
         runner.step("merge shards")
-        result = predict.merge_shards(plan.model_uri, plan.inputs, plan.output_prefix, params)
-    return _prediction_fields(runner, result)
+        result = predict.merge_shards(plan.model_uri, plan.inputs, plan.output_prefix, plan.params)
+    return _prediction_outcome(runner, result)
 
 
-def kfp_prediction_arguments(plan: PredictionPlan):
+def kfp_prediction_arguments(plan: PredictionPlan) -> "BatchPredictionArguments":
     """The batch-prediction pipeline's parameters for ``plan`` (replicas → shards)."""
-    from automl_video import pipeline_runner
+    from automl_video.pipelines.arguments import BatchPredictionArguments
 
-    return pipeline_runner.BatchPredictionArguments(
+    return BatchPredictionArguments(
         model_uri=plan.model_uri, inputs=plan.inputs, predictions_prefix=plan.output_prefix,
         prediction_params=plan.model_parameters, shards=plan.shards,
     )
 
 
-def predict_on_kfp(runner: JobRunner, plan: PredictionPlan) -> dict[str, Any]:
+def predict_on_kfp(runner: JobRunner, plan: PredictionPlan) -> PredictionOutcome:
     """Submit the batch-prediction pipeline, follow it, then read its merged result."""
-    from automl_video import pipeline_runner
     from automl_video.prediction import engine as predict
+    from automl_video.pipelines import BATCH_PREDICTION_PIPELINE
 
-    arguments = kfp_prediction_arguments(plan)
-    _run_on_kfp(runner, pipeline_runner.BATCH_PREDICTION_PIPELINE, arguments.parameters(), plan.display_name)
-    params = predict.prediction_params(plan.model_uri, plan.model_parameters)
-    return _prediction_fields(runner, predict.merge_shards(plan.model_uri, plan.inputs, plan.output_prefix, params))
+    _run_on_kfp(runner, BATCH_PREDICTION_PIPELINE, kfp_prediction_arguments(plan), plan.display_name)
+    return _prediction_outcome(runner, predict.merge_shards(plan.model_uri, plan.inputs, plan.output_prefix, plan.params))
 
 
-def _prediction_fields(runner: JobRunner, result: Any) -> dict[str, Any]:
-    """The job fields of a finished prediction; every instance failing fails the job."""
-    fields = {
-        "output_info": {"gcsOutputDirectory": result.output_dir},
-        "completion_stats": {
-            "successfulCount": str(result.succeeded_rows),
-            "failedCount": str(result.failed_rows),
-            "incompleteCount": str(result.total_rows - result.succeeded_rows - result.failed_rows),
-        },
-        "partial_failures": [
-            Status(Code.INVALID_ARGUMENT, f"{f.uri} row {f.row}: {f.message}") for f in result.failures[:MAX_PARTIAL_FAILURES]
-        ],
-    }
+def _prediction_outcome(runner: JobRunner, result: "PredictionResult") -> PredictionOutcome:
+    """The outcome of a finished prediction; every instance failing fails the job (its counts recorded)."""
+    outcome = PredictionOutcome.of(result)
     if result.total_rows and not result.succeeded_rows:
-        runner.registry.update_job(runner.name, **fields)
-        raise AutoMLVideoError(f"all {result.total_rows} instances failed; see partial_failures (first: {fields['partial_failures'][0].message})")
-    return fields
+        runner.registry.update_job(runner.name, **outcome.job_fields())
+        raise AutoMLVideoError(f"all {result.total_rows} instances failed; see partial_failures (first: {outcome.partial_failures[0].message})")
+    return outcome
 
 
 # -- KFP -------------------------------------------------------------------------------------------------
 
 
-def _run_on_kfp(runner: JobRunner, pipeline: str, parameters: dict[str, Any], run_name: str) -> tuple[Any, Any]:
+def _run_on_kfp(
+    runner: JobRunner, pipeline: str, arguments: "TrainingArguments | BatchPredictionArguments", run_name: str
+) -> tuple["ClusterTarget", "SubmitResult"]:
     """Submit a pipeline run, record its id and URL on the job, and follow it to its end.
 
     Returns:
         The KFP target and the submitted run.
     """
-    from automl_video import pipeline_runner
+    from automl_video.pipelines.cluster import submit
 
+    parameters = arguments.parameters()  # a bad value fails here, before the submit stage
     target = config.settings().kfp_target()
     runner.step("submit")
-    submitted = pipeline_runner.submit(target, pipeline, parameters, run_name=run_name)
+    submitted = submit(target, pipeline, parameters, run_name=run_name)
     runner.registry.update_job(runner.name, run_info={"kfp_run_id": submitted.run_id, "kfp_run_url": submitted.run_url})
     follow_kfp_run(runner, target, submitted.run_id)
     return target, submitted
 
 
-def follow_kfp_run(runner: JobRunner, target: Any, run_id: str) -> None:
+def follow_kfp_run(runner: JobRunner, target: "ClusterTarget", run_id: str) -> None:
     """Poll a KFP run until it ends, terminating it when the job is cancelled.
 
     Raises:

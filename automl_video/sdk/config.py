@@ -3,10 +3,14 @@
 import os
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from automl_video import storage
 from automl_video.registry import Registry, names
 from automl_video.registry.database import ENV_HOME, default_url, normalize_url
+
+if TYPE_CHECKING:
+    from automl_video.pipelines.cluster import ClusterTarget
 
 LOCAL = "local"
 KFP = "kfp"
@@ -38,9 +42,9 @@ class Settings:
     def staging(self) -> str:
         return self.staging_bucket or os.path.join(_home(), "staging")
 
-    def kfp_target(self):
-        """The KFP API server runs are submitted to (the ``kfp`` backend)."""
-        from automl_video.pipeline_runner import ClusterTarget
+    def kfp_target(self) -> "ClusterTarget":
+        """The KFP API server runs are submitted to (the ``kfp`` backend); loads kfp."""
+        from automl_video.pipelines.cluster import ClusterTarget
 
         return ClusterTarget(
             host=self.kfp_host,

@@ -1,9 +1,10 @@
 """``BatchPredictionJob``: predict videos with a model version, sharded, into Vertex JSONL or AutoML CSV output."""
 
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from automl_video import storage
-from automl_video.registry import BatchPredictionJobRecord, JobState, Page, Status, names
+from automl_video.registry import BatchPredictionJobRecord, JobState, ModelRecord, Page, Status, names
 from automl_video.registry.store import validate_display_name
 from automl_video.sdk import backends, config
 from automl_video.sdk.base import Job
@@ -16,10 +17,103 @@ PREDICTIONS_FORMATS = ("jsonl",)
 _BACKEND_WORK = {config.LOCAL: backends.predict_locally, config.KFP: backends.predict_on_kfp}
 
 
-def _replicas(value: int | None, name: str) -> int | None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+def _input_uris(
+    gcs_source: str | Sequence[str] | None,
+    bigquery_source: str | None,
+    gcs_destination_prefix: str | None,
+    bigquery_destination_prefix: str | None,
+    instances_format: str,
+    predictions_format: str,
+) -> list[str]:
+    """The input files, once one source and one destination are given and every format is one we read/write.
+
+    Raises:
+        ValueError: in Vertex's words where Vertex refuses the same; BigQuery is refused as unsupported.
+    """
+    if bool(gcs_source) == bool(bigquery_source):
+        raise ValueError("Please provide either a gcs_source or bigquery_source, but not both.")
+    if bool(gcs_destination_prefix) == bool(bigquery_destination_prefix):
+        raise ValueError("Please provide either a gcs_destination_prefix or bigquery_destination_prefix, but not both.")
+    if bigquery_source or bigquery_destination_prefix:
+        raise ValueError("BigQuery sources and destinations are not supported by automl-video; use gcs_source and gcs_destination_prefix")
+    if instances_format not in INSTANCES_FORMATS:
+        raise ValueError(f"{instances_format} is not an accepted instances format type. Please choose from: {sorted(INSTANCES_FORMATS)}")
+    if predictions_format not in PREDICTIONS_FORMATS:
+        raise ValueError(f"{predictions_format} is not an accepted prediction format type. Please choose from: {list(PREDICTIONS_FORMATS)}")
+    sources = [gcs_source] if isinstance(gcs_source, str) else list(gcs_source)
+    extension = INSTANCES_FORMATS[instances_format]
+    for source in sources:
+        if not isinstance(source, str) or not source.lower().endswith(extension):
+            raise ValueError(f"gcs_source {source!r} is not a {extension} file (instances_format {instances_format!r})")
+    return sources
+
+
+@dataclass(frozen=True)
+class _Replicas:
+    """Vertex replica counts; automl-video runs one prediction shard per replica."""
+
+    starting: int | None
+    maximum: int | None
+
+    def __post_init__(self) -> None:
+        for name, value in (("starting_replica_count", self.starting), ("max_replica_count", self.maximum)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.starting and self.maximum and self.starting > self.maximum:
+            raise ValueError(f"starting_replica_count {self.starting} is more than max_replica_count {self.maximum}")
+
+    @property
+    def shards(self) -> int:
+        return self.maximum or self.starting or 1
+
+    def dedicated_resources(self) -> dict[str, int]:
+        """Vertex ``dedicatedResources``: the counts that were given."""
+        counts = (("startingReplicaCount", self.starting), ("maxReplicaCount", self.maximum))
+        return {key: value for key, value in counts if value}
+
+
+@dataclass(frozen=True)
+class _Request:
+    """A validated :meth:`BatchPredictionJob.create`: the job it registers and the plan it runs."""
+
+    project: str
+    location: str
+    display_name: str
+    model: ModelRecord
+    instances_format: str
+    predictions_format: str
+    sources: list[str]
+    destination: str
+    model_parameters: dict[str, object]
+    params: object  # the model's task's parameters dataclass
+    replicas: _Replicas
+    labels: dict[str, str] | None
+
+    def register(self) -> BatchPredictionJobRecord:
+        """The job's registry record (QUEUED); the registry validates the labels."""
+        return config.registry().create_batch_prediction_job(
+            self.project,
+            self.location,
+            display_name=self.display_name,
+            model=self.model.versioned_name,
+            input_config={"instancesFormat": self.instances_format, "gcsSource": {"uris": self.sources}},
+            output_config={"predictionsFormat": self.predictions_format, "gcsDestination": {"outputUriPrefix": self.destination}},
+            model_parameters=self.model_parameters,
+            dedicated_resources=self.replicas.dedicated_resources(),
+            labels=self.labels,
+            run_info={"backend": config.settings().backend},
+        )
+
+    def plan(self) -> backends.PredictionPlan:
+        return backends.PredictionPlan(
+            display_name=self.display_name,
+            model_uri=self.model.artifact_uri,
+            inputs=self.sources,
+            output_prefix=self.destination,
+            model_parameters=self.model_parameters,
+            params=self.params,
+            shards=self.replicas.shards,
+        )
 
 
 class BatchPredictionJob(Job):
@@ -105,57 +199,38 @@ class BatchPredictionJob(Job):
             RuntimeError: with ``sync``, the job failed or was cancelled.
         """
         job_display_name = validate_display_name(job_display_name, "job_display_name")
-        if bool(gcs_source) == bool(bigquery_source):
-            raise ValueError("Please provide either a gcs_source or bigquery_source, but not both.")
-        if bool(gcs_destination_prefix) == bool(bigquery_destination_prefix):
-            raise ValueError("Please provide either a gcs_destination_prefix or bigquery_destination_prefix, but not both.")
-        if bigquery_source or bigquery_destination_prefix:
-            raise ValueError("BigQuery sources and destinations are not supported by automl-video; use gcs_source and gcs_destination_prefix")
-        if instances_format not in INSTANCES_FORMATS:
-            raise ValueError(f"{instances_format} is not an accepted instances format type. Please choose from: {sorted(INSTANCES_FORMATS)}")
-        if predictions_format not in PREDICTIONS_FORMATS:
-            raise ValueError(f"{predictions_format} is not an accepted prediction format type. Please choose from: {list(PREDICTIONS_FORMATS)}")
-        sources = [gcs_source] if isinstance(gcs_source, str) else list(gcs_source)
-        for source in sources:
-            if not isinstance(source, str) or not source.lower().endswith(INSTANCES_FORMATS[instances_format]):
-                raise ValueError(f"gcs_source {source!r} is not a {INSTANCES_FORMATS[instances_format]} file (instances_format {instances_format!r})")
-        params = dict(model_parameters or {})
-        starting = _replicas(starting_replica_count, "starting_replica_count")
-        maximum = _replicas(max_replica_count, "max_replica_count")
-        if starting and maximum and starting > maximum:
-            raise ValueError(f"starting_replica_count {starting} is more than max_replica_count {maximum}")
+        sources = _input_uris(gcs_source, bigquery_source, gcs_destination_prefix, bigquery_destination_prefix, instances_format, predictions_format)
+        model_parameters = dict(model_parameters or {})
+        replicas = _Replicas(starting_replica_count, max_replica_count)
         project, location = config.project_and_location(project, location)
         model_ref = model_name.versioned_resource_name if isinstance(model_name, Model) else names.expand(model_name, names.MODELS, project, location)
-        registry = config.registry()
-        model = registry.get_model(model_ref)
-        get_task(model.prediction_type).prediction().parse_params(params)  # ValueError naming a bad key or value
-        record = registry.create_batch_prediction_job(
-            project,
-            location,
+        model = config.registry().get_model(model_ref)
+        # The model's task parses the parameters; ValueError names an unknown key or a bad value.
+        params = get_task(model.prediction_type).prediction().parse_params(model_parameters)
+        request = _Request(
+            project=project,
+            location=location,
             display_name=job_display_name,
-            model=model.versioned_name,
-            input_config={"instancesFormat": instances_format, "gcsSource": {"uris": sources}},
-            output_config={"predictionsFormat": predictions_format, "gcsDestination": {"outputUriPrefix": gcs_destination_prefix}},
-            model_parameters=params,
-            dedicated_resources={k: v for k, v in (("startingReplicaCount", starting), ("maxReplicaCount", maximum)) if v},
+            model=model,
+            instances_format=instances_format,
+            predictions_format=predictions_format,
+            sources=sources,
+            destination=gcs_destination_prefix,
+            model_parameters=model_parameters,
+            params=params,
+            replicas=replicas,
             labels=labels,
-            run_info={"backend": config.settings().backend},
         )
-        plan = backends.PredictionPlan(
-            display_name=job_display_name,
-            model_uri=model.artifact_uri,
-            inputs=sources,
-            output_prefix=gcs_destination_prefix,
-            model_parameters=params,
-            shards=maximum or starting or 1,
-        )
-        job = cls._wrap(record)
-        runner = backends.JobRunner(registry, record.name)
+        return cls._wrap(request.register())._run(request.plan(), sync)
+
+    def _run(self, plan: backends.PredictionPlan, sync: bool) -> "BatchPredictionJob":
+        """Run the registered job on the ``init`` backend (waiting for it with ``sync``)."""
+        runner = backends.JobRunner(config.registry(), self.resource_name)
         work = _BACKEND_WORK[config.settings().backend]
-        job._start(lambda: runner.run(lambda r: work(r, plan)), sync)
+        self._start(lambda: runner.run(lambda r: work(r, plan)), sync)
         if sync:
-            job.wait_for_completion()
-        return job
+            self.wait_for_completion()
+        return self
 
     @classmethod
     def submit(cls, *, job_display_name: str, model_name: str | Model, **options: Any) -> "BatchPredictionJob":

@@ -1,6 +1,7 @@
 """``AutoMLVideoTrainingJob``: split, train, evaluate and register a video model as one training pipeline."""
 
 import concurrent.futures
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from automl_video import storage
@@ -31,6 +32,62 @@ def _fractions(training: float | None, test: float | None) -> tuple[float | None
     test = 1.0 - training if test is None else float(test)
     validate_fractions(training, test)
     return training, test
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingRunOptions:
+    """The arguments of :meth:`AutoMLVideoTrainingJob.run` besides the dataset, as the caller gave them."""
+
+    training_fraction_split: float | None = None
+    test_fraction_split: float | None = None
+    training_filter_split: str | None = None
+    test_filter_split: str | None = None
+    model_display_name: str | None = None
+    model_labels: dict[str, str] | None = None
+    model_id: str | None = None
+    parent_model: str | None = None
+    is_default_version: bool | None = True
+    model_version_aliases: Sequence[str] | None = None
+    model_version_description: str | None = None
+    budget_minutes: float | None = None
+    max_epochs: int | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class _Split:
+    """How a run splits the dataset: fractions (both None: the 80/20 default) or filters."""
+
+    training_fraction: float | None
+    test_fraction: float | None
+    filters: FilterSplit | None
+
+    @classmethod
+    def of(cls, options: TrainingRunOptions) -> "_Split":
+        """ValueError when fractions and filters are mixed, a filter is missing or either is invalid."""
+        uses_filters = options.training_filter_split is not None or options.test_filter_split is not None
+        if not uses_filters:
+            return cls(*_fractions(options.training_fraction_split, options.test_fraction_split), None)
+        if options.training_fraction_split is not None or options.test_fraction_split is not None:
+            raise ValueError("give fraction splits or filter splits, not both")
+        if options.training_filter_split is None or options.test_filter_split is None:
+            raise ValueError("filter splits need both training_filter_split and test_filter_split (use '-' to match nothing)")
+        filters = FilterSplit(
+            DataFilter.parse(options.training_filter_split, "training_filter_split"),
+            DataFilter.parse(options.test_filter_split, "test_filter_split"),
+        )
+        return cls(None, None, filters)
+
+
+def _check_training_limits(options: TrainingRunOptions, split: _Split) -> None:
+    """The budget and epoch bound, and what only the local backend offers. ValueError when invalid."""
+    if options.budget_minutes is not None and not options.budget_minutes > 0:
+        raise ValueError(f"budget_minutes must be more than 0, got {options.budget_minutes}")
+    max_epochs = options.max_epochs
+    if max_epochs is not None and (not isinstance(max_epochs, int) or max_epochs < 1):
+        raise ValueError(f"max_epochs must be an integer of at least 1, got {max_epochs!r}")
+    if config.settings().backend == config.KFP and (split.filters is not None or max_epochs is not None):
+        raise ValueError("filter splits and max_epochs need the local backend; the KFP pipeline takes fraction splits and budget_minutes")
 
 
 class AutoMLVideoTrainingJob(Job):
@@ -141,37 +198,27 @@ class AutoMLVideoTrainingJob(Job):
             if not self.done():
                 raise RuntimeError("AutoML Video Training is already running or waiting to run.")
             raise RuntimeError("AutoML Video Training has already run.")
-        plan = self._plan(
-            dataset, training_fraction_split, test_fraction_split, training_filter_split, test_filter_split,
-            model_display_name, model_labels, model_id, parent_model, is_default_version, model_version_aliases,
-            model_version_description, budget_minutes, max_epochs, seed,
-        )
-        registry = config.registry()
-        settings = config.settings()
-        input_data_config: dict[str, Any] = {"datasetId": names.parse(plan.dataset_name).resource_id}
-        if plan.filter_split is not None:
-            input_data_config["filterSplit"] = plan.filter_split.to_json()
-        elif plan.training_fraction is not None:
-            input_data_config["fractionSplit"] = {"trainingFraction": plan.training_fraction, "testFraction": plan.test_fraction}
-        record = registry.create_training_pipeline(
-            self._project,
-            self._location,
-            display_name=self._display_name,
-            labels=self._labels,
-            training_task_definition=TRAINING_TASK_DEFINITIONS[self._prediction_type],
-            training_task_inputs={"modelType": self._model_type},
-            input_data_config=input_data_config,
-            model_to_upload=plan.model_to_upload,
+        options = TrainingRunOptions(
+            training_fraction_split=training_fraction_split,
+            test_fraction_split=test_fraction_split,
+            training_filter_split=training_filter_split,
+            test_filter_split=test_filter_split,
+            model_display_name=model_display_name,
+            model_labels=model_labels,
             model_id=model_id,
-            parent_model=plan.parent_model,
-            dataset_id=input_data_config["datasetId"],
-            run_info={"backend": settings.backend},
+            parent_model=parent_model,
+            is_default_version=is_default_version,
+            model_version_aliases=model_version_aliases,
+            model_version_description=model_version_description,
+            budget_minutes=budget_minutes,
+            max_epochs=max_epochs,
+            seed=seed,
         )
-        plan.work_uri = storage.join(settings.staging, "trainingPipelines", names.parse(record.name).resource_id)
-        registry.update_job(record.name, run_info={"work_uri": plan.work_uri})
+        plan = self._plan(dataset, options)
+        record = self._register(plan)
         self._setup(record)
-        runner = backends.JobRunner(registry, record.name)
-        work = _BACKEND_WORK[settings.backend]
+        runner = backends.JobRunner(config.registry(), record.name)
+        work = _BACKEND_WORK[config.settings().backend]
         finished = self._start(lambda: runner.run(lambda r: work(r, plan)), sync)
         if sync:
             return self.get_model()
@@ -179,47 +226,19 @@ class AutoMLVideoTrainingJob(Job):
         finished.add_done_callback(lambda _: _settle(model_future, self._produced_model))
         return Model._wrap(future=model_future)
 
-    def _plan(
-        self, dataset, training_fraction_split, test_fraction_split, training_filter_split, test_filter_split,
-        model_display_name, model_labels, model_id, parent_model, is_default_version, model_version_aliases,
-        model_version_description, budget_minutes, max_epochs, seed,
-    ) -> backends.TrainingPlan:
+    def _plan(self, dataset: VideoDataset, options: TrainingRunOptions) -> backends.TrainingPlan:
         """Validate every argument of :meth:`run` before anything is registered."""
         if not isinstance(dataset, VideoDataset):
             raise ValueError(f"dataset must be a VideoDataset, got {type(dataset).__name__}")
         dataset_record = config.registry().get_dataset(dataset.resource_name)
-        uses_filters = training_filter_split is not None or test_filter_split is not None
-        if uses_filters and (training_fraction_split is not None or test_fraction_split is not None):
-            raise ValueError("give fraction splits or filter splits, not both")
-        filter_split = None
-        if uses_filters:
-            if training_filter_split is None or test_filter_split is None:
-                raise ValueError("filter splits need both training_filter_split and test_filter_split (use '-' to match nothing)")
-            filter_split = FilterSplit(
-                DataFilter.parse(training_filter_split, "training_filter_split"),
-                DataFilter.parse(test_filter_split, "test_filter_split"),
-            )
-        training_fraction, test_fraction = _fractions(training_fraction_split, test_fraction_split)
-        model_display_name = validate_display_name(model_display_name or self._display_name, "model_display_name")
-        model_labels = validate_labels(model_labels)
-        parent_name = None
-        if parent_model:
-            if "@" in parent_model:
-                raise ValueError(f"parent_model {parent_model!r} must name a model, not one of its versions")
-            parent_name = config.registry().get_model(names.expand(parent_model, names.MODELS, self._project, self._location)).name
-        if model_id is not None:
-            names.validate_user_model_id(model_id)
-            if parent_name and names.parse(parent_name).resource_id != model_id:
-                raise ValueError(f"model_id {model_id!r} and parent_model {parent_model!r} name different models")
-        is_default_version = True if is_default_version is None else bool(is_default_version)
-        aliases = list(model_version_aliases or [])
+        split = _Split.of(options)
+        model_display_name = validate_display_name(options.model_display_name or self._display_name, "model_display_name")
+        model_labels = validate_labels(options.model_labels)
+        parent_name = self._parent_model_name(options)
+        is_default_version = True if options.is_default_version is None else bool(options.is_default_version)
+        aliases = list(options.model_version_aliases or [])
         versions.aliases_for_new_version(aliases, is_default_version, is_first_version=parent_name is None)
-        if budget_minutes is not None and not budget_minutes > 0:
-            raise ValueError(f"budget_minutes must be more than 0, got {budget_minutes}")
-        if max_epochs is not None and (not isinstance(max_epochs, int) or max_epochs < 1):
-            raise ValueError(f"max_epochs must be an integer of at least 1, got {max_epochs!r}")
-        if config.settings().backend == config.KFP and (filter_split is not None or max_epochs is not None):
-            raise ValueError("filter splits and max_epochs need the local backend; the KFP pipeline takes fraction splits and budget_minutes")
+        _check_training_limits(options, split)
         return backends.TrainingPlan(
             project=self._project,
             location=self._location,
@@ -230,26 +249,56 @@ class AutoMLVideoTrainingJob(Job):
             import_sources=list(dataset_record.metadata.get("importSources", [])),
             model_type=self._model_type,
             prediction_type=self._prediction_type,
-            training_fraction=training_fraction,
-            test_fraction=test_fraction,
-            filter_split=filter_split,
+            training_fraction=split.training_fraction,
+            test_fraction=split.test_fraction,
+            filter_split=split.filters,
             model_display_name=model_display_name,
             model_labels=model_labels,
-            model_id=model_id,
+            model_id=options.model_id,
             parent_model=parent_name,
             is_default_version=is_default_version,
             version_aliases=aliases,
-            version_description=model_version_description or "",
-            model_to_upload={
-                "displayName": model_display_name,
-                "labels": model_labels,
-                "versionAliases": aliases,
-                "versionDescription": model_version_description or "",
-            },
-            seed=seed,
-            budget_minutes=budget_minutes,
-            max_epochs=max_epochs,
+            version_description=options.model_version_description or "",
+            seed=options.seed,
+            budget_minutes=options.budget_minutes,
+            max_epochs=options.max_epochs,
         )
+
+    def _register(self, plan: backends.TrainingPlan) -> TrainingPipelineRecord:
+        """The job's registry record (QUEUED), and its work folder under the staging bucket set on ``plan``."""
+        registry = config.registry()
+        settings = config.settings()
+        record = registry.create_training_pipeline(
+            self._project,
+            self._location,
+            display_name=self._display_name,
+            labels=self._labels,
+            training_task_definition=TRAINING_TASK_DEFINITIONS[self._prediction_type],
+            training_task_inputs={"modelType": self._model_type},
+            input_data_config=plan.input_data_config(),
+            model_to_upload=plan.model_to_upload(),
+            model_id=plan.model_id,
+            parent_model=plan.parent_model,
+            dataset_id=plan.dataset_id,
+            run_info={"backend": settings.backend},
+        )
+        plan.work_uri = storage.join(settings.staging, "trainingPipelines", names.parse(record.name).resource_id)
+        registry.update_job(record.name, run_info={"work_uri": plan.work_uri})
+        return record
+
+    def _parent_model_name(self, options: TrainingRunOptions) -> str | None:
+        """The full name of the model a run adds a version to (None: a new model), checked against ``model_id``."""
+        parent_name = None
+        if options.parent_model:
+            if "@" in options.parent_model:
+                raise ValueError(f"parent_model {options.parent_model!r} must name a model, not one of its versions")
+            expanded = names.expand(options.parent_model, names.MODELS, self._project, self._location)
+            parent_name = config.registry().get_model(expanded).name
+        if options.model_id is not None:
+            names.validate_user_model_id(options.model_id)
+            if parent_name and names.parse(parent_name).resource_id != options.model_id:
+                raise ValueError(f"model_id {options.model_id!r} and parent_model {options.parent_model!r} name different models")
+        return parent_name
 
     def _produced_model(self) -> ModelRecord:
         self._sync()

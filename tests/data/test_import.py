@@ -13,6 +13,7 @@ from automl_video.data import describe, splits
 from automl_video.tasks.classification import synth as classification_synth
 from automl_video.data import dataset as ds
 from automl_video.data.importer import ImportFailed, import_data
+from automl_video.rpc import MAX_PARTIAL_FAILURES
 
 
 @pytest.fixture(scope="session")
@@ -169,7 +170,7 @@ def test_every_row_error_names_csv_row_and_reason(media, tmp_path, monkeypatch):
         assert failures[key].startswith(message), (key, failures[key])
     assert result.failed_rows == len(expected) == 23
     assert result.imported_rows == 15 + 2  # the good rows, 'positive' and the touching '-'
-    assert len(result.partial_failures) == ds.MAX_PARTIAL_FAILURES
+    assert len(result.partial_failures) == MAX_PARTIAL_FAILURES
     assert probed.count(media["broken"]) == 1 and hashed.count(media["broken"]) == 1
     assert sorted(set(hashed)) == sorted(hashed)  # one hash per distinct URI, not per row
 

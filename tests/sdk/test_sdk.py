@@ -13,7 +13,7 @@ import automl_video as av
 from automl_video.data import dataset as dataset_lib
 from automl_video import storage
 from automl_video.errors import AutoMLVideoError
-from automl_video.registry import JobState, NotFoundError, PipelineState
+from automl_video.registry import JobState, NotFoundError, PipelineState, Status
 from automl_video.registry.resources import TRAINING_TASK_DEFINITIONS
 from automl_video.sdk import config, data_filters
 
@@ -51,6 +51,18 @@ def test_importing_the_package_and_sdk_does_not_import_tensorflow():
     code = "import sys, automl_video as av; av.init; av.VideoDataset; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_the_package_exports_the_sdk_names_lazily_and_only_those():
+    code = (
+        "import sys, automl_video as av; from automl_video import storage; light = 'sqlalchemy' not in sys.modules; "
+        "from automl_video import sdk; "
+        "print(light, all(getattr(av, n) is getattr(sdk, n) for n in sdk.__all__), set(sdk.__all__) <= set(dir(av)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "True", "True"]
+    with pytest.raises(AttributeError, match="module 'automl_video' has no attribute 'Pipeline'"):
+        av.Pipeline
 
 
 @pytest.mark.parametrize(
@@ -307,6 +319,21 @@ def test_kfp_backend_validates_then_fails_the_job_naming_the_unreachable_server(
     assert record.state is PipelineState.PIPELINE_STATE_FAILED and record.error.code == 3
     assert record.run_info["backend"] == "kfp" and record.run_info["stage"] == "submit"
     assert record.input_data_config["fractionSplit"] == {"trainingFraction": 0.7, "testFraction": pytest.approx(0.3)}
+
+
+def test_a_prediction_outcome_becomes_the_vertex_job_fields():
+    from automl_video.data.dataset import RowFailure
+    from automl_video.rpc import MAX_PARTIAL_FAILURES
+    from automl_video.prediction.engine import PredictionResult
+    from automl_video.sdk.backends import PredictionOutcome
+
+    failures = [RowFailure("gs://b/in.jsonl", row, "video not found") for row in range(MAX_PARTIAL_FAILURES + 5)]
+    result = PredictionResult("gs://b/out/prediction-x", "vertex_jsonl", 40, (0, 1), 40, 40, 0, 10, 25, 9.0, 1.0, "w", failures=failures)
+    fields = PredictionOutcome.of(result).job_fields()
+    assert fields["output_info"] == {"gcsOutputDirectory": "gs://b/out/prediction-x"}
+    assert fields["completion_stats"] == {"successfulCount": "10", "failedCount": "25", "incompleteCount": "5"}
+    assert len(fields["partial_failures"]) == MAX_PARTIAL_FAILURES
+    assert fields["partial_failures"][3] == Status(3, "gs://b/in.jsonl row 3: video not found")
 
 
 # -- end to end -------------------------------------------------------------------------------------------

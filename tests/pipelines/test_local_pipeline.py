@@ -12,15 +12,10 @@ import pytest
 
 from automl_video import storage
 from automl_video.cli import main
-from automl_video.pipeline_runner import (
-    BATCH_PREDICTION_PIPELINE,
-    TRAINING_PIPELINE,
-    BatchPredictionArguments,
-    PipelineRunError,
-    TrainingArguments,
-    read_serving_pointer,
-    run_local,
-)
+from automl_video.pipelines import BATCH_PREDICTION_PIPELINE, TRAINING_PIPELINE, PipelineRunError
+from automl_video.pipelines.arguments import BatchPredictionArguments, TrainingArguments
+from automl_video.pipelines.local import run_local
+from automl_video.serving import read_serving_pointer
 
 pytestmark = pytest.mark.slow
 
@@ -91,6 +86,7 @@ def test_dataset_model_and_export_artifacts(training_run):
     assert storage.is_published(model.artifacts["model"])
     assert model.metadata["model"]["model_labels"] == {"suite": "test"}
     assert model.metadata["model"]["model_type"] == "MOBILE_VERSATILE_1"
+    assert model.parameters["Output"] is True  # exportable: the export branch below ran on it
     export = training_run.task("export-model").artifacts["exported_model"]
     assert storage.exists(storage.join(export, "saved_model.pb"))
     assert storage.read_text(storage.join(export, "dict.txt")).split() == model.metadata["model"]["labels"]
@@ -117,8 +113,8 @@ def test_gate_promoted_the_first_model(training_run, workspace):
     promotion = training_run.task("promote-model")
     assert promotion.parameters["Output"] is True
     pointer = read_serving_pointer(str(workspace / "serving"))
-    assert pointer["au_prc"] == pytest.approx(training_run.task("evaluate-model").parameters["Output"])
-    assert pointer["source_model_uri"] == training_run.task("train-model").artifacts["model"]
+    assert pointer.au_prc == pytest.approx(training_run.task("evaluate-model").parameters["Output"])
+    assert pointer.source_model_uri == training_run.task("train-model").artifacts["model"]
     assert storage.is_published(str(workspace / "serving" / "current"))
 
 

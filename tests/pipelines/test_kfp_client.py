@@ -17,7 +17,9 @@ import pytest
 import yaml
 
 from automl_video.cli import main
-from automl_video.pipeline_runner import ClusterTarget, PipelineRunError, TrainingArguments, submit
+from automl_video.pipelines import PipelineRunError
+from automl_video.pipelines.arguments import TrainingArguments
+from automl_video.pipelines.cluster import ClusterTarget, submit
 
 API = "/apis/v2beta1"
 

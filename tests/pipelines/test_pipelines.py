@@ -9,7 +9,8 @@ import yaml
 from kfp import components
 
 from automl_video.cli import main
-from automl_video.pipeline_runner import PIPELINE_NAMES, ClusterSettings
+from automl_video.pipelines import PIPELINE_NAMES
+from automl_video.pipelines.settings import ClusterSettings
 
 GPU_EXECUTORS = {"exec-train-model", "exec-batch-predict-shard"}
 CPU_IMAGE = "registry.example/automl-video-cpu:test"
@@ -128,7 +129,9 @@ def test_training_pipeline_parameters_mirror_the_vertex_job(compiled):
 
 
 def test_training_dag_branches(compiled):
-    """Export only for exportable types, the gate only with a serving root, prediction only with a prefix."""
+    """Export only when the train task reports an exportable model (``ModelType.exportable``, decided
+    at run time: the DAG names no model type), the gate only with a serving root, prediction only with
+    a prefix."""
     pipeline_spec, _ = compiled["training"]
     root_tasks = pipeline_spec["root"]["dag"]["tasks"]
     assert set(root_tasks) == {
@@ -140,7 +143,15 @@ def test_training_dag_branches(compiled):
         for name, task in root_tasks.items()
         if name.startswith("condition-")
     }
-    assert conditions["export-model"] == "inputs.parameter_values['pipelinechannel--model_type'] != 'CLOUD'"
+    assert conditions["export-model"] == "inputs.parameter_values['pipelinechannel--train-model-Output'] == true"
+    export_branch = next(task for task in root_tasks.values() if task["taskInfo"]["name"] == "exportable")
+    assert export_branch["inputs"]["parameters"]["pipelinechannel--train-model-Output"] == {
+        "taskOutputParameter": {"outputParameterKey": "Output", "producerTask": "train-model"}
+    }
+    assert "train-model" in export_branch["dependentTasks"]
+    train_outputs = pipeline_spec["components"]["comp-train-model"]["outputDefinitions"]["parameters"]
+    assert train_outputs == {"Output": {"parameterType": "BOOLEAN"}}
+    assert not any("CLOUD" in condition for condition in conditions.values())
     assert conditions["promote-model"] == "inputs.parameter_values['pipelinechannel--serving_root'] != ''"
     assert conditions["automl-video-predict-shards"] == (
         "inputs.parameter_values['pipelinechannel--predictions_prefix'] != ''"
@@ -203,7 +214,8 @@ def test_bad_gpu_node_label_is_refused(capsys):
     assert "must be key=value" in capsys.readouterr().err
 
 
-BUILD_SH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build.sh")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD_SH = os.path.join(REPO, "build.sh")
 
 
 def run_build(*args: str) -> subprocess.CompletedProcess:

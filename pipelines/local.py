@@ -1,0 +1,214 @@
+"""Run a pipeline on this machine through ``kfp.local``, and read back what its tasks produced and when."""
+
+import builtins
+import contextlib
+import dataclasses
+import io
+import json
+import logging
+import os
+import re
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from kfp import local as kfp_local
+
+from automl_video import storage
+from automl_video.pipelines import PipelineRunError, check_pipeline_name
+from automl_video.pipelines.compiling import build_pipelines
+from automl_video.pipelines.settings import ClusterSettings
+
+
+@dataclass
+class TaskRecord:
+    """One executed task of a local run: its output artifacts, their metadata and output parameters."""
+
+    name: str
+    artifacts: dict[str, str]
+    metadata: dict[str, dict[str, Any]]
+    parameters: dict[str, Any]
+
+    def work_interval(self) -> tuple[float, float] | None:
+        """When the stage's own work ran (:attr:`automl_video.stage.StageRun.metadata`), None for glue tasks."""
+        for meta in self.metadata.values():
+            if "started_at" in meta and "finished_at" in meta:
+                return float(meta["started_at"]), float(meta["finished_at"])
+        return None
+
+
+@dataclass
+class LocalRunResult:
+    """A finished ``kfp.local`` run: where its outputs are and how its time was spent.
+
+    ``stage_seconds`` is the time during which at least one stage was doing its own work; the rest
+    of ``wall_seconds`` is orchestration (process start, imports, artifact bookkeeping).
+    """
+
+    pipeline: str
+    run_dir: str
+    wall_seconds: float
+    stage_seconds: float
+    tasks: list[TaskRecord]
+
+    @property
+    def overhead_share(self) -> float:
+        return max(0.0, 1.0 - self.stage_seconds / self.wall_seconds) if self.wall_seconds > 0 else 0.0
+
+    def task(self, name: str) -> TaskRecord:
+        """The task named ``name`` (the last path part of its folder, e.g. ``train-model``)."""
+        matches = [t for t in self.tasks if t.name.rsplit("/", 1)[-1] == name]
+        if not matches:
+            raise KeyError(f"no task {name!r} ran in {self.run_dir}; ran: {', '.join(t.name for t in self.tasks)}")
+        return matches[0]
+
+    def has_task(self, name: str) -> bool:
+        return any(t.name.rsplit("/", 1)[-1] == name for t in self.tasks)
+
+
+def run_local(
+    pipeline: str,
+    parameters: dict[str, Any],
+    pipeline_root: str,
+    settings: ClusterSettings | None = None,
+    log_file: str | None = None,
+) -> LocalRunResult:
+    """Run a pipeline on this machine through ``kfp.local``, each task a subprocess of this Python.
+
+    Task output goes to ``log_file``, or to stderr (stdout stays for the CLI's result); which task
+    runs and how it ended is logged on stderr either way.
+
+    Args:
+        pipeline: ``training`` or ``batch-prediction``.
+        parameters: the pipeline parameters (``TrainingArguments.parameters()`` ...).
+        pipeline_root: local folder receiving every task's artifacts (one sub-folder per run).
+        settings: cluster settings; only their retries would matter locally, and they are turned off.
+        log_file: local file receiving the tasks' own output.
+
+    Returns:
+        The run's tasks, output locations and timing.
+
+    Raises:
+        PipelineRunError: a task failed; the message names it and the run folder.
+    """
+    check_pipeline_name(pipeline)
+    root = os.path.abspath(storage.local_path(pipeline_root))
+    os.makedirs(root, exist_ok=True)
+    existing = set(os.listdir(root))
+    # kfp.local honours retries (with their minutes of backoff), but here no node gets preempted: a
+    # failure would only fail again.
+    settings = dataclasses.replace(settings or ClusterSettings.from_env(), retries=0)
+    pipeline_func = build_pipelines(settings)[pipeline]
+    kfp_local.init(runner=kfp_local.SubprocessRunner(use_venv=False), pipeline_root=root, raise_on_error=True)
+    started = time.time()
+    failure = None
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_kfp_local_side_effects_undone())
+        task_output = stack.enter_context(_TaskOutput(log_file))
+        stack.enter_context(contextlib.redirect_stdout(task_output))
+        stack.enter_context(warnings.catch_warnings())
+        # The subprocess runner ignores images, resources and retries, and warns about each, every task.
+        warnings.filterwarnings("ignore", message=".*non-Python base image.*", category=RuntimeWarning)
+        warnings.filterwarnings("ignore", message=".*no effect in the current local runner.*", category=UserWarning)
+        try:
+            pipeline_func(**parameters)
+        except RuntimeError as e:
+            failure = _ANSI.sub("", str(e))
+    wall = time.time() - started
+    new_dirs = sorted(d for d in set(os.listdir(root)) - existing if os.path.isdir(os.path.join(root, d)))
+    run_dir = os.path.join(root, new_dirs[-1]) if new_dirs else root
+    if failure:
+        names = task_output.failed_tasks
+        failed = f"task{'s' if len(names) > 1 else ''} {', '.join(repr(n) for n in names)}" if names else failure
+        logs = f"in {log_file}" if log_file else "above"
+        raise PipelineRunError(
+            f"the {pipeline} pipeline failed: {failed} failed (tracebacks are in the task logs {logs}); "
+            f"outputs so far are under {run_dir}"
+        )
+    return summarize_local_run(pipeline, run_dir, wall)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@contextlib.contextmanager
+def _kfp_local_side_effects_undone():
+    """Restore ``print`` and the root logger after a run.
+
+    kfp.local swaps ``builtins.print`` (to indent task output) and the root logger's handlers per
+    task; with parallel tasks the swaps interleave and can outlive the run.
+    """
+    root_logger = logging.getLogger()
+    saved_print, saved_handlers, saved_level = builtins.print, root_logger.handlers[:], root_logger.level
+    try:
+        yield
+    finally:
+        builtins.print = saved_print
+        root_logger.handlers[:] = saved_handlers
+        root_logger.setLevel(saved_level)
+
+
+class _TaskOutput(io.TextIOBase):
+    """Where kfp.local's output goes during a run: task output to a log file (or stderr), its
+    "Executing task"/"finished with status" lines also to stderr as progress, and the names of the
+    tasks that failed remembered for the error message."""
+
+    _STATUS = re.compile(r"Task '([^']+)' finished with status (\w+)")
+    _PROGRESS = re.compile(r"Executing task|finished with status|Skipping")
+
+    def __init__(self, log_file: str | None):
+        self._file = open(log_file, "a", encoding="utf-8") if log_file else None
+        self._pending = ""
+        self.failed_tasks: list[str] = []
+
+    def write(self, text: str) -> int:
+        (self._file or sys.stderr).write(text)
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in map(lambda raw: _ANSI.sub("", raw).strip(), lines):
+            status = self._STATUS.search(line)
+            if status and status.group(2) == "FAILURE" and status.group(1) not in self.failed_tasks:
+                self.failed_tasks.append(status.group(1))
+            if self._file and self._PROGRESS.search(line):
+                sys.stderr.write(line + "\n")  # not print(): kfp.local swaps it
+        return len(text)
+
+    def flush(self) -> None:
+        (self._file or sys.stderr).flush()
+
+    def close(self) -> None:
+        super().close()  # flushes first
+        if self._file:
+            self._file.close()
+
+
+def summarize_local_run(pipeline: str, run_dir: str, wall_seconds: float) -> LocalRunResult:
+    """Read every task's ``executor_output.json`` under a ``kfp.local`` run folder."""
+    tasks = []
+    for folder, _, files in sorted(os.walk(run_dir)):
+        if "executor_output.json" not in files:
+            continue
+        with open(os.path.join(folder, "executor_output.json")) as f:
+            output = json.load(f)
+        artifacts, metadata = {}, {}
+        for name, listed in output.get("artifacts", {}).items():
+            first = listed["artifacts"][0]
+            artifacts[name] = first["uri"]
+            metadata[name] = first.get("metadata", {})
+        name = os.path.relpath(folder, run_dir).replace(os.sep, "/")
+        tasks.append(TaskRecord(name, artifacts, metadata, output.get("parameterValues", {})))
+    intervals = [i for i in (t.work_interval() for t in tasks) if i]
+    return LocalRunResult(pipeline, run_dir, wall_seconds, _union_length(intervals), tasks)
+
+
+def _union_length(intervals: list[tuple[float, float]]) -> float:
+    """Total time covered by possibly overlapping intervals (parallel shards count once)."""
+    total, end = 0.0, float("-inf")
+    for start, stop in sorted(intervals):
+        if stop <= end:
+            continue
+        total += stop - max(start, end)
+        end = stop
+    return total

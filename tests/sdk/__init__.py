@@ -1,0 +1,1 @@
+"""Tests of the Vertex-style SDK (automl_video.sdk)."""
