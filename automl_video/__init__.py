@@ -2,8 +2,13 @@
 
 import importlib
 import importlib.util
+import os
 
 __version__ = "0.1.0"
+
+# TensorFlow's C++ start-up lines (oneDNN, absl, CUDA probing) are noise on a terminal and in task
+# logs; set before anything imports TensorFlow, which every entry point reaches through this package.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 # The Vertex-style SDK (``import automl_video as av; av.init(...)``): the names of

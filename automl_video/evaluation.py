@@ -123,7 +123,10 @@ def evaluate(model_uri: str, dataset_uri: str, output_uri: str, model_name: str 
     overall = evaluation.evaluations[0]
     log.info(
         "evaluated %d TEST examples: %s %.4f -> %s",
-        overall.evaluated_example_count, evaluation.score_name, evaluation.score, output_uri,
+        overall.evaluated_example_count,
+        evaluation.score_name,
+        evaluation.score,
+        output_uri,
     )
     return EvaluationResult(
         output_uri=output_uri,
@@ -145,14 +148,16 @@ def model_evaluations(evaluation: TaskEvaluation, model_name: str, create_time: 
     documents = []
     for entry in evaluation.evaluations:
         spec_id = entry.spec.id if entry.spec else ""
-        documents.append({
-            "name": f"{model_name}/modelEvaluations/{evaluation_id(model_name, spec_id)}",
-            "annotationSpecId": spec_id,
-            "displayName": entry.spec.display_name if entry.spec else "",
-            "createTime": create_time,
-            "evaluatedExampleCount": entry.evaluated_example_count,
-            evaluation.metrics_field: entry.metrics,
-        })
+        documents.append(
+            {
+                "name": f"{model_name}/modelEvaluations/{evaluation_id(model_name, spec_id)}",
+                "annotationSpecId": spec_id,
+                "displayName": entry.spec.display_name if entry.spec else "",
+                "createTime": create_time,
+                "evaluatedExampleCount": entry.evaluated_example_count,
+                evaluation.metrics_field: entry.metrics,
+            }
+        )
     return documents
 
 

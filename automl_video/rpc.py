@@ -8,7 +8,6 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-
 # AutoML and Vertex report at most this many failed rows or instances (``partial_failures``); the full
 # list goes to a report file.
 MAX_PARTIAL_FAILURES = 20

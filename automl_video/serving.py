@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from automl_video import storage
-from automl_video.times import rfc3339_now
 from automl_video.errors import AutoMLVideoError
+from automl_video.times import rfc3339_now
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ def promote_if_better(
         reason = f"AU-PRC {au_prc:.4f} is below the serving model's {current.au_prc:.4f}; the serving model stays"
         log.info("gate: %s", reason)
         return PromotionResult(False, au_prc, previous, current_uri, current.version_uri, pointer_uri, reason)
-    version = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+    version = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     version_uri = storage.join(serving_root, SERVING_VERSIONS, version)
     with storage.local_dir(model_uri) as local_model:
         storage.publish_dir(local_model, version_uri)

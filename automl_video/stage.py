@@ -11,8 +11,9 @@ Also here: the encoding of the one stage argument a KFP parameter cannot carry, 
 import dataclasses
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 Result = TypeVar("Result")
 

@@ -14,7 +14,8 @@ import os
 import shutil
 import tempfile
 import uuid
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import fsspec
 
@@ -187,7 +188,7 @@ def download_dir(url: str, local: str) -> None:
     os.makedirs(local, exist_ok=True)
     prefix = path.rstrip("/") + "/"
     for remote in fs.find(path):
-        target = os.path.join(local, remote[len(prefix):])
+        target = os.path.join(local, remote[len(prefix) :])
         os.makedirs(os.path.dirname(target), exist_ok=True)
         fs.get_file(remote, target)
 

@@ -15,9 +15,9 @@ import contextlib
 import math
 import os
 import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable, Iterable, Iterator, Sequence
 
 import av
 import av.video.reformatter
@@ -50,6 +50,8 @@ _TRANSLATIONS = {
     "down_left": (-1, 1),
     "up_right": (1, -1),
 }
+
+
 @dataclass(frozen=True)
 class SynthOptions:
     """The size of a task's synthetic dataset (``automl-video synth``)."""
@@ -289,7 +291,9 @@ class MotionSpan:
     end_frame: int
 
 
-def render_motion_spans(path: str, spans: list[MotionSpan], rng: np.random.Generator, canvas: Canvas, fps: float) -> None:
+def render_motion_spans(
+    path: str, spans: list[MotionSpan], rng: np.random.Generator, canvas: Canvas, fps: float
+) -> None:
     """Encode one video: one object, whose motion changes from span to span."""
     look = _random_appearance(rng, canvas)
     tracks = [_motion_track(span.motion, rng, canvas) for span in spans]

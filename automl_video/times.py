@@ -11,7 +11,7 @@ _INFINITY_WORDS = {"inf", "infinity", "+inf", "+infinity"}
 
 def rfc3339_now() -> str:
     """The current UTC time with milliseconds (``2026-12-01T23:07:00.123Z``), as AutoML writes it."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 

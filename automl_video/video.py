@@ -16,8 +16,8 @@ import hashlib
 import itertools
 import logging
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 import av
 import av.video.reformatter

@@ -44,8 +44,15 @@ def timed(function, *args, **kwargs):
 
 def run(root: str, videos: int, rows_per_video: int, seconds: float) -> None:
     classes = 4
-    result, generate_s = timed(synth.generate, storage.join(root, "synth"), classes=classes,
-        videos_per_class=videos // classes, seconds=seconds, width=64, height=64, fps=10,
+    result, generate_s = timed(
+        synth.generate,
+        storage.join(root, "synth"),
+        classes=classes,
+        videos_per_class=videos // classes,
+        seconds=seconds,
+        width=64,
+        height=64,
+        fps=10,
     )
     top = write_csvs(root, result, rows_per_video, seconds)
     dataset_uri = storage.join(root, "dataset")
@@ -55,10 +62,14 @@ def run(root: str, videos: int, rows_per_video: int, seconds: float) -> None:
     rows = first.imported_rows + first.failed_rows
     print(f"storage: {root}")
     print(f"  generated {len(result.videos)} videos in {generate_s:.1f} s (not part of the import)")
-    print(f"  import of {rows} rows over {first.videos_added} videos: {import_s:.2f} s "
-          f"({rows / import_s:.0f} rows/s, {first.videos_added / import_s:.1f} videos/s), {first.failed_rows} failed")
-    print(f"  re-import of the same rows (hash only, all duplicates): {reimport_s:.2f} s "
-          f"({again.segments_added} segments added)")
+    print(
+        f"  import of {rows} rows over {first.videos_added} videos: {import_s:.2f} s "
+        f"({rows / import_s:.0f} rows/s, {first.videos_added / import_s:.1f} videos/s), {first.failed_rows} failed"
+    )
+    print(
+        f"  re-import of the same rows (hash only, all duplicates): {reimport_s:.2f} s "
+        f"({again.segments_added} segments added)"
+    )
     print(f"  split: {split_s:.2f} s")
 
 

@@ -61,7 +61,11 @@ def train_and_test(dataset_uri: str, work: str, name: str, budget_minutes: float
     model_uri = os.path.join(work, f"model-{name}")
     started = time.monotonic()
     result = train(
-        dataset_uri, model_uri, ModelType.MOBILE_VERSATILE_1.value, budget_minutes=budget_minutes, seed=seed,
+        dataset_uri,
+        model_uri,
+        ModelType.MOBILE_VERSATILE_1.value,
+        budget_minutes=budget_minutes,
+        seed=seed,
         cache_dir=os.path.join(work, f"cache-{name}"),
     )
     seconds = time.monotonic() - started

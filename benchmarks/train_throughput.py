@@ -24,7 +24,9 @@ import sys
 import tempfile
 import time
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from automl_video.data import dataset as dataset_lib
 from automl_video.data import importer, splits
@@ -39,10 +41,7 @@ from automl_video.training.augmentation import MixupTrainer
 from automl_video.training.engine import LEARNING_RATE, MIN_STEPS_PER_EPOCH
 from automl_video.video import VideoReader
 
-import keras  # noqa: E402  (after automl_video.modeling, which quiets TensorFlow first)
-
 NETWORKS = ClassificationNetworks()
-import tensorflow as tf  # noqa: E402
 
 
 def _clips_per_second(network, data, clips: int) -> float:
@@ -74,7 +73,9 @@ def training_throughput(work: str, model_type: ModelType, steps: int, rounds: in
     clips = steps * batch_size
 
     def pipeline(epoch: int):
-        return augmentation.training_dataset(store, examples, batch_size, seed=0, epoch=epoch, min_clips=clips).take(steps)
+        return augmentation.training_dataset(store, examples, batch_size, seed=0, epoch=epoch, min_clips=clips).take(
+            steps
+        )
 
     # The same batches (augmented, mixing drawn) held as tensors: the training step is the same, only the
     # source differs. A bare network on un-augmented tensors is shown too: the ceiling without mixup.
@@ -126,7 +127,9 @@ def extraction_throughput(work: str, spec: InputSpec, rounds: int, segment_secon
         info = reader.info
     starts = np.arange(0.0, info.duration - 1e-6, segment_seconds)
     examples = [
-        clip_cache.ClipExample(path, "bench", float(s), float(min(s + segment_seconds, info.duration)), np.ones(1, np.float32))
+        clip_cache.ClipExample(
+            path, "bench", float(s), float(min(s + segment_seconds, info.duration)), np.ones(1, np.float32)
+        )
         for s in starts
     ]
 

@@ -1,6 +1,6 @@
 """Batch prediction stage: the shard plan and one shard of a fanned-out batch prediction."""
 
-from typing import Any, Dict, List
+from typing import Any
 
 from kfp import dsl
 from kfp.dsl import Artifact, Input, Model, Output
@@ -9,7 +9,7 @@ from automl_video.images import CPU_IMAGE, GPU_IMAGE
 
 
 @dsl.component(base_image=CPU_IMAGE, packages_to_install=[], install_kfp_package=False)
-def plan_prediction_shards(shard_count: int) -> List[int]:
+def plan_prediction_shards(shard_count: int) -> list[int]:
     """The shard numbers ``dsl.ParallelFor`` fans out over."""
     from automl_video.prediction.shards import shard_indices
 
@@ -19,9 +19,9 @@ def plan_prediction_shards(shard_count: int) -> List[int]:
 @dsl.component(base_image=GPU_IMAGE, packages_to_install=[], install_kfp_package=False)
 def batch_predict_shard(
     model: Input[Model],
-    inputs: List[str],
+    inputs: list[str],
     predictions_prefix: str,
-    params: Dict[str, Any],
+    params: dict[str, Any],
     shard_index: int,
     shard_count: int,
     shard: Output[Artifact],
@@ -33,7 +33,11 @@ def batch_predict_shard(
 
     run = run_stage(
         batch_predict,
-        model.path, inputs, predictions_prefix, prediction_params(model.path, params), shard=(shard_index, shard_count),
+        model.path,
+        inputs,
+        predictions_prefix,
+        prediction_params(model.path, params),
+        shard=(shard_index, shard_count),
     )
     shard.metadata.update(run.metadata)
     storage.write_json(shard.path, shard.metadata)

@@ -1,7 +1,5 @@
 """Training stage: a video classifier trained on the TRAIN/VALIDATION splits of a Dataset."""
 
-from typing import Dict
-
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Model, Output
 
@@ -15,7 +13,7 @@ def train_model(
     budget_minutes: float,
     seed: int,
     model_display_name: str,
-    model_labels: Dict[str, str],
+    model_labels: dict[str, str],
     model: Output[Model],
 ) -> bool:
     """Train a ``model_type`` model within ``budget_minutes``; ``model_labels`` go on the Model artifact.
@@ -29,7 +27,12 @@ def train_model(
     from automl_video.training.engine import train
 
     run = run_stage(
-        train, dataset.path, model.path, model_type=model_type, budget_minutes=budget_minutes, seed=seed,
+        train,
+        dataset.path,
+        model.path,
+        model_type=model_type,
+        budget_minutes=budget_minutes,
+        seed=seed,
         display_name=model_display_name,
     )
     model.metadata.update(run.metadata, model_labels=model_labels)

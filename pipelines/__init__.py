@@ -1,15 +1,15 @@
 """The KFP pipelines, ``training`` (import → split → train → evaluate → export/gate/batch prediction)
 and ``batch-prediction`` (fan out over shards, then merge), and what compiles, runs and submits them.
 
-Installed as ``automl_video.pipelines``. Its modules:
+Installed as ``automl_video_pipelines``. Its modules:
 
-- :mod:`~automl_video.pipelines.settings`: the cluster settings compiled into the YAML (images, GPU
+- :mod:`~automl_video_pipelines.settings`: the cluster settings compiled into the YAML (images, GPU
   node pool, retries, the k8s/ config map and secret), from ``AUTOML_VIDEO_*`` variables;
-- :mod:`~automl_video.pipelines.arguments`: the pipelines' parameters, validated before anything runs;
-- :mod:`~automl_video.pipelines.resources`, :mod:`~automl_video.pipelines.training`,
-  :mod:`~automl_video.pipelines.batch_prediction`: where tasks run, and the DAGs;
-- :mod:`~automl_video.pipelines.compiling`, :mod:`~automl_video.pipelines.local`,
-  :mod:`~automl_video.pipelines.cluster`: compile, run through ``kfp.local``, submit / schedule.
+- :mod:`~automl_video_pipelines.arguments`: the pipelines' parameters, validated before anything runs;
+- :mod:`~automl_video_pipelines.resources`, :mod:`~automl_video_pipelines.training`,
+  :mod:`~automl_video_pipelines.batch_prediction`: where tasks run, and the DAGs;
+- :mod:`~automl_video_pipelines.compiling`, :mod:`~automl_video_pipelines.local`,
+  :mod:`~automl_video_pipelines.cluster`: compile, run through ``kfp.local``, submit / schedule.
 
 Importing this package, ``settings`` or ``arguments`` imports no kfp, so the CLI and the SDK can
 validate a run before paying for it. The module-level ``training_pipeline`` and
@@ -41,7 +41,7 @@ def __getattr__(name: str) -> Any:
     """``training_pipeline`` / ``batch_prediction_pipeline``, built on first use."""
     if name not in _MODULE_PIPELINES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from automl_video.pipelines.compiling import build_pipelines
-    from automl_video.pipelines.settings import ClusterSettings
+    from automl_video_pipelines.compiling import build_pipelines
+    from automl_video_pipelines.settings import ClusterSettings
 
     return build_pipelines(ClusterSettings.from_env())[_MODULE_PIPELINES[name]]

@@ -7,6 +7,7 @@ from typing import Any
 from automl_video.modeling.metadata import parse_model_type
 from automl_video.prediction.shards import shard_indices
 from automl_video.stage import fraction_parameters
+from automl_video.tasks import DEFAULT_PREDICTION_TYPE
 
 
 @dataclass
@@ -19,6 +20,7 @@ class TrainingArguments:
 
     sources: list[str]
     model_type: str = "CLOUD"
+    prediction_type: str = DEFAULT_PREDICTION_TYPE
     training_fraction_split: float | None = None
     test_fraction_split: float | None = None
     dataset_display_name: str = ""
@@ -42,7 +44,7 @@ class TrainingArguments:
 
         if not self.sources:
             raise ValueError("no import source given: pass at least one CSV URI, glob or prefix/")
-        parse_model_type(self.model_type)
+        parse_model_type(self.model_type, self.prediction_type)
         validate_fractions(self.training_fraction_split, self.test_fraction_split)
         if self.export_format not in EXPORT_FORMATS:
             raise ValueError(f"export format {self.export_format!r} is not one of {', '.join(EXPORT_FORMATS)}")

@@ -1,14 +1,14 @@
 """Batch prediction: plan shards, predict each in parallel (``dsl.ParallelFor``), merge (``dsl.Collected``)."""
 
-from typing import Any, Dict, List
+from typing import Any
 
 from kfp import dsl
 from kfp.dsl import Model
 
-from automl_video.components import batch_predict_shard, merge_predictions, plan_prediction_shards
-from automl_video.pipelines.arguments import BatchPredictionArguments
-from automl_video.pipelines.resources import on_cpu, on_gpu
-from automl_video.pipelines.settings import ClusterSettings
+from automl_video_components import batch_predict_shard, merge_predictions, plan_prediction_shards
+from automl_video_pipelines.arguments import BatchPredictionArguments
+from automl_video_pipelines.resources import on_cpu, on_gpu
+from automl_video_pipelines.settings import ClusterSettings
 
 _DEFAULTS = BatchPredictionArguments(model_uri="", inputs=[], predictions_prefix="")
 
@@ -19,9 +19,9 @@ def build_prediction_shards(settings: ClusterSettings):
     @dsl.pipeline(name="automl-video-predict-shards", description="Batch prediction fanned out over shards.")
     def predict_shards(
         model: Model,
-        inputs: List[str],
+        inputs: list[str],
         predictions_prefix: str,
-        prediction_params: Dict[str, Any],
+        prediction_params: dict[str, Any],
         shards: int,
         image: str,
         gpu_image: str,
@@ -64,9 +64,9 @@ def build_batch_prediction_pipeline(settings: ClusterSettings, predict_shards):
     )
     def batch_prediction_pipeline(
         model_uri: str,
-        inputs: List[str],
+        inputs: list[str],
         predictions_prefix: str,
-        prediction_params: Dict[str, Any] = _DEFAULTS.prediction_params,
+        prediction_params: dict[str, Any] = _DEFAULTS.prediction_params,
         shards: int = _DEFAULTS.shards,
         image: str = settings.cpu_image,
         gpu_image: str = settings.gpu_image,

@@ -12,9 +12,9 @@ import kfp
 from kfp_server_api.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from automl_video.pipelines import PipelineRunError
-from automl_video.pipelines.compiling import compiled_package
-from automl_video.pipelines.settings import ClusterSettings
+from automl_video_pipelines import PipelineRunError
+from automl_video_pipelines.compiling import compiled_package
+from automl_video_pipelines.settings import ClusterSettings
 
 
 @dataclass
@@ -124,7 +124,7 @@ def schedule(
 
 def _upload_version(client, package: str, pipeline_name: str, namespace: str | None) -> tuple[str, str]:
     """Upload ``package`` as a new version of the named pipeline (created when absent)."""
-    version_name = f"{pipeline_name}-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"
+    version_name = f"{pipeline_name}-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"
     pipeline_id = client.get_pipeline_id(pipeline_name)
     if pipeline_id is None:
         pipeline_id = client.upload_pipeline(package, pipeline_name=pipeline_name, namespace=namespace).pipeline_id

@@ -3,15 +3,16 @@
 import contextlib
 import os
 import tempfile
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from kfp import compiler
 
 from automl_video import storage
-from automl_video.pipelines import BATCH_PREDICTION_PIPELINE, TRAINING_PIPELINE, check_pipeline_name
-from automl_video.pipelines.batch_prediction import build_batch_prediction_pipeline, build_prediction_shards
-from automl_video.pipelines.settings import ClusterSettings
-from automl_video.pipelines.training import build_training_pipeline
+from automl_video_pipelines import BATCH_PREDICTION_PIPELINE, TRAINING_PIPELINE, check_pipeline_name
+from automl_video_pipelines.batch_prediction import build_batch_prediction_pipeline, build_prediction_shards
+from automl_video_pipelines.settings import ClusterSettings
+from automl_video_pipelines.training import build_training_pipeline
 
 
 def build_pipelines(settings: ClusterSettings) -> dict[str, Any]:

@@ -17,9 +17,9 @@ from typing import Any
 from kfp import local as kfp_local
 
 from automl_video import storage
-from automl_video.pipelines import PipelineRunError, check_pipeline_name
-from automl_video.pipelines.compiling import build_pipelines
-from automl_video.pipelines.settings import ClusterSettings
+from automl_video_pipelines import PipelineRunError, check_pipeline_name
+from automl_video_pipelines.compiling import build_pipelines
+from automl_video_pipelines.settings import ClusterSettings
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from kfp import kubernetes
 from kfp.dsl import PipelineTask
 
-from automl_video.pipelines.settings import (
+from automl_video_pipelines.settings import (
     CONFIG_MAP,
     CONFIG_MAP_ENV,
     STORAGE_SECRET,

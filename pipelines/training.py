@@ -1,11 +1,11 @@
 """Training: import → split → train → evaluate, then export (when the train task reports an
 exportable model type), the serving gate and batch prediction, each when asked for."""
 
-from typing import Any, Dict, List
+from typing import Any
 
 from kfp import dsl
 
-from automl_video.components import (
+from automl_video_components import (
     evaluate_model,
     export_model,
     import_dataset,
@@ -13,9 +13,9 @@ from automl_video.components import (
     split_dataset,
     train_model,
 )
-from automl_video.pipelines.arguments import TrainingArguments
-from automl_video.pipelines.resources import on_cpu, on_gpu
-from automl_video.pipelines.settings import ClusterSettings
+from automl_video_pipelines.arguments import TrainingArguments
+from automl_video_pipelines.resources import on_cpu, on_gpu
+from automl_video_pipelines.settings import ClusterSettings
 
 _DEFAULTS = TrainingArguments(sources=[])
 
@@ -29,22 +29,23 @@ def build_training_pipeline(settings: ClusterSettings, predict_shards):
         "promote it when it beats the serving model, and optionally batch-predict.",
     )
     def training_pipeline(
-        sources: List[str],
+        sources: list[str],
         model_type: str = _DEFAULTS.model_type,
+        prediction_type: str = _DEFAULTS.prediction_type,
         training_fraction_split: float = 0.0,
         test_fraction_split: float = 0.0,
         dataset_display_name: str = _DEFAULTS.dataset_display_name,
         model_display_name: str = _DEFAULTS.model_display_name,
-        model_labels: Dict[str, str] = _DEFAULTS.model_labels,
+        model_labels: dict[str, str] = _DEFAULTS.model_labels,
         budget_minutes: float = _DEFAULTS.budget_minutes,
         seed: int = _DEFAULTS.seed,
         exhaustive: bool = _DEFAULTS.exhaustive,
         max_error_fraction: float = _DEFAULTS.max_error_fraction,
         export_format: str = _DEFAULTS.export_format,
         serving_root: str = _DEFAULTS.serving_root,
-        prediction_inputs: List[str] = _DEFAULTS.prediction_inputs,
+        prediction_inputs: list[str] = _DEFAULTS.prediction_inputs,
         predictions_prefix: str = _DEFAULTS.predictions_prefix,
-        prediction_params: Dict[str, Any] = _DEFAULTS.prediction_params,
+        prediction_params: dict[str, Any] = _DEFAULTS.prediction_params,
         prediction_shards: int = _DEFAULTS.prediction_shards,
         image: str = settings.cpu_image,
         gpu_image: str = settings.gpu_image,
@@ -55,6 +56,7 @@ def build_training_pipeline(settings: ClusterSettings, predict_shards):
                 display_name=dataset_display_name,
                 exhaustive=exhaustive,
                 max_error_fraction=max_error_fraction,
+                prediction_type=prediction_type,
             ),
             settings,
             image,

@@ -91,8 +91,10 @@ def checked_payloads(output_dir: str, name: str) -> list[dict]:
 
 def payload_spans(payloads: list[dict], kind: str) -> list[tuple[float, float]]:
     found = {
-        (parse_duration(p["videoClassification"]["timeSegment"]["startTimeOffset"]),
-         parse_duration(p["videoClassification"]["timeSegment"]["endTimeOffset"]))
+        (
+            parse_duration(p["videoClassification"]["timeSegment"]["startTimeOffset"]),
+            parse_duration(p["videoClassification"]["timeSegment"]["endTimeOffset"]),
+        )
         for p in payloads
         if p["videoClassification"]["type"] == kind
     }

@@ -48,9 +48,10 @@ def test_a_0_1_model_folder_loads_and_scores_as_it_did():
     model = load_model(str(FIXTURES / "model"))
 
     training = model.metadata.training
-    assert training.best_validation_score == json.loads((FIXTURES / "model" / "model.json").read_text())["training"][
-        "best_val_au_prc"
-    ]
+    assert (
+        training.best_validation_score
+        == json.loads((FIXTURES / "model" / "model.json").read_text())["training"]["best_val_au_prc"]
+    )
     assert training.history[0].validation_score == training.best_validation_score
     expected = json.loads((FIXTURES / "model" / "expected_scores.json").read_text())
     clips = np.random.default_rng(expected["seed"]).integers(0, 256, size=expected["shape"], dtype=np.uint8)

@@ -10,7 +10,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from automl_video.pipelines.settings import CONFIG_MAP, STORAGE_SECRET_MOUNT, ClusterSettings
+from automl_video_pipelines.settings import CONFIG_MAP, STORAGE_SECRET_MOUNT, ClusterSettings
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OVERLAYS = ("gke-gpu", "generic")

@@ -72,7 +72,9 @@ def test_gate_refuses_a_broken_pointer(tmp_path):
 
 def test_a_pointer_without_a_numeric_au_prc_is_refused_naming_the_file(tmp_path):
     storage.write_json(str(tmp_path / SERVING_POINTER), {"model_uri": "x", "au_prc": "high"})
-    with pytest.raises(AutoMLVideoError, match=rf"{tmp_path / SERVING_POINTER}: not a valid serving pointer .*fix or remove it"):
+    with pytest.raises(
+        AutoMLVideoError, match=rf"{tmp_path / SERVING_POINTER}: not a valid serving pointer .*fix or remove it"
+    ):
         read_serving_pointer(str(tmp_path))
 
 
@@ -87,7 +89,9 @@ def test_a_pointer_written_before_the_typed_one_still_reads_and_writes_back_byte
         model_display_name="motions",
         au_prc=0.8125,
         promoted_at="2026-01-05T02:03:11.482Z",
-        previous=PreviousServing("gs://bucket/serving/versions/20260104T020207Z-09b1de", 0.75, "2026-01-04T02:02:07.113Z"),
+        previous=PreviousServing(
+            "gs://bucket/serving/versions/20260104T020207Z-09b1de", 0.75, "2026-01-04T02:02:07.113Z"
+        ),
     )
     rewritten = str(tmp_path / "rewritten")
     write_serving_pointer(rewritten, pointer)

@@ -10,7 +10,9 @@ from automl_video.stage import fraction_parameters, fractions_from_parameters, r
 def test_artifact_metadata_is_json_with_work_times():
     from automl_video.data.splits import SplitResult
 
-    result = SplitResult("ds", "classification", 0, None, None, {}, videos_moved=3, left_out=0, warnings=["thin label x"])
+    result = SplitResult(
+        "ds", "classification", 0, None, None, {}, videos_moved=3, left_out=0, warnings=["thin label x"]
+    )
     run = run_stage(lambda: result)
     metadata = run.metadata
     assert run.result is result

@@ -94,5 +94,3 @@ def test_long_video_is_cheap_and_as_long_as_asked(tmp_path):
 def test_make_video_needs_a_length_for_a_frame_function(tmp_path):
     with pytest.raises(ValueError, match="num_frames"):
         synth.make_video(str(tmp_path / "x.mp4"), lambda i: np.zeros((8, 8, 3), np.uint8))
-
-

@@ -59,8 +59,9 @@ def test_sample_times_are_sub_span_centres_or_jittered_inside_them():
 
 def test_probe_and_content_hash(coded):
     info = video.probe(coded)
-    assert info == video.VideoInfo(duration=6.0, fps=15.0, width=64, height=48, rotation=0, frame_count=90,
-                                   codec="h264")
+    assert info == video.VideoInfo(
+        duration=6.0, fps=15.0, width=64, height=48, rotation=0, frame_count=90, codec="h264"
+    )
     with open(coded, "rb") as f:
         assert video.content_hash(coded) == hashlib.sha256(f.read()).hexdigest()
 

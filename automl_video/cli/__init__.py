@@ -8,7 +8,8 @@ import argparse
 import importlib
 import json
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from automl_video.errors import AutoMLVideoError
 from automl_video.progress import setup_logging

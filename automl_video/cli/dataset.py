@@ -2,8 +2,8 @@
 
 import dataclasses
 
-from automl_video.data import describe, importer, splits
 from automl_video.cli import add_json_flag, emit
+from automl_video.data import describe, importer, splits
 from automl_video.tasks import DEFAULT_PREDICTION_TYPE, TASK_MODULES, get_task
 
 
@@ -26,7 +26,10 @@ def register(subparsers) -> None:
     parser.add_argument("--dataset", required=True, metavar="URI", help="dataset folder (created or appended to)")
     parser.add_argument("--exhaustive", action="store_true", help="unlabelled frames are negatives for every label")
     parser.add_argument(
-        "--max-error-fraction", type=float, default=0.1, metavar="F",
+        "--max-error-fraction",
+        type=float,
+        default=0.1,
+        metavar="F",
         help="fail (importing nothing) when more than this fraction of rows fail (default 0.1)",
     )
     parser.add_argument("--display-name", default="", metavar="NAME", help="dataset display name")
@@ -95,10 +98,10 @@ def _describe(args) -> None:
 
 def _describe_summary(doc: dict) -> str:
     noun = get_task(doc["prediction_type"]).annotations.noun
-    lines = [f"{doc['display_name']}: {doc['video_count']} videos, {doc['annotation_count']} {noun} ({doc['prediction_type']})"]
-    lines += [
-        f"  {name:<10} {c['videos']:>6} videos {c['annotations']:>7} {noun}" for name, c in doc["splits"].items()
+    lines = [
+        f"{doc['display_name']}: {doc['video_count']} videos, {doc['annotation_count']} {noun} ({doc['prediction_type']})"
     ]
+    lines += [f"  {name:<10} {c['videos']:>6} videos {c['annotations']:>7} {noun}" for name, c in doc["splits"].items()]
     lines += [
         f"  label {s['display_name']!r} (id {s['id']}): {s['example_count']} {noun} in {s['video_count']} videos"
         for s in doc["annotation_specs"]

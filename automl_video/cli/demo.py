@@ -12,12 +12,12 @@ import time
 from typing import Any
 
 from automl_video import storage, synth
-from automl_video.tasks.classification import synth as classification_synth
 from automl_video.cli import add_json_flag, emit
 from automl_video.cli.pipeline import format_run_summary, run_summary
 from automl_video.modeling.metadata import ModelType
-from automl_video.pipelines import TRAINING_PIPELINE
-from automl_video.pipelines.arguments import TrainingArguments
+from automl_video.tasks.classification import synth as classification_synth
+from automl_video_pipelines import TRAINING_PIPELINE
+from automl_video_pipelines.arguments import TrainingArguments
 
 # A fresh 2-core machine finishes in about 2.5 minutes with TEST AU-PRC near 1 (0.996 measured).
 DEFAULT_CLASSES = 4
@@ -73,7 +73,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         predictions_prefix=storage.join(output, "predictions"),
         prediction_shards=args.shards,
     ).parameters()
-    from automl_video.pipelines.local import run_local  # imports kfp: only when the demo runs
+    from automl_video_pipelines.local import run_local  # imports kfp: only when the demo runs
 
     log_file = os.path.join(output, "pipeline.log")
     result = run_local(TRAINING_PIPELINE, parameters, storage.join(output, "pipeline-root"), log_file=log_file)

@@ -2,7 +2,7 @@
 
 ``run --local`` executes the DAG on this machine through ``kfp.local`` (each task a subprocess of
 this Python); ``submit`` and ``schedule`` send it to a KFP API server. kfp loads only when a command
-runs: the handlers import :mod:`automl_video.pipelines` modules that use it.
+runs: the handlers import :mod:`automl_video_pipelines` modules that use it.
 """
 
 import argparse
@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from automl_video.cli import add_json_flag, emit
 from automl_video.cli.evaluate import format_result
-from automl_video.pipelines import BATCH_PREDICTION_PIPELINE, PIPELINE_NAMES, TRAINING_PIPELINE
-from automl_video.pipelines.arguments import BatchPredictionArguments, TrainingArguments
-from automl_video.pipelines.settings import ClusterSettings
+from automl_video.tasks import TASK_MODULES
+from automl_video_pipelines import BATCH_PREDICTION_PIPELINE, PIPELINE_NAMES, TRAINING_PIPELINE
+from automl_video_pipelines.arguments import BatchPredictionArguments, TrainingArguments
+from automl_video_pipelines.settings import ClusterSettings
 
 if TYPE_CHECKING:
-    from automl_video.pipelines.cluster import ClusterTarget
-    from automl_video.pipelines.local import LocalRunResult
+    from automl_video_pipelines.cluster import ClusterTarget
+    from automl_video_pipelines.local import LocalRunResult
 
 DEFAULT_CRON = "0 0 2 * * *"
 
@@ -86,6 +87,12 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
         help="top-level import CSV (ML_USE,CSV_URI rows), glob, or PREFIX/ (every import CSV under it); repeatable",
     )
     training.add_argument("--model-type", default=defaults.model_type, help="CLOUD or MOBILE_VERSATILE_1")
+    training.add_argument(
+        "--prediction-type",
+        choices=sorted(TASK_MODULES),
+        default=defaults.prediction_type,
+        help="prediction type of the dataset the pipeline imports",
+    )
     training.add_argument("--training-fraction", type=float, default=None, help="with --test-fraction; default 0.8")
     training.add_argument("--test-fraction", type=float, default=None, help="with --training-fraction; default 0.2")
     training.add_argument("--dataset-display-name", default="")
@@ -178,6 +185,7 @@ def pipeline_parameters(args: argparse.Namespace) -> dict[str, Any]:
     return TrainingArguments(
         sources=args.source,
         model_type=args.model_type,
+        prediction_type=args.prediction_type,
         training_fraction_split=args.training_fraction,
         test_fraction_split=args.test_fraction,
         dataset_display_name=args.dataset_display_name,
@@ -209,7 +217,7 @@ def cluster_settings(args: argparse.Namespace) -> ClusterSettings:
 
 
 def _target(args: argparse.Namespace) -> "ClusterTarget":
-    from automl_video.pipelines.cluster import ClusterTarget
+    from automl_video_pipelines.cluster import ClusterTarget
 
     return ClusterTarget(
         host=args.host,
@@ -225,7 +233,7 @@ def _target(args: argparse.Namespace) -> "ClusterTarget":
 
 
 def _compile(args: argparse.Namespace) -> None:
-    from automl_video.pipelines.compiling import compile_pipelines
+    from automl_video_pipelines.compiling import compile_pipelines
 
     written = compile_pipelines(args.output, cluster_settings(args))
     emit(written, args.json, human=lambda w: "\n".join(f"{name}: {uri}" for name, uri in w.items()))
@@ -233,7 +241,7 @@ def _compile(args: argparse.Namespace) -> None:
 
 def _run_local(args: argparse.Namespace) -> None:
     parameters = pipeline_parameters(args)  # a bad value fails before kfp loads
-    from automl_video.pipelines.local import run_local
+    from automl_video_pipelines.local import run_local
 
     result = run_local(args.pipeline, parameters, args.pipeline_root, log_file=args.log_file)
     emit(run_summary(result), args.json, human=format_run_summary)
@@ -241,7 +249,7 @@ def _run_local(args: argparse.Namespace) -> None:
 
 def _submit(args: argparse.Namespace) -> None:
     parameters = pipeline_parameters(args)  # a bad value fails before kfp loads
-    from automl_video.pipelines.cluster import submit
+    from automl_video_pipelines.cluster import submit
 
     result = submit(_target(args), args.pipeline, parameters, args.run_name, cluster_settings(args))
     emit(vars(result), args.json, human=lambda r: f"run {r['run_id']} started: {r['run_url']}")
@@ -249,14 +257,16 @@ def _submit(args: argparse.Namespace) -> None:
 
 def _schedule(args: argparse.Namespace) -> None:
     parameters = pipeline_parameters(args)  # a bad value fails before kfp loads
-    from automl_video.pipelines.cluster import schedule
+    from automl_video_pipelines.cluster import schedule
 
     result = schedule(_target(args), args.pipeline, parameters, args.cron, args.name, cluster_settings(args))
     emit(
         vars(result),
         args.json,
-        human=lambda r: f"recurring run {r['recurring_run_id']} on '{r['cron']}' "
-        f"(pipeline {r['pipeline_id']}, version {r['pipeline_version_id']})",
+        human=lambda r: (
+            f"recurring run {r['recurring_run_id']} on '{r['cron']}' "
+            f"(pipeline {r['pipeline_id']}, version {r['pipeline_version_id']})"
+        ),
     )
 
 
@@ -326,4 +336,3 @@ def format_run_summary(summary: dict[str, Any]) -> str:
         f"(task processes, imports, artifact handling; {len(summary['tasks'])} tasks)",
     ]
     return "\n".join(lines)
-

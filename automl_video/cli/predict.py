@@ -25,20 +25,33 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--score-threshold",
         type=float,
-        default=0.0,
+        default=None,
         metavar="X",
         help="drop labels scoring below this (0 to 1, default 0)",
     )
+    # Classification's types; flags left out are not sent, so other prediction types take their own defaults.
     parser.add_argument(
         "--segment",
         action=argparse.BooleanOptionalAction,
-        default=True,
-        help="classify each requested segment as a whole (default on)",
+        default=None,
+        help="classification: classify each requested segment as a whole (default on)",
     )
-    parser.add_argument("--shot", action="store_true", help="also detect camera shots and classify each")
-    parser.add_argument("--one-sec", action="store_true", help="also classify every 1-second interval")
+    parser.add_argument(
+        "--shot", action="store_true", default=None, help="classification: also detect camera shots and classify each"
+    )
+    parser.add_argument(
+        "--one-sec", action="store_true", default=None, help="classification: also classify every 1-second interval"
+    )
     parser.add_argument(
         "--max-predictions", type=int, default=None, metavar="N", help="keep at most N labels per type and time span"
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any parameter of the model's prediction type, as AutoML params or Vertex model_parameters name it "
+        "(e.g. confidenceThreshold=0.3); repeatable, applied after the flags above",
     )
     parser.add_argument("--shard", default="0/1", metavar="I/N", help="process rows with index %% N == I")
     parser.add_argument(
@@ -51,15 +64,20 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from automl_video.prediction.engine import batch_predict, merge_shards, parse_shard, prediction_params
 
-    # The AutoML BatchPredictRequest.params these flags stand for, parsed by the model's task.
-    mapping = {
+    # The AutoML BatchPredictRequest.params the flags given stand for, parsed by the model's task.
+    flags = {
         "score_threshold": args.score_threshold,
         "segment_classification": args.segment,
         "shot_classification": args.shot,
         "1s_interval_classification": args.one_sec,
+        "max_predictions": args.max_predictions,
     }
-    if args.max_predictions is not None:
-        mapping["max_predictions"] = args.max_predictions
+    mapping = {key: value for key, value in flags.items() if value is not None}
+    for pair in args.param:
+        key, separator, value = pair.partition("=")
+        if not separator or not key.strip():
+            raise ValueError(f"--param {pair!r} must be KEY=VALUE")
+        mapping[key.strip()] = value.strip()
     params = prediction_params(args.model, mapping)
     if args.merge:
         result = merge_shards(args.model, args.input, args.output_prefix, params)

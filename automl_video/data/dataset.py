@@ -11,8 +11,9 @@ Videos, ML_USE, splits and import records are the same for every prediction type
 
 import dataclasses
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Protocol
+from typing import Any, Protocol
 
 from automl_video import storage
 from automl_video.errors import AutoMLVideoError
@@ -219,7 +220,9 @@ def exists(dataset_uri: str) -> bool:
 def load(dataset_uri: str) -> Dataset:
     path = dataset_file(dataset_uri)
     if not storage.exists(path):
-        raise DatasetError(f"{dataset_uri}: no dataset here (missing {DATASET_FILE}); run 'automl-video dataset import' first")
+        raise DatasetError(
+            f"{dataset_uri}: no dataset here (missing {DATASET_FILE}); run 'automl-video dataset import' first"
+        )
     try:
         return Dataset.from_json(storage.read_json(path))
     except (ValueError, TypeError, KeyError) as e:

@@ -58,5 +58,5 @@ def describe(dataset_uri: str) -> DatasetSummary:
         splits=splits.split_counts(dataset),
         unsplit_videos=sum(v.split is None for v in dataset.videos),
         failed_row_count=dataset.failed_row_count,
-        partial_failures=dataset.partial_failures[: MAX_PARTIAL_FAILURES],
+        partial_failures=dataset.partial_failures[:MAX_PARTIAL_FAILURES],
     )

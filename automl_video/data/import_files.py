@@ -191,7 +191,9 @@ def _parse_task_rows(
         except ValueError as e:
             failures.append(RowFailure(csv_uri, row, str(e)))
             continue
-        found.rows.append(AnnotationRow(csv_uri, row, row_ml_use, resolve_uri(parsed.video_uri, csv_uri), parsed.annotation))
+        found.rows.append(
+            AnnotationRow(csv_uri, row, row_ml_use, resolve_uri(parsed.video_uri, csv_uri), parsed.annotation)
+        )
 
 
 def _vertex_csv_ml_use(fields: list[str]) -> tuple[MLUse, list[str]]:

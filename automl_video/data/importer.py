@@ -125,7 +125,11 @@ def import_data(
     result = _commit(dataset, dataset_uri, accepted, failures, sources, import_id, report_uri, found.notes)
     log.info(
         "imported %d rows (%d failed): %d new videos, %d new %s into %s",
-        result.imported_rows, result.failed_rows, result.videos_added, result.annotations_added, rules.noun,
+        result.imported_rows,
+        result.failed_rows,
+        result.videos_added,
+        result.annotations_added,
+        rules.noun,
         dataset_uri,
     )
     for note in result.notes:
@@ -194,7 +198,7 @@ def _commit(
     )
     dataset.failed_row_count += len(failures)
     # Most recent import's failures first, capped as AutoML's partial_failures.
-    dataset.partial_failures = (failures + dataset.partial_failures)[: MAX_PARTIAL_FAILURES]
+    dataset.partial_failures = (failures + dataset.partial_failures)[:MAX_PARTIAL_FAILURES]
     ds.save(dataset, dataset_uri)
     return ImportResult(
         dataset_uri=dataset_uri,
@@ -204,7 +208,7 @@ def _commit(
         failed_rows=len(failures),
         videos_added=len(dataset.videos) - videos_before,
         annotations_added=ds.count_annotations(dataset.videos) - annotations_before,
-        partial_failures=failures[: MAX_PARTIAL_FAILURES],
+        partial_failures=failures[:MAX_PARTIAL_FAILURES],
         report_uri=report_uri,
         notes=notes,
     )
@@ -321,10 +325,12 @@ def _merge(dataset: Dataset, accepted: list[_AcceptedRow]) -> list[str]:
     if duplicates:
         notes.append(f"{duplicates} duplicate rows (same video content and annotation) imported once")
     merged = [v for v in videos.values() if len(v.uris) > 1 and len(v.uris) > uris_before.get(v.content_hash, 0)]
-    notes += _capped([
-        f"video {v.video_id}: the same content under {len(v.uris)} URIs ({', '.join(v.uris)}); annotations merged"
-        for v in merged
-    ])
+    notes += _capped(
+        [
+            f"video {v.video_id}: the same content under {len(v.uris)} URIs ({', '.join(v.uris)}); annotations merged"
+            for v in merged
+        ]
+    )
     notes += _capped(_resolve_ml_use(videos, ml_uses))
     return notes
 

@@ -319,7 +319,7 @@ def _place_videos(
         counts = _round_carrying(([w * scale for w in wanted]), len(candidates), carry)
         start = 0
         for chosen, count in zip(sets, counts):
-            for v in candidates[start:start + count]:
+            for v in candidates[start : start + count]:
                 placed[v.video_id] = chosen
             start += count
     return placed

@@ -20,26 +20,24 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
+import keras
 import numpy as np
+import tensorflow as tf
+from ai_edge_litert import schema_py_generated as tflite_schema
+from ai_edge_litert.tools import flatbuffer_utils
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from ai_edge_litert import schema_py_generated as tflite_schema  # noqa: E402
-from ai_edge_litert.tools import flatbuffer_utils  # noqa: E402
-
-from automl_video import storage  # noqa: E402
-from automl_video.data import dataset as dataset_lib  # noqa: E402
-from automl_video.data.dataset import Split  # noqa: E402
-from automl_video.errors import AutoMLVideoError  # noqa: E402
-from automl_video.modeling import loading  # noqa: E402
-from automl_video.modeling.metadata import InputSpec, load_metadata  # noqa: E402
-from automl_video.progress import Progress  # noqa: E402
-from automl_video.tasks import get_task  # noqa: E402
-from automl_video.video import read_clip  # noqa: E402
+from automl_video import storage
+from automl_video.data import dataset as dataset_lib
+from automl_video.data.dataset import Split
+from automl_video.errors import AutoMLVideoError
+from automl_video.modeling import loading
+from automl_video.modeling.metadata import InputSpec, load_metadata
+from automl_video.progress import Progress
+from automl_video.tasks import get_task
+from automl_video.video import read_clip
 
 log = logging.getLogger(__name__)
 

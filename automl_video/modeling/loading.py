@@ -9,15 +9,13 @@ import os
 import tempfile
 from dataclasses import dataclass
 
+import keras
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import keras  # noqa: E402
-
-from automl_video import storage  # noqa: E402
-from automl_video.modeling.metadata import InputSpec, ModelMetadata, load_metadata  # noqa: E402
-from automl_video.tasks import get_task  # noqa: E402
-from automl_video.video import VideoReader  # noqa: E402
+from automl_video import storage
+from automl_video.modeling.metadata import InputSpec, ModelMetadata, load_metadata
+from automl_video.tasks import get_task
+from automl_video.video import VideoReader
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from automl_video.times import rfc3339_now
 METADATA_FILE = "model.json"
 
 
-class ModelType(str, enum.Enum):
+class ModelType(enum.StrEnum):
     CLOUD = "CLOUD"
     MOBILE_VERSATILE_1 = "MOBILE_VERSATILE_1"
     MOBILE_CORAL_VERSATILE_1 = "MOBILE_CORAL_VERSATILE_1"
@@ -52,9 +52,7 @@ def parse_model_type(model_type: str, prediction_type: str = DEFAULT_PREDICTION_
     try:
         parsed = ModelType(model_type)
     except ValueError:
-        raise ValueError(
-            f"model_type {model_type!r} is not one of {', '.join(t.value for t in ModelType)}"
-        ) from None
+        raise ValueError(f"model_type {model_type!r} is not one of {', '.join(t.value for t in ModelType)}") from None
     if parsed not in task.model_types:
         raise ValueError(unavailable_model_type(parsed, prediction_type, task.model_types))
     return parsed

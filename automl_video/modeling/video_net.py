@@ -13,13 +13,11 @@ strided spatial conv (at the finer resolution, where a moving edge shifts by a p
 max-pooling over space (a small moving object is one strong local response, which averaging drowns).
 """
 
-import os
 from dataclasses import dataclass
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import keras  # noqa: E402
+import keras
 
-from automl_video.modeling.metadata import InputSpec  # noqa: E402
+from automl_video.modeling.metadata import InputSpec
 
 # Small datasets train for a few hundred steps: batch-norm statistics must follow the weights that fast.
 BATCH_NORM_MOMENTUM = 0.9

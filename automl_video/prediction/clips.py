@@ -6,8 +6,8 @@ streaming (classification's shots). :func:`collect_clips` feeds every collector 
 the frames on screen at their sample times, unless a collector needs every frame.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 

@@ -32,8 +32,9 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -234,7 +235,12 @@ def batch_predict(
     todo = [row for row in shard_rows if row.index not in finished]
     log.info(
         "predict %s: %d rows in shard %d/%d, %d already done (work folder %s)",
-        model_uri, len(shard_rows), shard[0], shard[1], len(shard_rows) - len(todo), run.work_dir,
+        model_uri,
+        len(shard_rows),
+        shard[0],
+        shard[1],
+        len(shard_rows) - len(todo),
+        run.work_dir,
     )
     if todo:
         _predict_rows(run, todo)
@@ -246,9 +252,7 @@ def batch_predict(
     return tally.result("", [], shard, len(todo), time.monotonic() - started)
 
 
-def merge_shards(
-    model_uri: str, inputs: list[str], output_prefix: str, params: Any | None = None
-) -> PredictionResult:
+def merge_shards(model_uri: str, inputs: list[str], output_prefix: str, params: Any | None = None) -> PredictionResult:
     """Write the final output of a sharded run once every shard has finished.
 
     Takes the same arguments as the shard runs (they identify the work folder). Merging again returns
@@ -482,7 +486,9 @@ class _RowPredictor:
             except _Abandoned:
                 pass
 
-        threads = [threading.Thread(target=decode_rows, name=f"predict-decode-{i}", daemon=True) for i in range(workers)]
+        threads = [
+            threading.Thread(target=decode_rows, name=f"predict-decode-{i}", daemon=True) for i in range(workers)
+        ]
         for thread in threads:
             thread.start()
         states: dict[int, _RowScores] = {}
@@ -537,7 +543,7 @@ class _RowPredictor:
             else:
                 clips = np.stack([clip for _, clip in state.batch])
                 scores = self.model.predict_clips(clips)
-            state.scored += [(span, clip_scores) for (span, _), clip_scores in zip(state.batch, scores)]
+            state.scored += [(span, self.plan.compact(span, output)) for (span, _), output in zip(state.batch, scores)]
         except Exception as e:  # noqa: BLE001 - the row fails, the batch goes on
             state.error = e
         state.batch = []

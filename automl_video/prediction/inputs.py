@@ -11,8 +11,9 @@ import io
 import json
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from automl_video import storage
 from automl_video.times import parse_duration, parse_seconds

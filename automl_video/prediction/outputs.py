@@ -12,8 +12,9 @@ import io
 import json
 import os
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from automl_video import storage
 from automl_video.prediction.inputs import PredictionInput

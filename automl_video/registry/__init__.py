@@ -21,8 +21,8 @@ from automl_video.registry.resources import (
     TrainingPipelineRecord,
 )
 from automl_video.registry.states import JobState, PipelineState
-from automl_video.rpc import Status
 from automl_video.registry.store import Registry
+from automl_video.rpc import Status
 
 __all__ = [
     "AlreadyExistsError",

@@ -7,7 +7,7 @@ failing with "database is locked" when a read transaction tries to upgrade. Read
 
 import contextlib
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 
@@ -43,9 +43,7 @@ def create_engine(url: str) -> sa.Engine:
     if not parsed.database or parsed.database == ":memory:":
         raise ValueError(f"registry URL {url!r}: an in-memory SQLite registry cannot be shared; give a file")
     os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
-    engine = sa.create_engine(
-        parsed, connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False}
-    )
+    engine = sa.create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False})
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):

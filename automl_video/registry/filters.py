@@ -29,8 +29,9 @@ import datetime as dt
 import enum
 import operator
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Union
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -83,7 +84,7 @@ class Or:
     operands: tuple["Node", ...]
 
 
-Node = Union[Comparison, Regex, Not, And, Or]
+Node = Comparison | Regex | Not | And | Or
 
 
 class FieldKind(enum.Enum):
@@ -274,7 +275,7 @@ def parse_time(value: str) -> dt.datetime:
     except ValueError:
         raise ValueError(f"filter: {value!r} is not an RFC 3339 timestamp like 2024-05-01T00:00:00Z") from None
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
     return parsed
 
 
@@ -326,7 +327,7 @@ def _sql_column(field: Field, key: str | None) -> Any:
 
 # A data item as the Python back end sees it: each field is a string, a list of strings (matches when
 # any element does), a label dict, or None (missing).
-ItemValue = Union[str, list[str], dict[str, str], None]
+ItemValue = str | list[str] | dict[str, str] | None
 
 
 def check_fields(node: Node | None, fields: Mapping[str, Field]) -> None:

@@ -5,7 +5,7 @@ underscores and dashes; international (non-Latin) lowercase or uncased letters a
 required and starts with a letter; a value may be empty. A resource has at most 64 labels.
 """
 
-from typing import Mapping
+from collections.abc import Mapping
 
 MAX_LABELS = 64
 MAX_LENGTH = 64

@@ -9,8 +9,9 @@ import base64
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Mapping, Sequence, TypeVar
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
@@ -36,7 +37,9 @@ class SortKey:
     descending: bool = False
 
 
-def parse_order_by(order_by: str | None, fields: Mapping[str, Any], default: str = "create_time") -> list[tuple[str, bool]]:
+def parse_order_by(
+    order_by: str | None, fields: Mapping[str, Any], default: str = "create_time"
+) -> list[tuple[str, bool]]:
     """``"display_name, create_time desc"`` → ``[("display_name", False), ("create_time", True)]``.
 
     Raises:
@@ -50,7 +53,9 @@ def parse_order_by(order_by: str | None, fields: Mapping[str, Any], default: str
             raise ValueError(f"order_by {order_by!r}: {part.strip()!r} is not 'FIELD' or 'FIELD desc'")
         name = snake_case(words[0])
         if name not in fields:
-            raise ValueError(f"order_by {order_by!r}: unknown field {words[0]!r}; sortable fields: {', '.join(sorted(fields))}")
+            raise ValueError(
+                f"order_by {order_by!r}: unknown field {words[0]!r}; sortable fields: {', '.join(sorted(fields))}"
+            )
         if name in (n for n, _ in result):
             raise ValueError(f"order_by {order_by!r}: {name} appears twice")
         result.append((name, len(words) == 2 and words[1].lower() == "desc"))

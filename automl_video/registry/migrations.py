@@ -10,8 +10,8 @@ IMMEDIATE``, PostgreSQL with a transaction-scoped advisory lock; DDL is transact
 """
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.schema import SchemaItem
@@ -95,7 +95,10 @@ def _initial_schema(change: SchemaChange) -> None:
     )
     change.insert_rows(
         counters,
-        [{"kind": kind, "last_id": 0} for kind in ("datasets", "models", "evaluations", "trainingPipelines", "batchPredictionJobs")],
+        [
+            {"kind": kind, "last_id": 0}
+            for kind in ("datasets", "models", "evaluations", "trainingPipelines", "batchPredictionJobs")
+        ],
     )
     change.create_table(
         "retired_names",
@@ -145,7 +148,9 @@ def _initial_schema(change: SchemaChange) -> None:
         sa.Column("model_name", sa.String(NAME_LENGTH), primary_key=True),
         sa.Column("alias", sa.String(128), primary_key=True),
         sa.Column("version_id", sa.Integer, nullable=False),
-        sa.ForeignKeyConstraint(["model_name", "version_id"], ["model_versions.model_name", "model_versions.version_id"]),
+        sa.ForeignKeyConstraint(
+            ["model_name", "version_id"], ["model_versions.model_name", "model_versions.version_id"]
+        ),
     )
     change.create_table(
         "model_evaluations",
@@ -159,7 +164,9 @@ def _initial_schema(change: SchemaChange) -> None:
         sa.Column("metrics_schema_uri", sa.Text, nullable=False),
         sa.Column("metrics", _json(), nullable=False),
         sa.Column("create_time", sa.DateTime, nullable=False),
-        sa.ForeignKeyConstraint(["model_name", "version_id"], ["model_versions.model_name", "model_versions.version_id"]),
+        sa.ForeignKeyConstraint(
+            ["model_name", "version_id"], ["model_versions.model_name", "model_versions.version_id"]
+        ),
         sa.Index("ix_model_evaluations_model", "model_name", "version_id"),
     )
     change.create_table(
@@ -193,7 +200,11 @@ def _initial_schema(change: SchemaChange) -> None:
 
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "datasets, models with versions and aliases, evaluations, training pipelines, batch prediction jobs", _initial_schema),
+    Migration(
+        1,
+        "datasets, models with versions and aliases, evaluations, training pipelines, batch prediction jobs",
+        _initial_schema,
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
@@ -237,7 +248,7 @@ def migrate(engine: sa.Engine) -> int:
                     schema_migrations.insert().values(
                         version=migration.version,
                         description=migration.description,
-                        applied_time=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
+                        applied_time=dt.datetime.now(dt.UTC).replace(tzinfo=None),
                     )
                 )
         return before

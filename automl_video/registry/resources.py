@@ -14,11 +14,30 @@ from typing import Any
 
 from automl_video.registry import names
 from automl_video.registry.states import JobState, PipelineState
-from automl_video.rpc import Status
 from automl_video.registry.versions import DEFAULT_ALIAS
+from automl_video.rpc import Status
 
 VIDEO_DATASET_SCHEMA = "gs://google-cloud-aiplatform/schema/dataset/metadata/video_1.0.0.yaml"
 CLASSIFICATION_METRICS_SCHEMA = "gs://google-cloud-aiplatform/schema/modelevaluation/classification_metrics_1.0.0.yaml"
+# The metrics field of an ``evaluations.json`` entry (AutoML ``ModelEvaluation``, or the Vertex metrics
+# a prediction type without an AutoML message writes the same way) → its Vertex metrics schema.
+METRICS_SCHEMAS = {
+    "classificationEvaluationMetrics": CLASSIFICATION_METRICS_SCHEMA,
+    "videoObjectTrackingEvaluationMetrics": (
+        "gs://google-cloud-aiplatform/schema/modelevaluation/video_object_tracking_metrics_1.0.0.yaml"
+    ),
+    "videoActionRecognitionMetrics": (
+        "gs://google-cloud-aiplatform/schema/modelevaluation/video_action_recognition_metrics_1.0.0.yaml"
+    ),
+}
+# aiplatform.schema.dataset.ioformat.video.*: the import schema of each prediction type.
+IMPORT_SCHEMAS = {
+    "classification": "gs://google-cloud-aiplatform/schema/dataset/ioformat/video_classification_io_format_1.0.0.yaml",
+    "object_tracking": "gs://google-cloud-aiplatform/schema/dataset/ioformat/video_object_tracking_io_format_1.0.0.yaml",
+    "action_recognition": (
+        "gs://google-cloud-aiplatform/schema/dataset/ioformat/video_action_recognition_io_format_1.0.0.yaml"
+    ),
+}
 TRAINING_TASK_DEFINITIONS = {
     "classification": "gs://google-cloud-aiplatform/schema/trainingjob/definition/automl_video_classification_1.0.0.yaml",
     "object_tracking": "gs://google-cloud-aiplatform/schema/trainingjob/definition/automl_video_object_tracking_1.0.0.yaml",
@@ -27,24 +46,24 @@ TRAINING_TASK_DEFINITIONS = {
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def rfc3339(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _aware(value: Any) -> Any:
     if isinstance(value, dt.datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
+        return value.replace(tzinfo=dt.UTC)
     return value
 
 
 def _to_db(value: Any) -> Any:
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, Status):
@@ -103,17 +122,19 @@ class DatasetRecord(Record):
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return _compact({
-            "name": self.name,
-            "displayName": self.display_name,
-            "description": self.description,
-            "metadataSchemaUri": VIDEO_DATASET_SCHEMA,
-            "metadata": {"dataUri": self.data_uri, "predictionType": self.prediction_type, **self.metadata},
-            "dataItemCount": str(self.data_item_count),
-            "createTime": rfc3339(self.create_time),
-            "updateTime": rfc3339(self.update_time),
-            "labels": self.labels,
-        })
+        return _compact(
+            {
+                "name": self.name,
+                "displayName": self.display_name,
+                "description": self.description,
+                "metadataSchemaUri": VIDEO_DATASET_SCHEMA,
+                "metadata": {"dataUri": self.data_uri, "predictionType": self.prediction_type, **self.metadata},
+                "dataItemCount": str(self.data_item_count),
+                "createTime": rfc3339(self.create_time),
+                "updateTime": rfc3339(self.update_time),
+                "labels": self.labels,
+            }
+        )
 
 
 @dataclass(kw_only=True)
@@ -148,31 +169,37 @@ class ModelRecord(Record):
 
     def to_dict(self) -> dict[str, Any]:
         exportable = self.model_type != "CLOUD"
-        return _compact({
-            "name": self.name,
-            "versionId": self.version_id,
-            "versionAliases": sorted(self.version_aliases),
-            "versionCreateTime": rfc3339(self.version_create_time),
-            "versionUpdateTime": rfc3339(self.version_update_time),
-            "displayName": self.display_name,
-            "description": self.description,
-            "versionDescription": self.version_description,
-            "trainingPipeline": self.training_pipeline,
-            "artifactUri": self.artifact_uri,
-            "supportedExportFormats": [
-                {"id": fmt, "exportableContents": ["ARTIFACT"]} for fmt in ("tf-saved-model", "tflite")
-            ] if exportable else [],
-            "createTime": rfc3339(self.create_time),
-            "updateTime": rfc3339(self.update_time),
-            "labels": self.labels,
-            "modelSourceInfo": {"sourceType": "AUTOML"},
-            "metadata": _compact({
-                "modelType": self.model_type,
-                "predictionType": self.prediction_type,
-                "datasetId": self.dataset_id,
-                **self.metadata,
-            }),
-        })
+        return _compact(
+            {
+                "name": self.name,
+                "versionId": self.version_id,
+                "versionAliases": sorted(self.version_aliases),
+                "versionCreateTime": rfc3339(self.version_create_time),
+                "versionUpdateTime": rfc3339(self.version_update_time),
+                "displayName": self.display_name,
+                "description": self.description,
+                "versionDescription": self.version_description,
+                "trainingPipeline": self.training_pipeline,
+                "artifactUri": self.artifact_uri,
+                "supportedExportFormats": [
+                    {"id": fmt, "exportableContents": ["ARTIFACT"]} for fmt in ("tf-saved-model", "tflite")
+                ]
+                if exportable
+                else [],
+                "createTime": rfc3339(self.create_time),
+                "updateTime": rfc3339(self.update_time),
+                "labels": self.labels,
+                "modelSourceInfo": {"sourceType": "AUTOML"},
+                "metadata": _compact(
+                    {
+                        "modelType": self.model_type,
+                        "predictionType": self.prediction_type,
+                        "datasetId": self.dataset_id,
+                        **self.metadata,
+                    }
+                ),
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -187,12 +214,17 @@ class NewModelEvaluation:
 
     @classmethod
     def from_automl_json(cls, doc: dict[str, Any]) -> "NewModelEvaluation":
-        """One entry of ``evaluations.json`` (AutoML v1beta1 ``ModelEvaluation`` proto3 JSON)."""
+        """One entry of ``evaluations.json`` (AutoML v1beta1 ``ModelEvaluation`` proto3 JSON), whichever
+        prediction type's metrics field it has (:data:`METRICS_SCHEMAS`)."""
+        fields = [name for name in METRICS_SCHEMAS if name in doc]
+        if len(fields) != 1:
+            raise ValueError(f"evaluation {doc.get('name', '')!r}: expected one of {', '.join(METRICS_SCHEMAS)}")
         return cls(
-            metrics=dict(doc.get("classificationEvaluationMetrics", {})),
+            metrics=dict(doc[fields[0]]),
             display_name=doc.get("displayName", ""),
             annotation_spec_id=doc.get("annotationSpecId") or None,
             evaluated_example_count=int(doc.get("evaluatedExampleCount", 0)),
+            metrics_schema_uri=METRICS_SCHEMAS[fields[0]],
         )
 
 
@@ -216,28 +248,32 @@ class ModelEvaluationRecord(Record):
         metrics = dict(self.metrics)
         if "confidenceMetricsEntry" in metrics:
             metrics["confidenceMetrics"] = metrics.pop("confidenceMetricsEntry")
-        return _compact({
-            "name": self.name,
-            "displayName": self.display_name,
-            "metricsSchemaUri": self.metrics_schema_uri,
-            "metrics": metrics,
-            "createTime": rfc3339(self.create_time),
-            "modelVersionId": self.version_id,
-            "annotationSpecId": self.annotation_spec_id,
-            "evaluatedExampleCount": self.evaluated_example_count,
-        })
+        return _compact(
+            {
+                "name": self.name,
+                "displayName": self.display_name,
+                "metricsSchemaUri": self.metrics_schema_uri,
+                "metrics": metrics,
+                "createTime": rfc3339(self.create_time),
+                "modelVersionId": self.version_id,
+                "annotationSpecId": self.annotation_spec_id,
+                "evaluatedExampleCount": self.evaluated_example_count,
+            }
+        )
 
     def to_automl_dict(self) -> dict[str, Any]:
         """AutoML v1beta1 ``ModelEvaluation`` (the shape ``evaluations.json`` is written in)."""
         name = self.name.replace(f"/{names.EVALUATIONS}/", f"/{names.AUTOML_EVALUATIONS}/")
-        return _compact({
-            "name": name,
-            "annotationSpecId": self.annotation_spec_id,
-            "displayName": self.display_name,
-            "createTime": rfc3339(self.create_time),
-            "evaluatedExampleCount": self.evaluated_example_count,
-            "classificationEvaluationMetrics": self.metrics,
-        })
+        return _compact(
+            {
+                "name": name,
+                "annotationSpecId": self.annotation_spec_id,
+                "displayName": self.display_name,
+                "createTime": rfc3339(self.create_time),
+                "evaluatedExampleCount": self.evaluated_example_count,
+                "classificationEvaluationMetrics": self.metrics,
+            }
+        )
 
 
 @dataclass(kw_only=True)
@@ -282,17 +318,19 @@ class TrainingPipelineRecord(JobRecord):
         self.state = PipelineState(self.state)
 
     def to_dict(self) -> dict[str, Any]:
-        return _compact({
-            "name": self.name,
-            "displayName": self.display_name,
-            "inputDataConfig": self.input_data_config,
-            "trainingTaskDefinition": self.training_task_definition,
-            "trainingTaskInputs": self.training_task_inputs,
-            "modelToUpload": self.model_to_upload,
-            "modelId": self.model_id,
-            "parentModel": self.parent_model,
-            **self._job_fields(),
-        })
+        return _compact(
+            {
+                "name": self.name,
+                "displayName": self.display_name,
+                "inputDataConfig": self.input_data_config,
+                "trainingTaskDefinition": self.training_task_definition,
+                "trainingTaskInputs": self.training_task_inputs,
+                "modelToUpload": self.model_to_upload,
+                "modelId": self.model_id,
+                "parentModel": self.parent_model,
+                **self._job_fields(),
+            }
+        )
 
 
 @dataclass(kw_only=True)
@@ -311,20 +349,24 @@ class BatchPredictionJobRecord(JobRecord):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.state = JobState(self.state)
-        self.partial_failures = [s if isinstance(s, Status) else Status.from_dict(s) for s in self.partial_failures or []]
+        self.partial_failures = [
+            s if isinstance(s, Status) else Status.from_dict(s) for s in self.partial_failures or []
+        ]
 
     def to_dict(self) -> dict[str, Any]:
-        return _compact({
-            "name": self.name,
-            "displayName": self.display_name,
-            "model": self.model,
-            "modelVersionId": self.model_version_id,
-            "inputConfig": self.input_config,
-            "modelParameters": self.model_parameters,
-            "outputConfig": self.output_config,
-            "dedicatedResources": self.dedicated_resources,
-            "outputInfo": self.output_info,
-            "partialFailures": [s.to_dict() for s in self.partial_failures],
-            "completionStats": self.completion_stats,
-            **self._job_fields(),
-        })
+        return _compact(
+            {
+                "name": self.name,
+                "displayName": self.display_name,
+                "model": self.model,
+                "modelVersionId": self.model_version_id,
+                "inputConfig": self.input_config,
+                "modelParameters": self.model_parameters,
+                "outputConfig": self.output_config,
+                "dedicatedResources": self.dedicated_resources,
+                "outputInfo": self.output_info,
+                "partialFailures": [s.to_dict() for s in self.partial_failures],
+                "completionStats": self.completion_stats,
+                **self._job_fields(),
+            }
+        )

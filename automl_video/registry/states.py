@@ -4,7 +4,7 @@
 import enum
 
 
-class PipelineState(str, enum.Enum):
+class PipelineState(enum.StrEnum):
     PIPELINE_STATE_UNSPECIFIED = "PIPELINE_STATE_UNSPECIFIED"
     PIPELINE_STATE_QUEUED = "PIPELINE_STATE_QUEUED"
     PIPELINE_STATE_PENDING = "PIPELINE_STATE_PENDING"
@@ -16,7 +16,7 @@ class PipelineState(str, enum.Enum):
     PIPELINE_STATE_PAUSED = "PIPELINE_STATE_PAUSED"
 
 
-class JobState(str, enum.Enum):
+class JobState(enum.StrEnum):
     JOB_STATE_UNSPECIFIED = "JOB_STATE_UNSPECIFIED"
     JOB_STATE_QUEUED = "JOB_STATE_QUEUED"
     JOB_STATE_PENDING = "JOB_STATE_PENDING"
@@ -33,29 +33,37 @@ class JobState(str, enum.Enum):
 
 AnyState = PipelineState | JobState
 
-TERMINAL_STATES: frozenset[AnyState] = frozenset({
-    PipelineState.PIPELINE_STATE_SUCCEEDED,
-    PipelineState.PIPELINE_STATE_FAILED,
-    PipelineState.PIPELINE_STATE_CANCELLED,
-    JobState.JOB_STATE_SUCCEEDED,
-    JobState.JOB_STATE_FAILED,
-    JobState.JOB_STATE_CANCELLED,
-    JobState.JOB_STATE_EXPIRED,
-    JobState.JOB_STATE_PARTIALLY_SUCCEEDED,
-})
+TERMINAL_STATES: frozenset[AnyState] = frozenset(
+    {
+        PipelineState.PIPELINE_STATE_SUCCEEDED,
+        PipelineState.PIPELINE_STATE_FAILED,
+        PipelineState.PIPELINE_STATE_CANCELLED,
+        JobState.JOB_STATE_SUCCEEDED,
+        JobState.JOB_STATE_FAILED,
+        JobState.JOB_STATE_CANCELLED,
+        JobState.JOB_STATE_EXPIRED,
+        JobState.JOB_STATE_PARTIALLY_SUCCEEDED,
+    }
+)
 RUNNING_STATES: frozenset[AnyState] = frozenset({PipelineState.PIPELINE_STATE_RUNNING, JobState.JOB_STATE_RUNNING})
-CANCELLING_STATES: frozenset[AnyState] = frozenset({
-    PipelineState.PIPELINE_STATE_CANCELLING,
-    JobState.JOB_STATE_CANCELLING,
-})
-CANCELLED_STATES: frozenset[AnyState] = frozenset({
-    PipelineState.PIPELINE_STATE_CANCELLED,
-    JobState.JOB_STATE_CANCELLED,
-})
-SUCCEEDED_STATES: frozenset[AnyState] = frozenset({
-    PipelineState.PIPELINE_STATE_SUCCEEDED,
-    JobState.JOB_STATE_SUCCEEDED,
-})
+CANCELLING_STATES: frozenset[AnyState] = frozenset(
+    {
+        PipelineState.PIPELINE_STATE_CANCELLING,
+        JobState.JOB_STATE_CANCELLING,
+    }
+)
+CANCELLED_STATES: frozenset[AnyState] = frozenset(
+    {
+        PipelineState.PIPELINE_STATE_CANCELLED,
+        JobState.JOB_STATE_CANCELLED,
+    }
+)
+SUCCEEDED_STATES: frozenset[AnyState] = frozenset(
+    {
+        PipelineState.PIPELINE_STATE_SUCCEEDED,
+        JobState.JOB_STATE_SUCCEEDED,
+    }
+)
 
 
 def is_terminal(state: AnyState) -> bool:

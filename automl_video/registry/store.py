@@ -13,16 +13,16 @@ into names with its ``init`` project and location.
 """
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
 from automl_video.registry import database, listing, migrations, names, tables, versions
 from automl_video.registry.errors import AlreadyExistsError, FailedPreconditionError, NotFoundError
-from automl_video.registry.filters import Field, FieldKind
+from automl_video.registry.filters import Field, FieldKind, to_sql
 from automl_video.registry.filters import parse as parse_filter
-from automl_video.registry.filters import to_sql
 from automl_video.registry.labels import validate_labels
 from automl_video.registry.listing import Page, SortKey
 from automl_video.registry.resources import (
@@ -42,8 +42,8 @@ from automl_video.registry.states import (
     AnyState,
     JobState,
     PipelineState,
-    state_like,
     is_terminal,
+    state_like,
 )
 from automl_video.rpc import MAX_PARTIAL_FAILURES, Status
 
@@ -57,7 +57,9 @@ def validate_display_name(display_name: object, what: str) -> str:
     if not isinstance(display_name, str) or not display_name.strip():
         raise ValueError(f"{what} is required (a non-empty string of at most {MAX_DISPLAY_NAME} characters)")
     if len(display_name) > MAX_DISPLAY_NAME:
-        raise ValueError(f"{what} {display_name[:40]!r}… is {len(display_name)} characters; at most {MAX_DISPLAY_NAME} are allowed")
+        raise ValueError(
+            f"{what} {display_name[:40]!r}… is {len(display_name)} characters; at most {MAX_DISPLAY_NAME} are allowed"
+        )
     return display_name
 
 
@@ -85,10 +87,14 @@ class _Collection:
     filter_fields: dict[str, Field]
 
 
-_DATASETS = _Collection(names.DATASETS, "dataset", tables.datasets, DatasetRecord, _common_filter_fields(tables.datasets))
+_DATASETS = _Collection(
+    names.DATASETS, "dataset", tables.datasets, DatasetRecord, _common_filter_fields(tables.datasets)
+)
 
 
-def _make_job_collection(collection: str, noun: str, table: sa.Table, record: type[JobRecord], state: type, **extra: Field) -> _Collection:
+def _make_job_collection(
+    collection: str, noun: str, table: sa.Table, record: type[JobRecord], state: type, **extra: Field
+) -> _Collection:
     fields = _common_filter_fields(table)
     fields["state"] = Field(FieldKind.STRING, table.c.state, allowed=tuple(s.value for s in state))
     fields.update(extra)
@@ -196,7 +202,9 @@ class Registry:
     def _insert(self, connection: sa.Connection, collection: _Collection, record: Record, seq: int) -> None:
         parsed = names.parse(record.name)
         connection.execute(
-            collection.table.insert().values(seq=seq, project=parsed.project, location=parsed.location, **record.to_row())
+            collection.table.insert().values(
+                seq=seq, project=parsed.project, location=parsed.location, **record.to_row()
+            )
         )
 
     def _row(self, connection: sa.Connection, collection: _Collection, name: str, for_update: bool = False) -> Any:
@@ -261,8 +269,13 @@ class Registry:
         query = sa.select(table).where(table.c.project == project, table.c.location == location)
         with self._read() as connection:
             rows, token = self._list(
-                connection, query, f"{names.location_path(project, location)}/{collection.collection}",
-                collection.filter_fields, _time_order(table), table.c.seq, **options,
+                connection,
+                query,
+                f"{names.location_path(project, location)}/{collection.collection}",
+                collection.filter_fields,
+                _time_order(table),
+                table.c.seq,
+                **options,
             )
         return Page([collection.record.from_row(r) for r in rows], token)
 
@@ -322,7 +335,9 @@ class Registry:
     ) -> DatasetRecord:
         """Change the given fields (None leaves a field as it is)."""
         changes = {
-            "display_name": None if display_name is None else validate_display_name(display_name, "dataset display_name"),
+            "display_name": None
+            if display_name is None
+            else validate_display_name(display_name, "dataset display_name"),
             "labels": None if labels is None else validate_labels(labels),
             "description": description,
             "data_item_count": data_item_count,
@@ -334,11 +349,19 @@ class Registry:
         self._delete_top_level(_DATASETS, name)
 
     def list_datasets(
-        self, project: str, location: str, *, filter: str | None = None, order_by: str | None = None,
-        page_size: int | None = None, page_token: str | None = None,
+        self,
+        project: str,
+        location: str,
+        *,
+        filter: str | None = None,
+        order_by: str | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
     ) -> Page[DatasetRecord]:
         """Filter fields: display_name, labels.KEY, create_time, update_time. Order by display_name, create_time, update_time."""
-        return self._list_top_level(_DATASETS, project, location, filter=filter, order_by=order_by, page_size=page_size, page_token=page_token)
+        return self._list_top_level(
+            _DATASETS, project, location, filter=filter, order_by=order_by, page_size=page_size, page_token=page_token
+        )
 
     # -- models -------------------------------------------------------------------------------------
 
@@ -400,28 +423,39 @@ class Registry:
                 seq = self._allocate_id(connection, names.MODELS)
                 model_name = names.resource_name(project, location, names.MODELS, model_id or str(seq))
                 self._ensure_unused(connection, tables.models, model_name)
-                connection.execute(tables.models.insert().values(
-                    name=model_name, seq=seq, project=project, location=location,
-                    create_time=now.replace(tzinfo=None), update_time=now.replace(tzinfo=None), last_version_id=1,
-                ))
+                connection.execute(
+                    tables.models.insert().values(
+                        name=model_name,
+                        seq=seq,
+                        project=project,
+                        location=location,
+                        create_time=now.replace(tzinfo=None),
+                        update_time=now.replace(tzinfo=None),
+                        last_version_id=1,
+                    )
+                )
                 version_id = 1
-            aliases = versions.aliases_for_new_version(version_aliases, is_default_version, is_first_version=version_id == 1)
-            connection.execute(_mv.insert().values(
-                model_name=model_name,
-                version_id=version_id,
-                display_name=display_name,
-                description=description,
-                version_description=version_description,
-                labels=labels,
-                version_create_time=now.replace(tzinfo=None),
-                version_update_time=now.replace(tzinfo=None),
-                artifact_uri=artifact_uri,
-                training_pipeline=training_pipeline,
-                dataset_id=dataset_id,
-                model_type=model_type,
-                prediction_type=prediction_type,
-                metadata=dict(metadata or {}),
-            ))
+            aliases = versions.aliases_for_new_version(
+                version_aliases, is_default_version, is_first_version=version_id == 1
+            )
+            connection.execute(
+                _mv.insert().values(
+                    model_name=model_name,
+                    version_id=version_id,
+                    display_name=display_name,
+                    description=description,
+                    version_description=version_description,
+                    labels=labels,
+                    version_create_time=now.replace(tzinfo=None),
+                    version_update_time=now.replace(tzinfo=None),
+                    artifact_uri=artifact_uri,
+                    training_pipeline=training_pipeline,
+                    dataset_id=dataset_id,
+                    model_type=model_type,
+                    prediction_type=prediction_type,
+                    metadata=dict(metadata or {}),
+                )
+            )
             self._move_aliases(connection, model_name, version_id, aliases)
             for evaluation in evaluations:
                 self._insert_evaluation(connection, model_name, version_id, evaluation)
@@ -467,7 +501,9 @@ class Registry:
             raise NotFoundError(f"model {parsed.model_name} not found")
         if parsed.is_version_id:
             version_id = connection.scalar(
-                sa.select(_mv.c.version_id).where(_mv.c.model_name == parsed.model_name, _mv.c.version_id == int(parsed.version))
+                sa.select(_mv.c.version_id).where(
+                    _mv.c.model_name == parsed.model_name, _mv.c.version_id == int(parsed.version)
+                )
             )
             if version_id is None:
                 raise NotFoundError(f"model {parsed.model_name} has no version {parsed.version}")
@@ -487,8 +523,14 @@ class Registry:
             return self._model_record(connection, *self._resolve(connection, ref))
 
     def list_models(
-        self, project: str, location: str, *, filter: str | None = None, order_by: str | None = None,
-        page_size: int | None = None, page_token: str | None = None,
+        self,
+        project: str,
+        location: str,
+        *,
+        filter: str | None = None,
+        order_by: str | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
     ) -> Page[ModelRecord]:
         """Each model's default version. Filter fields: display_name, labels.KEY, dataset_id, model_type,
         training_pipeline, create_time, update_time. Order by display_name, create_time, update_time."""
@@ -497,23 +539,44 @@ class Registry:
         joined = models.join(
             aliases, sa.and_(aliases.c.model_name == models.c.name, aliases.c.alias == versions.DEFAULT_ALIAS)
         ).join(_mv, sa.and_(_mv.c.model_name == models.c.name, _mv.c.version_id == aliases.c.version_id))
-        query = sa.select(*_MODEL_COLUMNS).select_from(joined).where(models.c.project == project, models.c.location == location)
+        query = (
+            sa.select(*_MODEL_COLUMNS)
+            .select_from(joined)
+            .where(models.c.project == project, models.c.location == location)
+        )
         fields = {
             **_MODEL_FILTER_FIELDS,
             "create_time": Field(FieldKind.TIME, models.c.create_time),
             "update_time": Field(FieldKind.TIME, models.c.update_time),
         }
-        order = {"display_name": _mv.c.display_name, "create_time": models.c.create_time, "update_time": models.c.update_time}
+        order = {
+            "display_name": _mv.c.display_name,
+            "create_time": models.c.create_time,
+            "update_time": models.c.update_time,
+        }
         with self._read() as connection:
             rows, token = self._list(
-                connection, query, f"{names.location_path(project, location)}/models", fields, order, models.c.seq,
-                filter, order_by, page_size, page_token,
+                connection,
+                query,
+                f"{names.location_path(project, location)}/models",
+                fields,
+                order,
+                models.c.seq,
+                filter,
+                order_by,
+                page_size,
+                page_token,
             )
             return Page(self._model_records(connection, rows), token)
 
     def list_model_versions(
-        self, model: str, *, filter: str | None = None, order_by: str | None = None,
-        page_size: int | None = None, page_token: str | None = None,
+        self,
+        model: str,
+        *,
+        filter: str | None = None,
+        order_by: str | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
     ) -> Page[ModelRecord]:
         """Every version of ``model``, oldest first by default; fields as :meth:`list_models` (times are the versions')."""
         model_name = self._checked_name(model, names.MODELS)
@@ -530,8 +593,16 @@ class Registry:
         with self._read() as connection:
             self._resolve(connection, model_name)
             rows, token = self._list(
-                connection, query, model_name, fields, _time_order(_mv, "version_create_time", "version_update_time"),
-                _mv.c.version_id, filter, order_by, page_size, page_token,
+                connection,
+                query,
+                model_name,
+                fields,
+                _time_order(_mv, "version_create_time", "version_update_time"),
+                _mv.c.version_id,
+                filter,
+                order_by,
+                page_size,
+                page_token,
             )
             return Page(self._model_records(connection, rows), token)
 
@@ -547,7 +618,9 @@ class Registry:
             model_name, version_id = self._resolve(connection, ref)
             for alias in merge.remove:
                 removed = connection.execute(
-                    sa.delete(table).where(table.c.model_name == model_name, table.c.alias == alias, table.c.version_id == version_id)
+                    sa.delete(table).where(
+                        table.c.model_name == model_name, table.c.alias == alias, table.c.version_id == version_id
+                    )
                 ).rowcount
                 if not removed:
                     raise ValueError(f"version {version_id} of {model_name} has no alias {alias!r} to remove")
@@ -559,7 +632,9 @@ class Registry:
     def _touch_version(connection: sa.Connection, model_name: str, version_id: int, **values: Any) -> None:
         now = utc_now().replace(tzinfo=None)
         connection.execute(
-            sa.update(_mv).where(_mv.c.model_name == model_name, _mv.c.version_id == version_id).values(version_update_time=now, **values)
+            sa.update(_mv)
+            .where(_mv.c.model_name == model_name, _mv.c.version_id == version_id)
+            .values(version_update_time=now, **values)
         )
         connection.execute(sa.update(tables.models).where(tables.models.c.name == model_name).values(update_time=now))
 
@@ -581,7 +656,9 @@ class Registry:
         }
         with self._write() as connection:
             model_name, version_id = self._resolve(connection, ref)
-            self._touch_version(connection, model_name, version_id, **{k: v for k, v in changes.items() if v is not None})
+            self._touch_version(
+                connection, model_name, version_id, **{k: v for k, v in changes.items() if v is not None}
+            )
             return self._model_record(connection, model_name, version_id)
 
     def delete_model(self, model: str) -> None:
@@ -611,8 +688,14 @@ class Registry:
                     f"'{versions.DEFAULT_ALIAS}' alias first, or delete the whole model"
                 )
             for table in (_ev, tables.model_aliases, _mv):
-                connection.execute(sa.delete(table).where(table.c.model_name == model_name, table.c.version_id == version_id))
-            connection.execute(sa.update(tables.models).where(tables.models.c.name == model_name).values(update_time=utc_now().replace(tzinfo=None)))
+                connection.execute(
+                    sa.delete(table).where(table.c.model_name == model_name, table.c.version_id == version_id)
+                )
+            connection.execute(
+                sa.update(tables.models)
+                .where(tables.models.c.name == model_name)
+                .values(update_time=utc_now().replace(tzinfo=None))
+            )
 
     # -- model evaluations --------------------------------------------------------------------------
 
@@ -625,7 +708,9 @@ class Registry:
         self, connection: sa.Connection, model_name: str, version_id: int, evaluation: NewModelEvaluation
     ) -> ModelEvaluationRecord:
         if len(evaluation.display_name) > MAX_DISPLAY_NAME:
-            raise ValueError(f"evaluation display_name {evaluation.display_name[:40]!r}… is longer than {MAX_DISPLAY_NAME} characters")
+            raise ValueError(
+                f"evaluation display_name {evaluation.display_name[:40]!r}… is longer than {MAX_DISPLAY_NAME} characters"
+            )
         seq = self._allocate_id(connection, names.EVALUATIONS)
         now = utc_now()
         record = ModelEvaluationRecord(
@@ -661,8 +746,13 @@ class Registry:
         return self._evaluation_record(row)
 
     def list_model_evaluations(
-        self, model: str, *, filter: str | None = None, order_by: str | None = None,
-        page_size: int | None = None, page_token: str | None = None,
+        self,
+        model: str,
+        *,
+        filter: str | None = None,
+        order_by: str | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
     ) -> Page[ModelEvaluationRecord]:
         """Evaluations of a model version (the default one for a plain model name), overall first.
         Filter fields: annotation_spec_id (``NOT annotation_spec_id:*`` = overall), display_name, create_time."""
@@ -676,14 +766,24 @@ class Registry:
             model_name, version_id = self._resolve(connection, model)
             query = sa.select(_ev).where(_ev.c.model_name == model_name, _ev.c.version_id == version_id)
             rows, token = self._list(
-                connection, query, f"{model_name}@{version_id}", fields, order, _ev.c.seq,
-                filter, order_by, page_size, page_token,
+                connection,
+                query,
+                f"{model_name}@{version_id}",
+                fields,
+                order,
+                _ev.c.seq,
+                filter,
+                order_by,
+                page_size,
+                page_token,
             )
         return Page([self._evaluation_record(r) for r in rows], token)
 
     # -- jobs: training pipelines and batch prediction jobs ------------------------------------------
 
-    def _create_job(self, collection: _Collection, project: str, location: str, display_name: str, labels: Any, **fields: Any) -> Any:
+    def _create_job(
+        self, collection: _Collection, project: str, location: str, display_name: str, labels: Any, **fields: Any
+    ) -> Any:
         display_name = validate_display_name(display_name, f"{collection.noun} display_name")
         labels = validate_labels(labels)
         names.validate_project_and_location(project, location)
@@ -709,7 +809,13 @@ class Registry:
         return _JOBS[collection]
 
     def update_job(
-        self, name: str, *, state: AnyState | str | None = None, error: Status | None = None, run_info: Mapping[str, Any] | None = None, **fields: Any
+        self,
+        name: str,
+        *,
+        state: AnyState | str | None = None,
+        error: Status | None = None,
+        run_info: Mapping[str, Any] | None = None,
+        **fields: Any,
     ) -> Any:
         """Move a job to ``state`` and/or set fields; ``run_info`` is merged into the stored one.
 
@@ -747,9 +853,13 @@ class Registry:
         if new_state == record.state:
             return
         if is_terminal(record.state):
-            raise FailedPreconditionError(f"{record.name} already ended ({record.state.value}); it cannot become {new_state.value}")
+            raise FailedPreconditionError(
+                f"{record.name} already ended ({record.state.value}); it cannot become {new_state.value}"
+            )
         if record.state in CANCELLING_STATES and not is_terminal(new_state):
-            raise FailedPreconditionError(f"{record.name} is being cancelled; it can only end, not become {new_state.value}")
+            raise FailedPreconditionError(
+                f"{record.name} is being cancelled; it can only end, not become {new_state.value}"
+            )
 
     def cancel_job(self, name: str) -> Any:
         """Ask a job to stop: it becomes CANCELLING and its runner ends it as CANCELLED.
@@ -761,7 +871,9 @@ class Registry:
         with self._write() as connection:
             record: JobRecord = collection.record.from_row(self._row(connection, collection, name, for_update=True))
             if is_terminal(record.state):
-                raise FailedPreconditionError(f"{record.name} already ended ({record.state.value}); there is nothing to cancel")
+                raise FailedPreconditionError(
+                    f"{record.name} already ended ({record.state.value}); there is nothing to cancel"
+                )
             if record.state in CANCELLING_STATES:
                 return record
             return self._apply(connection, collection, record, {"state": state_like(record.state, "CANCELLING")})
@@ -776,7 +888,9 @@ class Registry:
         with self._write() as connection:
             record: JobRecord = collection.record.from_row(self._row(connection, collection, name, for_update=True))
             if not is_terminal(record.state):
-                raise FailedPreconditionError(f"{record.name} is {record.state.value}; cancel it and let it end before deleting it")
+                raise FailedPreconditionError(
+                    f"{record.name} is {record.state.value}; cancel it and let it end before deleting it"
+                )
             connection.execute(sa.delete(collection.table).where(collection.table.c.name == record.name))
             self._retire(connection, record.name)
 
@@ -798,7 +912,11 @@ class Registry:
     ) -> TrainingPipelineRecord:
         """Register a training pipeline in PIPELINE_STATE_QUEUED (the runner moves it on)."""
         return self._create_job(
-            _TRAINING_PIPELINES, project, location, display_name, labels,
+            _TRAINING_PIPELINES,
+            project,
+            location,
+            display_name,
+            labels,
             training_task_definition=training_task_definition,
             training_task_inputs=dict(training_task_inputs),
             input_data_config=dict(input_data_config),
@@ -817,11 +935,25 @@ class Registry:
         return self._get(_TRAINING_PIPELINES, name)
 
     def list_training_pipelines(
-        self, project: str, location: str, *, filter: str | None = None, order_by: str | None = None,
-        page_size: int | None = None, page_token: str | None = None,
+        self,
+        project: str,
+        location: str,
+        *,
+        filter: str | None = None,
+        order_by: str | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
     ) -> Page[TrainingPipelineRecord]:
         """Filter fields: display_name, labels.KEY, state, dataset_id, create_time, update_time."""
-        return self._list_top_level(_TRAINING_PIPELINES, project, location, filter=filter, order_by=order_by, page_size=page_size, page_token=page_token)
+        return self._list_top_level(
+            _TRAINING_PIPELINES,
+            project,
+            location,
+            filter=filter,
+            order_by=order_by,
+            page_size=page_size,
+            page_token=page_token,
+        )
 
     def create_batch_prediction_job(
         self,
@@ -842,7 +974,11 @@ class Registry:
         with self._read() as connection:
             model_name, version_id = self._resolve(connection, model)
         return self._create_job(
-            _BATCH_PREDICTION_JOBS, project, location, display_name, labels,
+            _BATCH_PREDICTION_JOBS,
+            project,
+            location,
+            display_name,
+            labels,
             model=model_name,
             model_version_id=str(version_id),
             input_config=dict(input_config),
@@ -856,8 +992,22 @@ class Registry:
         return self._get(_BATCH_PREDICTION_JOBS, name)
 
     def list_batch_prediction_jobs(
-        self, project: str, location: str, *, filter: str | None = None, order_by: str | None = None,
-        page_size: int | None = None, page_token: str | None = None,
+        self,
+        project: str,
+        location: str,
+        *,
+        filter: str | None = None,
+        order_by: str | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
     ) -> Page[BatchPredictionJobRecord]:
         """Filter fields: display_name, labels.KEY, state, model, model_version_id, create_time, update_time."""
-        return self._list_top_level(_BATCH_PREDICTION_JOBS, project, location, filter=filter, order_by=order_by, page_size=page_size, page_token=page_token)
+        return self._list_top_level(
+            _BATCH_PREDICTION_JOBS,
+            project,
+            location,
+            filter=filter,
+            order_by=order_by,
+            page_size=page_size,
+            page_token=page_token,
+        )

@@ -8,8 +8,8 @@
 """
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 DEFAULT_ALIAS = "default"
 ALIAS_PATTERN = re.compile(r"[a-z][a-zA-Z0-9-]{0,126}[a-z0-9]")
@@ -63,7 +63,9 @@ def parse_alias_merge(aliases: Sequence[str]) -> AliasMerge:
     if isinstance(aliases, str) or not aliases:
         raise ValueError("give a non-empty list of version aliases to add ('name') or remove ('-name')")
     add = [validate_alias(a) for a in aliases if not (isinstance(a, str) and a.startswith(_REMOVE_PREFIX))]
-    remove = [validate_alias(a[len(_REMOVE_PREFIX):]) for a in aliases if isinstance(a, str) and a.startswith(_REMOVE_PREFIX)]
+    remove = [
+        validate_alias(a[len(_REMOVE_PREFIX) :]) for a in aliases if isinstance(a, str) and a.startswith(_REMOVE_PREFIX)
+    ]
     both = sorted(set(add) & set(remove))
     if both:
         raise ValueError(f"version alias {both[0]!r} is both added and removed")

@@ -17,8 +17,9 @@ Stage modules (TensorFlow) and the KFP layer are imported inside the functions, 
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from automl_video import storage
 from automl_video.data import dataset as dataset_lib
@@ -31,9 +32,9 @@ from automl_video.rpc import MAX_PARTIAL_FAILURES, Code, Status
 from automl_video.sdk import config, data_filters
 
 if TYPE_CHECKING:
-    from automl_video.pipelines.arguments import BatchPredictionArguments, TrainingArguments
-    from automl_video.pipelines.cluster import ClusterTarget, SubmitResult
     from automl_video.prediction.engine import PredictionResult
+    from automl_video_pipelines.arguments import BatchPredictionArguments, TrainingArguments
+    from automl_video_pipelines.cluster import ClusterTarget, SubmitResult
 
 log = logging.getLogger(__name__)
 
@@ -168,14 +169,25 @@ def train_locally(runner: JobRunner, plan: TrainingPlan) -> TrainingOutcome:
     model_uri = storage.join(plan.work_uri, "model")
     runner.step("split")
     # The job trains on its own copy, so its split never changes the dataset or other jobs' splits.
-    storage.write_bytes(dataset_lib.dataset_file(dataset_uri), storage.read_bytes(dataset_lib.dataset_file(plan.dataset_uri)))
+    storage.write_bytes(
+        dataset_lib.dataset_file(dataset_uri), storage.read_bytes(dataset_lib.dataset_file(plan.dataset_uri))
+    )
     if plan.filter_split is not None:
         data_filters.split_by_filters(dataset_uri, plan.filter_split, seed=plan.seed)
     else:
         splits.split_dataset(dataset_uri, plan.training_fraction, plan.test_fraction, seed=plan.seed, resplit=True)
     runner.step("train")
-    limits = {k: v for k, v in (("budget_minutes", plan.budget_minutes), ("max_epochs", plan.max_epochs)) if v is not None}
-    train.train(dataset_uri, model_uri, model_type=plan.model_type, seed=plan.seed, display_name=plan.model_display_name, **limits)
+    limits = {
+        k: v for k, v in (("budget_minutes", plan.budget_minutes), ("max_epochs", plan.max_epochs)) if v is not None
+    }
+    train.train(
+        dataset_uri,
+        model_uri,
+        model_type=plan.model_type,
+        seed=plan.seed,
+        display_name=plan.model_display_name,
+        **limits,
+    )
     runner.step("evaluate")
     result = evaluation.evaluate(model_uri, dataset_uri, storage.join(plan.work_uri, "evaluation"))
     runner.step("upload model")
@@ -189,13 +201,14 @@ def _evaluations(evaluations_uri: str) -> list[NewModelEvaluation]:
 
 def kfp_training_arguments(plan: TrainingPlan) -> "TrainingArguments":
     """The training pipeline's parameters for ``plan``; its gate promotes the model into ``<work>/serving``."""
-    from automl_video.pipelines.arguments import TrainingArguments
+    from automl_video_pipelines.arguments import TrainingArguments
 
     if not plan.import_sources:
         raise ValueError(f"{plan.dataset_name} has no import sources to give the pipeline; import data first")
     arguments = TrainingArguments(
         sources=plan.import_sources,
         model_type=plan.model_type,
+        prediction_type=plan.prediction_type,
         training_fraction_split=plan.training_fraction,
         test_fraction_split=plan.test_fraction,
         model_display_name=plan.model_display_name,
@@ -210,19 +223,23 @@ def kfp_training_arguments(plan: TrainingPlan) -> "TrainingArguments":
 
 def train_on_kfp(runner: JobRunner, plan: TrainingPlan) -> TrainingOutcome:
     """Submit the training pipeline on the dataset's import sources and register what its gate promoted."""
-    from automl_video.pipelines import TRAINING_PIPELINE
     from automl_video.serving import read_serving_pointer
+    from automl_video_pipelines import TRAINING_PIPELINE
 
     arguments = kfp_training_arguments(plan)
     target, submitted = _run_on_kfp(runner, TRAINING_PIPELINE, arguments, plan.display_name)
     pointer = read_serving_pointer(arguments.serving_root)
     if pointer is None:
-        raise AutoMLVideoError(f"KFP run {submitted.run_id} succeeded but promoted no model into {arguments.serving_root}")
+        raise AutoMLVideoError(
+            f"KFP run {submitted.run_id} succeeded but promoted no model into {arguments.serving_root}"
+        )
     found = storage.glob(storage.join(target.pipeline_root, "**", submitted.run_id, "**", "evaluations.json"))
     return _upload_model(runner, plan, pointer.version_uri, _evaluations(found[0]) if found else [])
 
 
-def _upload_model(runner: JobRunner, plan: TrainingPlan, model_uri: str, evaluations: list[NewModelEvaluation]) -> TrainingOutcome:
+def _upload_model(
+    runner: JobRunner, plan: TrainingPlan, model_uri: str, evaluations: list[NewModelEvaluation]
+) -> TrainingOutcome:
     from automl_video.modeling.metadata import load_metadata
 
     metadata = load_metadata(model_uri)
@@ -309,7 +326,9 @@ def predict_locally(runner: JobRunner, plan: PredictionPlan) -> PredictionOutcom
     result = None
     for index in range(plan.shards):
         runner.step(f"predict shard {index + 1}/{plan.shards}")
-        result = predict.batch_predict(plan.model_uri, plan.inputs, plan.output_prefix, plan.params, shard=(index, plan.shards))
+        result = predict.batch_predict(
+            plan.model_uri, plan.inputs, plan.output_prefix, plan.params, shard=(index, plan.shards)
+        )
     if plan.shards > 1:
         runner.step("merge shards")
         result = predict.merge_shards(plan.model_uri, plan.inputs, plan.output_prefix, plan.params)
@@ -318,21 +337,26 @@ def predict_locally(runner: JobRunner, plan: PredictionPlan) -> PredictionOutcom
 
 def kfp_prediction_arguments(plan: PredictionPlan) -> "BatchPredictionArguments":
     """The batch-prediction pipeline's parameters for ``plan`` (replicas → shards)."""
-    from automl_video.pipelines.arguments import BatchPredictionArguments
+    from automl_video_pipelines.arguments import BatchPredictionArguments
 
     return BatchPredictionArguments(
-        model_uri=plan.model_uri, inputs=plan.inputs, predictions_prefix=plan.output_prefix,
-        prediction_params=plan.model_parameters, shards=plan.shards,
+        model_uri=plan.model_uri,
+        inputs=plan.inputs,
+        predictions_prefix=plan.output_prefix,
+        prediction_params=plan.model_parameters,
+        shards=plan.shards,
     )
 
 
 def predict_on_kfp(runner: JobRunner, plan: PredictionPlan) -> PredictionOutcome:
     """Submit the batch-prediction pipeline, follow it, then read its merged result."""
     from automl_video.prediction import engine as predict
-    from automl_video.pipelines import BATCH_PREDICTION_PIPELINE
+    from automl_video_pipelines import BATCH_PREDICTION_PIPELINE
 
     _run_on_kfp(runner, BATCH_PREDICTION_PIPELINE, kfp_prediction_arguments(plan), plan.display_name)
-    return _prediction_outcome(runner, predict.merge_shards(plan.model_uri, plan.inputs, plan.output_prefix, plan.params))
+    return _prediction_outcome(
+        runner, predict.merge_shards(plan.model_uri, plan.inputs, plan.output_prefix, plan.params)
+    )
 
 
 def _prediction_outcome(runner: JobRunner, result: "PredictionResult") -> PredictionOutcome:
@@ -340,7 +364,9 @@ def _prediction_outcome(runner: JobRunner, result: "PredictionResult") -> Predic
     outcome = PredictionOutcome.of(result)
     if result.total_rows and not result.succeeded_rows:
         runner.registry.update_job(runner.name, **outcome.job_fields())
-        raise AutoMLVideoError(f"all {result.total_rows} instances failed; see partial_failures (first: {outcome.partial_failures[0].message})")
+        raise AutoMLVideoError(
+            f"all {result.total_rows} instances failed; see partial_failures (first: {outcome.partial_failures[0].message})"
+        )
     return outcome
 
 
@@ -355,7 +381,7 @@ def _run_on_kfp(
     Returns:
         The KFP target and the submitted run.
     """
-    from automl_video.pipelines.cluster import submit
+    from automl_video_pipelines.cluster import submit
 
     parameters = arguments.parameters()  # a bad value fails here, before the submit stage
     target = config.settings().kfp_target()

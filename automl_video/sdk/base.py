@@ -4,7 +4,8 @@ state, ``done``/``wait``/``cancel`` and the background work of ``sync=False``.""
 import concurrent.futures
 import datetime as dt
 import time
-from typing import Any, Callable, ClassVar, TypeVar
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
 
 from automl_video.registry import Page, names
 from automl_video.registry.resources import Record
@@ -98,7 +99,7 @@ class Resource:
 
     def wait_for_resource_creation(self) -> None:
         """Block until the resource exists (a ``sync=False`` call has created it)."""
-        self.gca_resource
+        _ = self.gca_resource
 
     @property
     def resource_name(self) -> str:
@@ -148,11 +149,19 @@ class Resource:
         return self.gca_resource.to_dict()
 
     @classmethod
-    def list(cls: type[R], filter: str | None = None, order_by: str | None = None, project: str | None = None, location: str | None = None) -> list[R]:
+    def list(
+        cls: type[R],
+        filter: str | None = None,
+        order_by: str | None = None,
+        project: str | None = None,
+        location: str | None = None,
+    ) -> list[R]:
         """Every resource of this kind matching ``filter`` (see :mod:`automl_video.registry.filters`),
         sorted by ``order_by`` (``display_name``, ``create_time``, ``update_time``, ``desc`` after a field)."""
         project, location = config.project_and_location(project, location)
-        records = every_item(lambda token: cls._list_page(project, location, filter=filter, order_by=order_by, page_token=token))
+        records = every_item(
+            lambda token: cls._list_page(project, location, filter=filter, order_by=order_by, page_token=token)
+        )
         return [cls._wrap(r) for r in records]
 
     def __repr__(self) -> str:
@@ -208,9 +217,13 @@ class Job(Resource):
             RuntimeError: the job has not started, or has already ended.
         """
         if self._record is None and self._future is None:
-            raise RuntimeError(f"{type(self).__name__} has not been launched; cancel() can only be called on a running job")
+            raise RuntimeError(
+                f"{type(self).__name__} has not been launched; cancel() can only be called on a running job"
+            )
         if is_terminal(self.state):
-            raise RuntimeError(f"{self.resource_name} is not running ({self.state.value}); only a running job can be cancelled")
+            raise RuntimeError(
+                f"{self.resource_name} is not running ({self.state.value}); only a running job can be cancelled"
+            )
         self._record = config.registry().cancel_job(self.resource_name)
 
     def delete(self, sync: bool = True) -> None:

@@ -10,7 +10,7 @@ from automl_video.registry import Registry, names
 from automl_video.registry.database import ENV_HOME, default_url, normalize_url
 
 if TYPE_CHECKING:
-    from automl_video.pipelines.cluster import ClusterTarget
+    from automl_video_pipelines.cluster import ClusterTarget
 
 LOCAL = "local"
 KFP = "kfp"
@@ -44,7 +44,7 @@ class Settings:
 
     def kfp_target(self) -> "ClusterTarget":
         """The KFP API server runs are submitted to (the ``kfp`` backend); loads kfp."""
-        from automl_video.pipelines.cluster import ClusterTarget
+        from automl_video_pipelines.cluster import ClusterTarget
 
         return ClusterTarget(
             host=self.kfp_host,
@@ -97,9 +97,15 @@ def init(
         changes = {
             key: value
             for key, value in dict(
-                project=project, location=location, staging_bucket=staging_bucket, backend=backend,
-                registry_url=registry_url, kfp_host=kfp_host, kfp_namespace=kfp_namespace,
-                experiment=experiment, service_account=service_account,
+                project=project,
+                location=location,
+                staging_bucket=staging_bucket,
+                backend=backend,
+                registry_url=registry_url,
+                kfp_host=kfp_host,
+                kfp_namespace=kfp_namespace,
+                experiment=experiment,
+                service_account=service_account,
             ).items()
             if value is not None
         }

@@ -2,33 +2,37 @@
 
 import datetime as dt
 import uuid
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from automl_video import storage
 from automl_video.registry import DatasetRecord, Page, names
-from automl_video.registry.resources import VIDEO_DATASET_SCHEMA
+from automl_video.registry.resources import IMPORT_SCHEMAS, VIDEO_DATASET_SCHEMA
 from automl_video.sdk import config
 from automl_video.sdk.base import Resource
-
-# aiplatform.schema.dataset.ioformat.video.* : only classification is implemented.
-VIDEO_CLASSIFICATION_IMPORT_SCHEMA = "gs://google-cloud-aiplatform/schema/dataset/ioformat/video_classification_io_format_1.0.0.yaml"
-_NOT_YET_SUPPORTED_SCHEMAS = {
-    "gs://google-cloud-aiplatform/schema/dataset/ioformat/video_object_tracking_io_format_1.0.0.yaml": "object_tracking",
-    "gs://google-cloud-aiplatform/schema/dataset/ioformat/video_action_recognition_io_format_1.0.0.yaml": "action_recognition",
-}
+from automl_video.tasks import DEFAULT_PREDICTION_TYPE, TASK_MODULES
 
 
 def generated_display_name(kind: str) -> str:
     """``<kind> <UTC timestamp>``, as the Vertex SDK names resources created without a display name."""
-    return f"{kind} {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M:%S.%f}"[:-3]
+    return f"{kind} {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S.%f}"[:-3]
 
 
-def _check_import_schema(import_schema_uri: str | None) -> None:
-    if import_schema_uri in (None, VIDEO_CLASSIFICATION_IMPORT_SCHEMA):
-        return
-    if import_schema_uri in _NOT_YET_SUPPORTED_SCHEMAS:
-        raise ValueError(f"{_NOT_YET_SUPPORTED_SCHEMAS[import_schema_uri]} datasets are not yet supported by automl-video")
-    raise ValueError(f"import_schema_uri {import_schema_uri!r} is not a video import schema; use {VIDEO_CLASSIFICATION_IMPORT_SCHEMA}")
+def prediction_type_of(import_schema_uri: str | None) -> str:
+    """The prediction type of a Vertex import schema (None: classification); ValueError for another
+    schema, or for a prediction type automl-video does not implement yet."""
+    if import_schema_uri is None:
+        return DEFAULT_PREDICTION_TYPE
+    by_schema = {uri: prediction_type for prediction_type, uri in IMPORT_SCHEMAS.items()}
+    if import_schema_uri not in by_schema:
+        raise ValueError(
+            f"import_schema_uri {import_schema_uri!r} is not a video import schema; use one of "
+            f"{', '.join(IMPORT_SCHEMAS[t] for t in TASK_MODULES)}"
+        )
+    prediction_type = by_schema[import_schema_uri]
+    if prediction_type not in TASK_MODULES:
+        raise ValueError(f"{prediction_type} datasets are not yet supported by automl-video")
+    return prediction_type
 
 
 def _sources(gcs_source: str | Sequence[str]) -> list[str]:
@@ -39,11 +43,12 @@ def _sources(gcs_source: str | Sequence[str]) -> list[str]:
 
 
 class VideoDataset(Resource):
-    """A video classification dataset (``aiplatform.VideoDataset``).
+    """A video dataset of one prediction type (``aiplatform.VideoDataset``).
 
-    ``gcs_source`` files are AutoML import CSVs: rows ``ML_USE,CSV_URI`` whose CSVs list
-    ``VIDEO_URI,LABEL,START,END``. Data lives under ``<staging_bucket>/datasets/``; deleting the
-    dataset removes the registry entry and leaves the files.
+    ``gcs_source`` files are AutoML two-level import CSVs (rows ``ML_USE,CSV_URI``), Vertex CSVs or
+    Vertex JSONL (see :mod:`automl_video.data.import_files`); ``import_schema_uri`` names the
+    prediction type. Data lives under ``<staging_bucket>/datasets/``; deleting the dataset removes the
+    registry entry and leaves the files.
     """
 
     _collection = names.DATASETS
@@ -86,7 +91,8 @@ class VideoDataset(Resource):
         Args:
             display_name: up to 128 characters (default ``VideoDataset <timestamp>``).
             gcs_source: import CSV URI(s) (any URL automl-video reads).
-            import_schema_uri: the video classification import schema, or None.
+            import_schema_uri: a video import schema (its prediction type is the dataset's), or None
+                for classification.
             labels: user labels (Vertex rules).
             project: overrides init's project.
             location: overrides init's location.
@@ -95,7 +101,7 @@ class VideoDataset(Resource):
         Raises:
             ValueError: invalid display name, labels, sources or schema; ImportFailed: the import was refused.
         """
-        _check_import_schema(import_schema_uri)
+        prediction_type = prediction_type_of(import_schema_uri)
         sources = _sources(gcs_source) if gcs_source is not None else []
         project, location = config.project_and_location(project, location)
         record = config.registry().create_dataset(
@@ -104,6 +110,7 @@ class VideoDataset(Resource):
             display_name=display_name or generated_display_name(cls.__name__),
             data_uri=storage.join(config.settings().staging, "datasets", uuid.uuid4().hex),
             labels=labels,
+            prediction_type=prediction_type,
         )
         dataset = cls._wrap(record)
         if sources:
@@ -113,12 +120,16 @@ class VideoDataset(Resource):
     def import_data(
         self, gcs_source: str | Sequence[str], import_schema_uri: str | None = None, sync: bool = True
     ) -> "VideoDataset":
-        """Import more videos and segments (all or nothing; see :func:`automl_video.data.importer.import_data`).
+        """Import more videos and annotations (all or nothing; see :func:`automl_video.data.importer.import_data`).
 
         Returns:
             This dataset, its ``data_item_count`` updated.
         """
-        _check_import_schema(import_schema_uri)
+        if import_schema_uri is not None and prediction_type_of(import_schema_uri) != self.gca_resource.prediction_type:
+            raise ValueError(
+                f"import_schema_uri {import_schema_uri!r} is for {prediction_type_of(import_schema_uri)} data; "
+                f"{self.resource_name} is a {self.gca_resource.prediction_type} dataset"
+            )
         sources = _sources(gcs_source)
         self._start(lambda: self._import(sources), sync)
         return self
@@ -128,7 +139,9 @@ class VideoDataset(Resource):
         from automl_video.data import importer
 
         record = self.gca_resource
-        importer.import_data(sources, record.data_uri, display_name=record.display_name)
+        importer.import_data(
+            sources, record.data_uri, display_name=record.display_name, prediction_type=record.prediction_type
+        )
         imported = record.metadata.get("importSources", [])
         self._record = config.registry().update_dataset(
             record.name,

@@ -1,7 +1,8 @@
 """``BatchPredictionJob``: predict videos with a model version, sharded, into Vertex JSONL or AutoML CSV output."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from automl_video import storage
 from automl_video.registry import BatchPredictionJobRecord, JobState, ModelRecord, Page, Status, names
@@ -35,11 +36,17 @@ def _input_uris(
     if bool(gcs_destination_prefix) == bool(bigquery_destination_prefix):
         raise ValueError("Please provide either a gcs_destination_prefix or bigquery_destination_prefix, but not both.")
     if bigquery_source or bigquery_destination_prefix:
-        raise ValueError("BigQuery sources and destinations are not supported by automl-video; use gcs_source and gcs_destination_prefix")
+        raise ValueError(
+            "BigQuery sources and destinations are not supported by automl-video; use gcs_source and gcs_destination_prefix"
+        )
     if instances_format not in INSTANCES_FORMATS:
-        raise ValueError(f"{instances_format} is not an accepted instances format type. Please choose from: {sorted(INSTANCES_FORMATS)}")
+        raise ValueError(
+            f"{instances_format} is not an accepted instances format type. Please choose from: {sorted(INSTANCES_FORMATS)}"
+        )
     if predictions_format not in PREDICTIONS_FORMATS:
-        raise ValueError(f"{predictions_format} is not an accepted prediction format type. Please choose from: {list(PREDICTIONS_FORMATS)}")
+        raise ValueError(
+            f"{predictions_format} is not an accepted prediction format type. Please choose from: {list(PREDICTIONS_FORMATS)}"
+        )
     sources = [gcs_source] if isinstance(gcs_source, str) else list(gcs_source)
     extension = INSTANCES_FORMATS[instances_format]
     for source in sources:
@@ -97,7 +104,10 @@ class _Request:
             display_name=self.display_name,
             model=self.model.versioned_name,
             input_config={"instancesFormat": self.instances_format, "gcsSource": {"uris": self.sources}},
-            output_config={"predictionsFormat": self.predictions_format, "gcsDestination": {"outputUriPrefix": self.destination}},
+            output_config={
+                "predictionsFormat": self.predictions_format,
+                "gcsDestination": {"outputUriPrefix": self.destination},
+            },
             model_parameters=self.model_parameters,
             dedicated_resources=self.replicas.dedicated_resources(),
             labels=self.labels,
@@ -199,11 +209,22 @@ class BatchPredictionJob(Job):
             RuntimeError: with ``sync``, the job failed or was cancelled.
         """
         job_display_name = validate_display_name(job_display_name, "job_display_name")
-        sources = _input_uris(gcs_source, bigquery_source, gcs_destination_prefix, bigquery_destination_prefix, instances_format, predictions_format)
+        sources = _input_uris(
+            gcs_source,
+            bigquery_source,
+            gcs_destination_prefix,
+            bigquery_destination_prefix,
+            instances_format,
+            predictions_format,
+        )
         model_parameters = dict(model_parameters or {})
         replicas = _Replicas(starting_replica_count, max_replica_count)
         project, location = config.project_and_location(project, location)
-        model_ref = model_name.versioned_resource_name if isinstance(model_name, Model) else names.expand(model_name, names.MODELS, project, location)
+        model_ref = (
+            model_name.versioned_resource_name
+            if isinstance(model_name, Model)
+            else names.expand(model_name, names.MODELS, project, location)
+        )
         model = config.registry().get_model(model_ref)
         # The model's task parses the parameters; ValueError names an unknown key or a bad value.
         params = get_task(model.prediction_type).prediction().parse_params(model_parameters)
@@ -256,5 +277,7 @@ class BatchPredictionJob(Job):
         """
         state = self.state
         if state is not JobState.JOB_STATE_SUCCEEDED:
-            raise RuntimeError(f"Cannot read outputs until BatchPredictionJob has succeeded, current state: {state.value}")
+            raise RuntimeError(
+                f"Cannot read outputs until BatchPredictionJob has succeeded, current state: {state.value}"
+            )
         return storage.listdir(self.gca_resource.output_info["gcsOutputDirectory"])

@@ -1,8 +1,9 @@
 """``Model`` (one version of a registered model), its evaluations and its versions."""
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from automl_video import storage
 from automl_video.registry import ModelEvaluationRecord, ModelRecord, Page, names
@@ -19,7 +20,9 @@ class ModelEvaluation(Resource):
 
     _collection = names.MODELS
 
-    def __init__(self, evaluation_name: str, model_id: str | None = None, project: str | None = None, location: str | None = None):
+    def __init__(
+        self, evaluation_name: str, model_id: str | None = None, project: str | None = None, location: str | None = None
+    ):
         """Retrieve an evaluation by full name, or by ID with ``model_id``."""
         if not evaluation_name.startswith("projects/"):
             if not model_id:
@@ -84,7 +87,9 @@ class Model(Resource):
 
     _collection = names.MODELS
 
-    def __init__(self, model_name: str, project: str | None = None, location: str | None = None, version: str | None = None):
+    def __init__(
+        self, model_name: str, project: str | None = None, location: str | None = None, version: str | None = None
+    ):
         """Retrieve a model: a full name or ID, optionally ``@VERSION_ID`` / ``@ALIAS`` (or ``version``)."""
         name = self._expand(model_name, project, location)
         if version is not None:
@@ -165,7 +170,9 @@ class Model(Resource):
     def list_model_evaluations(self) -> list[ModelEvaluation]:
         """This version's evaluations, the overall one first, then one per label."""
         registry = config.registry()
-        records = every_item(lambda token: registry.list_model_evaluations(self.versioned_resource_name, page_token=token))
+        records = every_item(
+            lambda token: registry.list_model_evaluations(self.versioned_resource_name, page_token=token)
+        )
         return [ModelEvaluation._wrap(r) for r in records]
 
     def get_model_evaluation(self, evaluation_id: str | None = None) -> ModelEvaluation | None:
@@ -201,17 +208,21 @@ class Model(Resource):
         """
         formats = self.supported_export_formats
         if not formats:
-            raise ValueError(f"The model {self.resource_name} is not exportable (model type {self.gca_resource.model_type}).")
+            raise ValueError(
+                f"The model {self.resource_name} is not exportable (model type {self.gca_resource.model_type})."
+            )
         if export_format_id not in formats:
             raise ValueError(
                 f"'{export_format_id}' is not a supported export format for this model. "
                 f"Choose one of the following: {sorted(formats)}"
             )
         if image_destination:
-            raise ValueError(f"This model can not be exported as a container image in '{export_format_id}' format; give artifact_destination")
+            raise ValueError(
+                f"This model can not be exported as a container image in '{export_format_id}' format; give artifact_destination"
+            )
         if not artifact_destination:
             raise ValueError("Please provide an `artifact_destination`.")
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         output_uri = storage.join(artifact_destination, f"model-{self.name}", export_format_id, stamp)
         model_uri = self.uri
 
@@ -260,7 +271,7 @@ class ModelRegistry:
     """The versions of one model (``aiplatform.models.ModelRegistry``)."""
 
     def __init__(self, model: Model | str):
-        self.model_resource_name = (model.resource_name if isinstance(model, Model) else Model(model).resource_name)
+        self.model_resource_name = model.resource_name if isinstance(model, Model) else Model(model).resource_name
 
     def _ref(self, version: str | None) -> str:
         return f"{self.model_resource_name}@{version}" if version else self.model_resource_name
@@ -272,7 +283,9 @@ class ModelRegistry:
     def list_versions(self, filter: str | None = None) -> list[VersionInfo]:
         """Every version, oldest first (``filter`` as for :meth:`Model.list`)."""
         registry = config.registry()
-        records = every_item(lambda token: registry.list_model_versions(self.model_resource_name, filter=filter, page_token=token))
+        records = every_item(
+            lambda token: registry.list_model_versions(self.model_resource_name, filter=filter, page_token=token)
+        )
         return [
             VersionInfo(
                 version_id=r.version_id,

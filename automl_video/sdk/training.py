@@ -1,8 +1,9 @@
 """``AutoMLVideoTrainingJob``: split, train, evaluate and register a video model as one training pipeline."""
 
 import concurrent.futures
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from automl_video import storage
 from automl_video.modeling.metadata import parse_model_type
@@ -71,7 +72,9 @@ class _Split:
         if options.training_fraction_split is not None or options.test_fraction_split is not None:
             raise ValueError("give fraction splits or filter splits, not both")
         if options.training_filter_split is None or options.test_filter_split is None:
-            raise ValueError("filter splits need both training_filter_split and test_filter_split (use '-' to match nothing)")
+            raise ValueError(
+                "filter splits need both training_filter_split and test_filter_split (use '-' to match nothing)"
+            )
         filters = FilterSplit(
             DataFilter.parse(options.training_filter_split, "training_filter_split"),
             DataFilter.parse(options.test_filter_split, "test_filter_split"),
@@ -87,7 +90,9 @@ def _check_training_limits(options: TrainingRunOptions, split: _Split) -> None:
     if max_epochs is not None and (not isinstance(max_epochs, int) or max_epochs < 1):
         raise ValueError(f"max_epochs must be an integer of at least 1, got {max_epochs!r}")
     if config.settings().backend == config.KFP and (split.filters is not None or max_epochs is not None):
-        raise ValueError("filter splits and max_epochs need the local backend; the KFP pipeline takes fraction splits and budget_minutes")
+        raise ValueError(
+            "filter splits and max_epochs need the local backend; the KFP pipeline takes fraction splits and budget_minutes"
+        )
 
 
 class AutoMLVideoTrainingJob(Job):
@@ -115,7 +120,9 @@ class AutoMLVideoTrainingJob(Job):
         """
         parse_model_type(model_type, prediction_type)
         self._project, self._location = config.project_and_location(project, location)
-        self._display_name = validate_display_name(display_name or generated_display_name(type(self).__name__), "display_name")
+        self._display_name = validate_display_name(
+            display_name or generated_display_name(type(self).__name__), "display_name"
+        )
         self._labels = validate_labels(labels)
         self._prediction_type = prediction_type
         self._model_type = model_type
@@ -231,8 +238,15 @@ class AutoMLVideoTrainingJob(Job):
         if not isinstance(dataset, VideoDataset):
             raise ValueError(f"dataset must be a VideoDataset, got {type(dataset).__name__}")
         dataset_record = config.registry().get_dataset(dataset.resource_name)
+        if dataset_record.prediction_type != self._prediction_type:
+            raise ValueError(
+                f"{dataset_record.name} is a {dataset_record.prediction_type} dataset; this job trains "
+                f"{self._prediction_type} models"
+            )
         split = _Split.of(options)
-        model_display_name = validate_display_name(options.model_display_name or self._display_name, "model_display_name")
+        model_display_name = validate_display_name(
+            options.model_display_name or self._display_name, "model_display_name"
+        )
         model_labels = validate_labels(options.model_labels)
         parent_name = self._parent_model_name(options)
         is_default_version = True if options.is_default_version is None else bool(options.is_default_version)
@@ -297,7 +311,9 @@ class AutoMLVideoTrainingJob(Job):
         if options.model_id is not None:
             names.validate_user_model_id(options.model_id)
             if parent_name and names.parse(parent_name).resource_id != options.model_id:
-                raise ValueError(f"model_id {options.model_id!r} and parent_model {options.parent_model!r} name different models")
+                raise ValueError(
+                    f"model_id {options.model_id!r} and parent_model {options.parent_model!r} name different models"
+                )
         return parent_name
 
     def _produced_model(self) -> ModelRecord:

@@ -8,8 +8,9 @@ resume, prediction rows, shards and output files, the registry) is shared. The p
 """
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     import keras
@@ -123,9 +124,14 @@ class RowPlan(ABC):
     def clips(self, reader: "VideoReader", start: float, end: float) -> Iterator[tuple["ClipSpan", "np.ndarray"]]:
         """The row's clips, as one decoding thread cuts them from the open video."""
 
+    def compact(self, span: "ClipSpan", output: "np.ndarray") -> Any:
+        """What the row keeps of one clip's network output until the row ends (default: all of it); a
+        task with large outputs (heatmaps) reduces them here, so a long row's memory stays bounded."""
+        return output
+
     @abstractmethod
-    def predictions(self, scored: list[tuple["ClipSpan", "np.ndarray"]]) -> list[Any]:
-        """The row's predictions from every clip's scores."""
+    def predictions(self, scored: list[tuple["ClipSpan", Any]]) -> list[Any]:
+        """The row's predictions from what :meth:`compact` kept of every clip."""
 
 
 class PredictionRecipe(ABC):

@@ -6,15 +6,11 @@ tf.data map) and mixup plus brightness, whose pixel blend runs inside the traini
 left→right into right→left. Validation clips are not augmented.
 """
 
-import os
-
+import keras
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import keras  # noqa: E402
-
-from automl_video.modeling.metadata import InputSpec  # noqa: E402
-from automl_video.training.clip_cache import ClipExample, ClipStore, batch_loader, targets_matrix  # noqa: E402
+from automl_video.modeling.metadata import InputSpec
+from automl_video.training.clip_cache import ClipExample, ClipStore, batch_loader, targets_matrix
 
 # Spatial augmentation: random shifts by up to this fraction of each side; brightness moves by up to this
 # fraction of the range. No horizontal flip: it would swap left→right and right→left classes.
@@ -90,7 +86,9 @@ def training_dataset(
         # Distinct stateless seeds for every batch of every epoch: augmentation (>= 0), mixup (< 0).
         first = epoch * len(order) + batch_index
         clips = load(indices, tf.stack([tf.constant(seed, tf.int64), first]))
-        weight, brightness, mixed_targets = mixup_parameters(batch_targets, tf.stack([tf.constant(seed, tf.int64), -1 - first]))
+        weight, brightness, mixed_targets = mixup_parameters(
+            batch_targets, tf.stack([tf.constant(seed, tf.int64), -1 - first])
+        )
         return (clips, weight, brightness), mixed_targets
 
     data = tf.data.Dataset.from_tensor_slices((order, targets)).batch(batch_size).enumerate()
@@ -134,8 +132,6 @@ def blend_clips(clips, weight, brightness):
     pixels = tf.cast(clips, tf.float32)
     mixed = pixels * weight + tf.reverse(pixels, [0]) * (1 - weight) + tf.reshape(brightness, per_clip)
     return tf.cast(tf.clip_by_value(tf.round(mixed), 0.0, 255.0), tf.uint8)
-
-
 
 
 class MixupTrainer(keras.Model):

@@ -12,9 +12,9 @@ import logging
 import os
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -103,7 +103,8 @@ class ClipStore:
                 log.warning(
                     "clip cache %s is full (budget %.1f GB or disk): further clips are decoded on every read, "
                     "so epochs run at decoding speed; raise --cache-gb or free disk space",
-                    self.cache_dir, self.budget_bytes / (1 << 30),
+                    self.cache_dir,
+                    self.budget_bytes / (1 << 30),
                 )
             return fits
 

@@ -24,9 +24,11 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
+import keras
 import numpy as np
 
 from automl_video import storage
@@ -49,10 +51,14 @@ from automl_video.progress import Progress
 from automl_video.tasks import get_task
 from automl_video.tasks.base import Task, TrainingRecipe
 from automl_video.training.checkpoints import CHECKPOINT_DIR, STATE_FILE, Checkpoints, TrainingError, TrainState
-from automl_video.training.clip_cache import DEFAULT_CACHE_GB, ClipExample, ClipStore, evaluation_dataset, without_failures
+from automl_video.training.clip_cache import (
+    DEFAULT_CACHE_GB,
+    ClipExample,
+    ClipStore,
+    evaluation_dataset,
+    without_failures,
+)
 from automl_video.training.logs import LOGS_DIR, LogDir, write_scalar
-
-import keras  # noqa: E402  (after automl_video.modeling, which quiets TensorFlow's C++ logs first)
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +163,19 @@ def train(
     resumed_from_epoch = state.epochs
     if resumed_from_epoch:
         log.info("resuming from epoch %d (checkpoint in %s)", resumed_from_epoch, checkpoints.directory)
-    plan = _Plan(task, parsed_type, spec, len(dataset.annotation_specs), batch_size, seed, init_weights,
-                 run_started, budget_minutes, max_epochs, patience)
+    plan = _Plan(
+        task,
+        parsed_type,
+        spec,
+        len(dataset.annotation_specs),
+        batch_size,
+        seed,
+        init_weights,
+        run_started,
+        budget_minutes,
+        max_epochs,
+        patience,
+    )
     with _accelerators() as (strategy, replicas):
         session = TrainingSession.start(plan, state, checkpoints, strategy, replicas)
         session.store = ClipStore(spec, cache_dir, cache_gb)
@@ -175,8 +192,13 @@ def train(
     checkpoints.remove_unreferenced(state)
     log.info(
         "trained %s at %s: best VALIDATION %s %.4f at epoch %d of %d (%s)",
-        parsed_type.value, model_uri, recipe.validation_metric_title, state.best_validation_score, state.best_epoch,
-        state.epochs, state.stop_reason,
+        parsed_type.value,
+        model_uri,
+        recipe.validation_metric_title,
+        state.best_validation_score,
+        state.best_epoch,
+        state.epochs,
+        state.stop_reason,
     )
     return _result_from_metadata(model_uri, metadata, resumed_from_epoch)
 
@@ -208,7 +230,9 @@ def _check_input_spec(spec: InputSpec) -> None:
 def _examples(dataset: Dataset, dataset_uri: str, recipe: TrainingRecipe, seed: int) -> _Examples:
     """The TRAIN and VALIDATION examples; TrainingError when a split has none or there are no labels."""
     if not dataset.annotation_specs:
-        raise TrainingError(f"{dataset_uri}: the dataset has no labels; import labelled {get_task(dataset.prediction_type).annotations.noun} first")
+        raise TrainingError(
+            f"{dataset_uri}: the dataset has no labels; import labelled {get_task(dataset.prediction_type).annotations.noun} first"
+        )
     label_names = dataset.label_names()
     examples = _Examples(
         train=recipe.examples(dataset, Split.TRAIN, label_names, seed),
@@ -241,7 +265,9 @@ def _state_to_resume(checkpoints: Checkpoints, model_uri: str, fingerprint: str)
 def _decode(session: "TrainingSession", examples: _Examples, dataset_uri: str) -> None:
     """Decode (and cache) every clip; undecodable spans are left out and reported."""
     store = session.store
-    examples.failures = store.prepare(examples.train, training=True) + store.prepare(examples.validation, training=False)
+    examples.failures = store.prepare(examples.train, training=True) + store.prepare(
+        examples.validation, training=False
+    )
     session.train_examples = without_failures(examples.train, examples.failures)
     session.val_examples = without_failures(examples.validation, examples.failures)
     for split, kept in ((Split.TRAIN, session.train_examples), (Split.VALIDATION, session.val_examples)):
@@ -401,7 +427,9 @@ class TrainingSession:
         keras.utils.set_random_seed(self.seed * 100_003 + epoch)  # dropout: same masks after a resume
         self.trainer.optimizer.learning_rate = LEARNING_RATE * self.annealing()
         min_clips = MIN_STEPS_PER_EPOCH * self.batch_size
-        data, epoch_clips = self.recipe.batches(self.store, self.train_examples, self.batch_size, self.seed, epoch, min_clips)
+        data, epoch_clips = self.recipe.batches(
+            self.store, self.train_examples, self.batch_size, self.seed, epoch, min_clips
+        )
         monitor = _EpochMonitor(epoch + 1, epoch_clips, self.batch_size, self.deadline)
         started = time.monotonic()
         history = self.trainer.fit(
@@ -450,8 +478,17 @@ class TrainingSession:
         log.info(
             "epoch %d/%d: loss %.4f, VALIDATION %s %.4f (best %.4f at epoch %d), %.1f clips/s, %.1fs; "
             "budget left %.0fs, ETA %.0fs at most",
-            record.epoch, self.max_epochs, record.loss, title, record.validation_score, state.best_validation_score,
-            state.best_epoch, record.clips_per_second, record.seconds, budget_left, eta,
+            record.epoch,
+            self.max_epochs,
+            record.loss,
+            title,
+            record.validation_score,
+            state.best_validation_score,
+            state.best_epoch,
+            record.clips_per_second,
+            record.seconds,
+            budget_left,
+            eta,
         )
 
     def summary(

@@ -1,1 +1,1 @@
-"""Tests of automl_video.components."""
+"""Tests of automl_video_components."""

@@ -8,7 +8,8 @@ import sys
 import pytest
 from kfp import local
 
-from automl_video import components, storage
+import automl_video_components as components
+from automl_video import storage
 from automl_video.images import CPU_IMAGE, GPU_IMAGE
 
 GPU_COMPONENTS = {"train_model", "batch_predict_shard"}
@@ -54,9 +55,9 @@ def test_stage_outputs_are_typed_artifacts():
 def test_importing_the_components_computes_nothing_and_knows_no_pipeline():
     """A bad cluster setting once broke ``import components`` (each declaration read the environment)."""
     code = (
-        "import sys, automl_video.components as c; "
+        "import sys, automl_video_components as c; "
         "print(c.train_model.component_spec.implementation.container.image); "
-        "print(sorted(m for m in sys.modules if m.startswith('automl_video.pipelines')))"
+        "print(sorted(m for m in sys.modules if m.startswith('automl_video_pipelines')))"
     )
     env = {**os.environ, "AUTOML_VIDEO_GPUS": "many", "AUTOML_VIDEO_GPU_IMAGE": "elsewhere/gpu:1"}
     imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)

@@ -1,7 +1,7 @@
 """AutoML CSV import, split and describe on real generated videos (local and through the GCS emulator)."""
 
-import dataclasses
 import csv
+import dataclasses
 import json
 import shutil
 
@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from automl_video import cli, storage, synth, video
-from automl_video.data import describe, splits
-from automl_video.tasks.classification import synth as classification_synth
 from automl_video.data import dataset as ds
+from automl_video.data import describe, splits
 from automl_video.data.importer import ImportFailed, import_data
 from automl_video.rpc import MAX_PARTIAL_FAILURES
+from automl_video.tasks.classification import synth as classification_synth
 
 
 @pytest.fixture(scope="session")
@@ -25,8 +25,14 @@ def media(synth_small, tmp_path_factory):
     broken = folder / "broken.mp4"
     broken.write_bytes(b"this is not a video\n" * 50)
     long = synth.make_video(str(folder / "long.mp4"), [np.zeros((16, 16, 3), np.uint8)] * 2, timestamps=[0.0, 3720.0])
-    return {"video": synth_small.videos[0], "other": synth_small.videos[2], "copy": str(copy),
-            "broken": str(broken), "long": long, "missing": str(folder / "missing.mp4")}
+    return {
+        "video": synth_small.videos[0],
+        "other": synth_small.videos[2],
+        "copy": str(copy),
+        "broken": str(broken),
+        "long": long,
+        "missing": str(folder / "missing.mp4"),
+    }
 
 
 def write_import(folder, listing: dict[str, list[str]] | list[tuple[str, list[str]]]) -> str:
@@ -109,27 +115,27 @@ def test_every_row_error_names_csv_row_and_reason(media, tmp_path, monkeypatch):
     v, other = media["video"], media["other"]
     good = [f"{other},good_{i},{i / 10},{i / 10 + 0.1}" for i in range(15)]
     bad = [
-        f"{v},too,many,columns,here",                 # 16
-        f"{v},three_columns",                         # 17
-        f"{v},{'x' * 33},0,1",                        # 18 label too long
-        f"{v},bad-label,0,1",                         # 19 character outside [A-Za-z0-9_]
-        f"{v},,0,1",                                  # 20 empty label
-        f"{v},lbl,abc,1",                             # 21
-        f"{v},lbl,-1,1",                              # 22
-        f"{v},lbl,0,xyz",                             # 23
-        f"{v},lbl,0,nan",                             # 24
-        f"{v},lbl,1.5,1.0",                           # 25 START after END
-        f"{v},lbl,1,1",                               # 26 START = END
-        f"{v},lbl,0,5",                               # 27 END after the end of a 2 s video
-        f"{v},lbl,2.5,inf",                           # 28 START after the end of the video
-        f"{media['missing']},lbl,0,1",                # 29
-        f"{media['broken']},lbl,0,1",                 # 30
-        f"{media['broken']},lbl,1,2",                 # 31 same broken video: still probed once
-        f"{media['long']},lbl,0,10",                  # 32 longer than 60 minutes
-        f"{v},positive,0,1",                          # 33 imported
-        f"{v},-,0.5,1.5",                             # 34 '-' overlaps 'positive'
-        f"{v},-,1,2",                                 # 35 '-' touching 'positive' at 1 s is fine
-        ",lbl,0,1",                                  # 36
+        f"{v},too,many,columns,here",  # 16
+        f"{v},three_columns",  # 17
+        f"{v},{'x' * 33},0,1",  # 18 label too long
+        f"{v},bad-label,0,1",  # 19 character outside [A-Za-z0-9_]
+        f"{v},,0,1",  # 20 empty label
+        f"{v},lbl,abc,1",  # 21
+        f"{v},lbl,-1,1",  # 22
+        f"{v},lbl,0,xyz",  # 23
+        f"{v},lbl,0,nan",  # 24
+        f"{v},lbl,1.5,1.0",  # 25 START after END
+        f"{v},lbl,1,1",  # 26 START = END
+        f"{v},lbl,0,5",  # 27 END after the end of a 2 s video
+        f"{v},lbl,2.5,inf",  # 28 START after the end of the video
+        f"{media['missing']},lbl,0,1",  # 29
+        f"{media['broken']},lbl,0,1",  # 30
+        f"{media['broken']},lbl,1,2",  # 31 same broken video: still probed once
+        f"{media['long']},lbl,0,10",  # 32 longer than 60 minutes
+        f"{v},positive,0,1",  # 33 imported
+        f"{v},-,0.5,1.5",  # 34 '-' overlaps 'positive'
+        f"{v},-,1,2",  # 35 '-' touching 'positive' at 1 s is fine
+        ",lbl,0,1",  # 36
     ]
     top = write_import(tmp_path / "csvs", [("TRAIN", good + bad), ("VALIDATE", []), ("train", [])])
     with open(top, "a") as f:
@@ -158,7 +164,7 @@ def test_every_row_error_names_csv_row_and_reason(media, tmp_path, monkeypatch):
         (name, 31): f"{media['broken']}: cannot open as a video",
         (name, 32): f"video {media['long']} lasts 3720 s; videos may last at most 60 minutes",
         (name, 34): "'-' segments must not overlap another label's segment in the same video: '-' 0.5-1.5 s "
-                    f"overlaps 'positive' 0-1 s ({tmp_path}/csvs/train_0.csv row 33)",
+        f"overlaps 'positive' 0-1 s ({tmp_path}/csvs/train_0.csv row 33)",
         (name, 36): "empty VIDEO_URI",
         ("import.csv", 2): "ML_USE 'VALIDATE' must be one of TRAIN, TEST, UNASSIGNED",
         ("import.csv", 3): "ML_USE 'train' must be one of TRAIN, TEST, UNASSIGNED",
@@ -270,11 +276,14 @@ def test_cli_import_failure_is_one_line_and_nonzero(existing_dataset, tmp_path, 
 
 def test_same_content_under_two_uris_is_one_video_with_merged_annotations(media, tmp_path):
     uri = str(tmp_path / "dataset")
-    top = write_import(tmp_path / "csvs", [
-        ("UNASSIGNED", [f"{media['video']},walk,0,1"]),
-        ("TRAIN", [f"{media['copy']},run,1,2", f"{media['copy']},walk,0,1"]),  # second row: duplicate
-        ("TEST", [f"{media['video']},jump,0.5,1.5"]),
-    ])
+    top = write_import(
+        tmp_path / "csvs",
+        [
+            ("UNASSIGNED", [f"{media['video']},walk,0,1"]),
+            ("TRAIN", [f"{media['copy']},run,1,2", f"{media['copy']},walk,0,1"]),  # second row: duplicate
+            ("TEST", [f"{media['video']},jump,0.5,1.5"]),
+        ],
+    )
     result = import_data([top], uri)
 
     [v] = ds.load(uri).videos
@@ -285,8 +294,10 @@ def test_same_content_under_two_uris_is_one_video_with_merged_annotations(media,
     assert (result.imported_rows, result.videos_added, result.annotations_added) == (4, 1, 3)
     assert "1 duplicate rows (same video content and annotation) imported once" in result.notes
     assert any("the same content under 2 URIs" in n for n in result.notes)
-    assert any(f"video {v.video_id}" in n and "conflicting ML_USE UNASSIGNED, TRAIN, TEST; using TEST" in n
-               for n in result.notes)
+    assert any(
+        f"video {v.video_id}" in n and "conflicting ML_USE UNASSIGNED, TRAIN, TEST; using TEST" in n
+        for n in result.notes
+    )
     assert ds.load(uri).imports[0].notes == result.notes
 
 
@@ -337,11 +348,13 @@ def test_negative_segments_cannot_overlap_labels_from_an_earlier_import(existing
     # And a label cannot be added over an earlier '-' segment.
     top = write_import(tmp_path / "pos", {"TRAIN": [f"{media['copy']},late,1.5,2", f"{media['copy']},ok,0,1"]})
     result = import_data([top], uri, max_error_fraction=0.5)
-    assert [(f.row, f.message) for f in result.partial_failures] == [(
-        1,
-        "'-' segments must not overlap another label's segment in the same video: "
-        f"'late' 1.5-2 s overlaps '-' 1-2 s ({tmp_path}/neg/train_0.csv row 2)",
-    )]
+    assert [(f.row, f.message) for f in result.partial_failures] == [
+        (
+            1,
+            "'-' segments must not overlap another label's segment in the same video: "
+            f"'late' 1.5-2 s overlaps '-' 1-2 s ({tmp_path}/neg/train_0.csv row 2)",
+        )
+    ]
 
 
 def test_exhaustive_flag_is_recorded_and_must_match_on_append(media, tmp_path):

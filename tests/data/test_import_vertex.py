@@ -70,18 +70,32 @@ def test_bad_vertex_rows_name_the_file_line_and_reason(two_videos, tmp_path):
     first, _ = two_videos
     source = tmp_path / "bad.jsonl"
     source.write_text(
-        "\n".join([
-            json.dumps({"videoGcsUri": first, "timeSegmentAnnotations": [{"displayName": "ok", "endTime": "1s"}]}),
-            "{not json",
-            json.dumps(["a list"]),
-            json.dumps({"timeSegmentAnnotations": []}),
-            json.dumps({"videoGcsUri": first, "timeSegmentAnnotations": []}),
-            json.dumps({"videoGcsUri": first, "timeSegmentAnnotations": [{"displayName": "bad label!"}]}),
-            json.dumps({"videoGcsUri": first, "timeSegmentAnnotations": [{"displayName": "x", "startTime": "soon"}]}),
-            json.dumps({"videoGcsUri": first, "timeSegmentAnnotations": [{"displayName": "x"}],
-                        "dataItemResourceLabels": {"ml_use": "holdout"}}),
-            json.dumps({"videoGcsUri": first, "timeSegmentAnnotations": [{"displayName": "x", "startTime": 2, "endTime": 1}]}),
-        ])
+        "\n".join(
+            [
+                json.dumps({"videoGcsUri": first, "timeSegmentAnnotations": [{"displayName": "ok", "endTime": "1s"}]}),
+                "{not json",
+                json.dumps(["a list"]),
+                json.dumps({"timeSegmentAnnotations": []}),
+                json.dumps({"videoGcsUri": first, "timeSegmentAnnotations": []}),
+                json.dumps({"videoGcsUri": first, "timeSegmentAnnotations": [{"displayName": "bad label!"}]}),
+                json.dumps(
+                    {"videoGcsUri": first, "timeSegmentAnnotations": [{"displayName": "x", "startTime": "soon"}]}
+                ),
+                json.dumps(
+                    {
+                        "videoGcsUri": first,
+                        "timeSegmentAnnotations": [{"displayName": "x"}],
+                        "dataItemResourceLabels": {"ml_use": "holdout"},
+                    }
+                ),
+                json.dumps(
+                    {
+                        "videoGcsUri": first,
+                        "timeSegmentAnnotations": [{"displayName": "x", "startTime": 2, "endTime": 1}],
+                    }
+                ),
+            ]
+        )
         + "\n"
     )
     with pytest.raises(ImportFailed) as refused:
@@ -101,8 +115,11 @@ def test_bad_vertex_rows_name_the_file_line_and_reason(two_videos, tmp_path):
 
 def test_vertex_validation_videos_stay_in_validation(synth_small, tmp_path):
     lines = [
-        {"videoGcsUri": uri, "timeSegmentAnnotations": [{"displayName": "move"}],
-         "dataItemResourceLabels": {"ml_use": "validation" if index < 3 else "training"}}
+        {
+            "videoGcsUri": uri,
+            "timeSegmentAnnotations": [{"displayName": "move"}],
+            "dataItemResourceLabels": {"ml_use": "validation" if index < 3 else "training"},
+        }
         for index, uri in enumerate(synth_small.videos[:12])
     ]
     source = tmp_path / "import.jsonl"

@@ -22,14 +22,16 @@ def make_videos(count: int, labels: list[str], ml_use: str = "UNASSIGNED", prefi
     for i in range(count):
         content_hash = hashlib.sha256(f"{prefix}-{i}".encode()).hexdigest()
         label = labels[i % len(labels)]
-        videos.append(Video(
-            video_id=content_hash[:16],
-            uri=f"memory://videos/{prefix}{i}.mp4",
-            content_hash=content_hash,
-            duration=2.0,
-            ml_use=ml_use,
-            annotations=[Segment(label, 0.0, 2.0)],
-        ))
+        videos.append(
+            Video(
+                video_id=content_hash[:16],
+                uri=f"memory://videos/{prefix}{i}.mp4",
+                content_hash=content_hash,
+                duration=2.0,
+                ml_use=ml_use,
+                annotations=[Segment(label, 0.0, 2.0)],
+            )
+        )
     return videos
 
 

@@ -18,10 +18,9 @@ import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
 from automl_video import cli, storage, synth
-from automl_video.data import importer, splits
-from automl_video.modeling import export
-from automl_video.modeling import loading
 from automl_video.data import dataset as dataset_lib
+from automl_video.data import importer, splits
+from automl_video.modeling import export, loading
 from automl_video.modeling.metadata import InputSpec, ModelMetadata, save_metadata
 from automl_video.video import VideoReader
 

@@ -16,7 +16,6 @@ from automl_video.modeling.loading import (
     load_model,
 )
 from automl_video.modeling.metadata import InputSpec, ModelMetadata, ModelType, save_metadata
-
 from automl_video.tasks.classification.network import ClassificationNetworks
 
 TINY = InputSpec(num_frames=4, height=32, width=32)

@@ -1,1 +1,1 @@
-"""Tests of automl_video.pipelines: compiled DAGs, kfp.local runs, submit and schedule."""
+"""Tests of automl_video_pipelines: compiled DAGs, kfp.local runs, submit and schedule."""

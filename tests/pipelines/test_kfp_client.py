@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 from automl_video.cli import main
-from automl_video.pipelines import PipelineRunError
-from automl_video.pipelines.arguments import TrainingArguments
-from automl_video.pipelines.cluster import ClusterTarget, submit
+from automl_video_pipelines import PipelineRunError
+from automl_video_pipelines.arguments import TrainingArguments
+from automl_video_pipelines.cluster import ClusterTarget, submit
 
 API = "/apis/v2beta1"
 
@@ -48,7 +48,7 @@ class FakeKfp:
     def answer(self, request: Request) -> tuple[int, dict]:
         if (request.method, request.path) in self.fail:
             return self.fail[(request.method, request.path)], {"error": "injected failure", "code": 3}
-        route = (request.method, request.path[len(API):])
+        route = (request.method, request.path[len(API) :])
         if route == ("GET", "/healthz"):
             return 200, {"multi_user": False}
         if route == ("GET", "/experiments"):
@@ -131,11 +131,29 @@ def run_cli(args: list[str], capsys) -> tuple[int, dict | str]:
 def test_submit_creates_experiment_and_run(kfp_server, capsys):
     status, result = run_cli(
         [
-            "pipeline", "submit", "--host", kfp_server.host, "--json", "--run-name", "nightly",
-            "--source", "gs://bucket/imports/import.csv", "--model-type", "MOBILE_VERSATILE_1",
-            "--training-fraction", "0.7", "--test-fraction", "0.3", "--label", "team=vision",
-            "--budget-minutes", "90", "--pipeline-root", "gs://bucket/root",
-            "--gpu-node-label", "cloud.google.com/gke-accelerator=nvidia-tesla-t4",
+            "pipeline",
+            "submit",
+            "--host",
+            kfp_server.host,
+            "--json",
+            "--run-name",
+            "nightly",
+            "--source",
+            "gs://bucket/imports/import.csv",
+            "--model-type",
+            "MOBILE_VERSATILE_1",
+            "--training-fraction",
+            "0.7",
+            "--test-fraction",
+            "0.3",
+            "--label",
+            "team=vision",
+            "--budget-minutes",
+            "90",
+            "--pipeline-root",
+            "gs://bucket/root",
+            "--gpu-node-label",
+            "cloud.google.com/gke-accelerator=nvidia-tesla-t4",
         ],
         capsys,
     )
@@ -164,8 +182,17 @@ def test_submit_creates_experiment_and_run(kfp_server, capsys):
 
 def test_schedule_uploads_the_pipeline_then_creates_a_recurring_run(kfp_server, capsys):
     args = [
-        "pipeline", "schedule", "--host", kfp_server.host, "--json", "--cron", "0 30 1 * * *",
-        "--source", "gs://bucket/imports/", "--serving-root", "gs://bucket/serving",
+        "pipeline",
+        "schedule",
+        "--host",
+        kfp_server.host,
+        "--json",
+        "--cron",
+        "0 30 1 * * *",
+        "--source",
+        "gs://bucket/imports/",
+        "--serving-root",
+        "gs://bucket/serving",
     ]
     status, result = run_cli(args, capsys)
     assert status == 0, result
@@ -208,8 +235,14 @@ def test_schedule_refuses_a_five_field_cron_before_any_request(kfp_server, capsy
 def test_bad_parameters_fail_before_any_request(kfp_server, capsys):
     status, error = run_cli(
         [
-            "pipeline", "submit", "--host", kfp_server.host, "--source", "gs://b/i.csv",
-            "--model-type", "MOBILE_CORAL_VERSATILE_1",
+            "pipeline",
+            "submit",
+            "--host",
+            kfp_server.host,
+            "--source",
+            "gs://b/i.csv",
+            "--model-type",
+            "MOBILE_CORAL_VERSATILE_1",
         ],
         capsys,
     )

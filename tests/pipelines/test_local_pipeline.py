@@ -12,16 +12,23 @@ import pytest
 
 from automl_video import storage
 from automl_video.cli import main
-from automl_video.pipelines import BATCH_PREDICTION_PIPELINE, TRAINING_PIPELINE, PipelineRunError
-from automl_video.pipelines.arguments import BatchPredictionArguments, TrainingArguments
-from automl_video.pipelines.local import run_local
 from automl_video.serving import read_serving_pointer
+from automl_video_pipelines import BATCH_PREDICTION_PIPELINE, TRAINING_PIPELINE, PipelineRunError
+from automl_video_pipelines.arguments import BatchPredictionArguments, TrainingArguments
+from automl_video_pipelines.local import run_local
 
 pytestmark = pytest.mark.slow
 
 TRAINING_TASKS = {
-    "import-dataset", "split-dataset", "train-model", "evaluate-model", "export-model", "promote-model",
-    "plan-prediction-shards", "batch-predict-shard", "merge-predictions",
+    "import-dataset",
+    "split-dataset",
+    "train-model",
+    "evaluate-model",
+    "export-model",
+    "promote-model",
+    "plan-prediction-shards",
+    "batch-predict-shard",
+    "merge-predictions",
 }
 
 
@@ -136,10 +143,24 @@ def test_batch_prediction_pipeline_on_the_serving_model(training_run, workspace,
     """The second pipeline, from the CLI: the importer brings in <serving>/current, one shard, no merge needed."""
     status = main(
         [
-            "pipeline", "run", "--local", "--json", "--pipeline", BATCH_PREDICTION_PIPELINE,
-            "--pipeline-root", str(workspace / "root"), "--log-file", str(workspace / "batch.log"),
-            "--model", str(workspace / "serving" / "current"), "--predict-input", prediction_input,
-            "--predictions-prefix", str(workspace / "batch-predictions"), "--shards", "1",
+            "pipeline",
+            "run",
+            "--local",
+            "--json",
+            "--pipeline",
+            BATCH_PREDICTION_PIPELINE,
+            "--pipeline-root",
+            str(workspace / "root"),
+            "--log-file",
+            str(workspace / "batch.log"),
+            "--model",
+            str(workspace / "serving" / "current"),
+            "--predict-input",
+            prediction_input,
+            "--predictions-prefix",
+            str(workspace / "batch-predictions"),
+            "--shards",
+            "1",
         ]
     )
     captured = capsys.readouterr()
@@ -147,7 +168,9 @@ def test_batch_prediction_pipeline_on_the_serving_model(training_run, workspace,
     summary = json.loads(captured.out)
     # (the importer of <serving>/current writes no executor output of its own)
     assert {t.rsplit("/", 1)[-1] for t in summary["tasks"]} == {
-        "plan-prediction-shards", "batch-predict-shard", "merge-predictions"
+        "plan-prediction-shards",
+        "batch-predict-shard",
+        "merge-predictions",
     }
     output_dir = summary["outputs"]["predictions"]
     assert output_dir.startswith(str(workspace / "batch-predictions"))

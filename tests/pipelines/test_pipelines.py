@@ -9,8 +9,8 @@ import yaml
 from kfp import components
 
 from automl_video.cli import main
-from automl_video.pipelines import PIPELINE_NAMES
-from automl_video.pipelines.settings import ClusterSettings
+from automl_video_pipelines import PIPELINE_NAMES
+from automl_video_pipelines.settings import ClusterSettings
 
 GPU_EXECUTORS = {"exec-train-model", "exec-batch-predict-shard"}
 CPU_IMAGE = "registry.example/automl-video-cpu:test"
@@ -25,8 +25,22 @@ def compiled(tmp_path_factory) -> dict[str, tuple[dict, dict]]:
     output = tmp_path_factory.mktemp("compiled")
     status = main(
         [
-            "pipeline", "compile", "--output", str(output), "--image", CPU_IMAGE, "--gpu-image", GPU_IMAGE,
-            "--gpu-node-label", "=".join(NODE_LABEL), "--gpu-taint", TAINT, "--gpus", "2", "--retries", "4",
+            "pipeline",
+            "compile",
+            "--output",
+            str(output),
+            "--image",
+            CPU_IMAGE,
+            "--gpu-image",
+            GPU_IMAGE,
+            "--gpu-node-label",
+            "=".join(NODE_LABEL),
+            "--gpu-taint",
+            TAINT,
+            "--gpus",
+            "2",
+            "--retries",
+            "4",
         ]
     )
     assert status == 0
@@ -121,8 +135,18 @@ def test_every_task_retries_and_installs_nothing(compiled):
 def test_training_pipeline_parameters_mirror_the_vertex_job(compiled):
     pipeline_spec, _ = compiled["training"]
     parameters = pipeline_spec["root"]["inputDefinitions"]["parameters"]
-    for name in ("model_type", "training_fraction_split", "test_fraction_split", "model_display_name", "model_labels",
-                 "budget_minutes", "serving_root", "prediction_inputs", "predictions_prefix", "prediction_shards"):
+    for name in (
+        "model_type",
+        "training_fraction_split",
+        "test_fraction_split",
+        "model_display_name",
+        "model_labels",
+        "budget_minutes",
+        "serving_root",
+        "prediction_inputs",
+        "predictions_prefix",
+        "prediction_shards",
+    ):
         assert name in parameters, name
     assert parameters["model_type"]["defaultValue"] == "CLOUD"
     assert "defaultValue" not in parameters["sources"]  # required
@@ -135,11 +159,18 @@ def test_training_dag_branches(compiled):
     pipeline_spec, _ = compiled["training"]
     root_tasks = pipeline_spec["root"]["dag"]["tasks"]
     assert set(root_tasks) == {
-        "import-dataset", "split-dataset", "train-model", "evaluate-model", "condition-1", "condition-2", "condition-3",
+        "import-dataset",
+        "split-dataset",
+        "train-model",
+        "evaluate-model",
+        "condition-1",
+        "condition-2",
+        "condition-3",
     }
     conditions = {
-        pipeline_spec["components"][task["componentRef"]["name"]]["dag"]["tasks"].popitem()[0]:
-        task["triggerPolicy"]["condition"]
+        pipeline_spec["components"][task["componentRef"]["name"]]["dag"]["tasks"].popitem()[0]: task["triggerPolicy"][
+            "condition"
+        ]
         for name, task in root_tasks.items()
         if name.startswith("condition-")
     }

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from automl_video import cli, storage, synth
-from automl_video.prediction.engine import PredictionError, WORK_FOLDER, batch_predict, merge_shards, parse_shard
+from automl_video.prediction.engine import WORK_FOLDER, PredictionError, batch_predict, merge_shards, parse_shard
 from automl_video.tasks.classification.prediction import PredictionParams
 from tests.prediction_support import (
     FPS,
@@ -23,8 +23,6 @@ from tests.prediction_support import (
 )
 
 ALL_TYPES = PredictionParams(shot_classification=True, one_sec_interval_classification=True)
-
-
 
 
 def test_bad_rows_fail_alone_with_their_reason(tmp_path, tiny_model, videos):
@@ -74,7 +72,11 @@ def test_a_video_that_shows_one_frame_for_seconds_is_not_taken_for_a_damaged_one
     """Variable frame rate (e.g. a screen recording): no new frame for 3 s is a still picture, not an error."""
     times = [i / FPS for i in range(45)] + [6.0]
     path = synth.make_video(
-        str(tmp_path / "still.mp4"), lambda i: np.full((64, 64, 3), i * 5, np.uint8), FPS, num_frames=46, timestamps=times
+        str(tmp_path / "still.mp4"),
+        lambda i: np.full((64, 64, 3), i * 5, np.uint8),
+        FPS,
+        num_frames=46,
+        timestamps=times,
     )
     inputs = write_file(tmp_path / "in.csv", f"{path},0,inf\n")
     result = batch_predict(tiny_model, [inputs], str(tmp_path / "out"), ALL_TYPES)
@@ -90,8 +92,13 @@ def _output_files(output_dir: str) -> dict[str, str]:
 
 
 def test_shards_then_merge_equal_one_unsharded_run(tmp_path, tiny_model, videos):
-    rows = [f"{videos['six']},0,inf", f"{videos['four']},0,2", f"{videos['missing']},0,1",
-            f"{videos['four']},1,4", f"{videos['six']},3,5"]
+    rows = [
+        f"{videos['six']},0,inf",
+        f"{videos['four']},0,2",
+        f"{videos['missing']},0,1",
+        f"{videos['four']},1,4",
+        f"{videos['six']},3,5",
+    ]
     inputs = write_file(tmp_path / "in.csv", "\n".join(rows) + "\n")
     params = PredictionParams(one_sec_interval_classification=True)
     whole = batch_predict(tiny_model, [inputs], str(tmp_path / "whole"), params)
@@ -114,8 +121,21 @@ def test_resume_after_sigkill_loses_no_row_and_recomputes_none(tmp_path, tiny_mo
     row_count = 16
     inputs = write_file(tmp_path / "in.csv", "".join(f"{videos['six']},0,inf\n" for _ in range(row_count)))
     prefix = str(tmp_path / "out")
-    command = [sys.executable, "-m", "automl_video", "predict", "--model", tiny_model, "--input", inputs,
-               "--output-prefix", prefix, "--one-sec", "--shot", "--json"]
+    command = [
+        sys.executable,
+        "-m",
+        "automl_video",
+        "predict",
+        "--model",
+        tiny_model,
+        "--input",
+        inputs,
+        "--output-prefix",
+        prefix,
+        "--one-sec",
+        "--shot",
+        "--json",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     rows_dir_pattern = os.path.join(prefix, WORK_FOLDER, "*", "rows", "*.json")
     deadline = time.monotonic() + 240

@@ -22,8 +22,18 @@ def shard_record(path, result: PredictionResult) -> str:
 
 def finished_result(output_dir: str) -> PredictionResult:
     return PredictionResult(
-        output_dir=output_dir, format="automl_csv", total_rows=3, shard=(0, 1), shard_rows=3, predicted_rows=3,
-        resumed_rows=0, succeeded_rows=3, failed_rows=0, video_seconds=6.0, wall_seconds=1.5, work_dir="w",
+        output_dir=output_dir,
+        format="automl_csv",
+        total_rows=3,
+        shard=(0, 1),
+        shard_rows=3,
+        predicted_rows=3,
+        resumed_rows=0,
+        succeeded_rows=3,
+        failed_rows=0,
+        video_seconds=6.0,
+        wall_seconds=1.5,
+        work_dir="w",
     )
 
 

@@ -116,13 +116,21 @@ def make_dataset(registry: Registry, display_name: str = "videos", **kwargs):
 
 
 def make_model(registry: Registry, display_name: str = "model", **kwargs):
-    return registry.upload_model(P, L, display_name=display_name, artifact_uri="/models/x", model_type="MOBILE_VERSATILE_1", **kwargs)
+    return registry.upload_model(
+        P, L, display_name=display_name, artifact_uri="/models/x", model_type="MOBILE_VERSATILE_1", **kwargs
+    )
 
 
 def make_pipeline(registry: Registry, display_name: str = "training", **kwargs):
     return registry.create_training_pipeline(
-        P, L, display_name=display_name, training_task_definition="definition.yaml",
-        training_task_inputs={"modelType": "CLOUD"}, input_data_config={}, model_to_upload={}, **kwargs,
+        P,
+        L,
+        display_name=display_name,
+        training_task_definition="definition.yaml",
+        training_task_inputs={"modelType": "CLOUD"},
+        input_data_config={},
+        model_to_upload={},
+        **kwargs,
     )
 
 
@@ -167,9 +175,13 @@ def test_migrations_build_the_declared_schema_once_and_refuse_a_newer_database(n
         with registry.engine.begin() as connection:
             versions = connection.execute(sa.select(migrations.schema_migrations.c.version)).scalars().all()
             assert versions == [migrations.LATEST_VERSION]
-            connection.execute(migrations.schema_migrations.insert().values(
-                version=migrations.LATEST_VERSION + 1, description="from the future", applied_time=dt.datetime(2030, 1, 1)
-            ))
+            connection.execute(
+                migrations.schema_migrations.insert().values(
+                    version=migrations.LATEST_VERSION + 1,
+                    description="from the future",
+                    applied_time=dt.datetime(2030, 1, 1),
+                )
+            )
     with pytest.raises(SchemaVersionError, match="newer than this automl-video"):
         Registry(new_database_url)
 
@@ -205,7 +217,7 @@ def test_ids_are_numeric_and_names_are_never_reused_after_deletion(registry):
 
 def test_create_and_update_times(registry):
     created = make_dataset(registry, labels={"team": "vision"})
-    assert created.create_time == created.update_time and created.create_time.tzinfo is dt.timezone.utc
+    assert created.create_time == created.update_time and created.create_time.tzinfo is dt.UTC
     updated = registry.update_dataset(created.name, display_name="renamed", data_item_count=12)
     assert updated.create_time == created.create_time and updated.update_time > created.update_time
     again = registry.get_dataset(created.name)
@@ -285,13 +297,17 @@ def test_training_pipeline_states_times_and_errors(registry):
 def test_batch_prediction_job_keeps_twenty_partial_failures(registry):
     model = make_model(registry)
     job = registry.create_batch_prediction_job(
-        P, L, display_name="predict", model=model.name,
+        P,
+        L,
+        display_name="predict",
+        model=model.name,
         input_config={"instancesFormat": "jsonl", "gcsSource": {"uris": ["gs://b/in.jsonl"]}},
         output_config={"predictionsFormat": "jsonl", "gcsDestination": {"outputUriPrefix": "gs://b/out"}},
     )
     assert (job.state, job.model_version_id) == (JobState.JOB_STATE_QUEUED, "1")
     done = registry.update_job(
-        job.name, state=JobState.JOB_STATE_SUCCEEDED,
+        job.name,
+        state=JobState.JOB_STATE_SUCCEEDED,
         partial_failures=[Status(3, f"row {i}") for i in range(30)],
         completion_stats={"successfulCount": "5", "failedCount": "30", "incompleteCount": "0"},
         output_info={"gcsOutputDirectory": "gs://b/out/prediction-x"},
@@ -350,7 +366,11 @@ def test_version_ids_aliases_and_the_default_alias(registry):
         ({"version_aliases": ["x" * 129]}, ValueError, "must match"),
         ({"version_aliases": ["golden", "golden"]}, ValueError, "given more than once"),
         ({"version_aliases": "golden"}, ValueError, "list of strings"),
-        ({"version_aliases": ["default"], "is_default_version": False, "parent_model": "PARENT"}, ValueError, "contradicts"),
+        (
+            {"version_aliases": ["default"], "is_default_version": False, "parent_model": "PARENT"},
+            ValueError,
+            "contradicts",
+        ),
         ({"parent_model": "PARENT@1"}, ValueError, "not one of its versions"),
         ({"parent_model": "999"}, NotFoundError, "models/999 not found"),
         ({"model_id": "Bad"}, ValueError, "model_id 'Bad' is not valid"),
@@ -367,8 +387,17 @@ def test_invalid_model_uploads_are_rejected(registry, kwargs, error, message):
 
 
 def test_evaluations_belong_to_a_version_and_answer_to_both_name_forms(registry):
-    overall = {"annotationSpecId": "", "evaluatedExampleCount": 6, "classificationEvaluationMetrics": {"auPrc": 0.9, "confidenceMetricsEntry": []}}
-    per_label = {"annotationSpecId": "2", "displayName": "left", "evaluatedExampleCount": 3, "classificationEvaluationMetrics": {"auPrc": 0.8}}
+    overall = {
+        "annotationSpecId": "",
+        "evaluatedExampleCount": 6,
+        "classificationEvaluationMetrics": {"auPrc": 0.9, "confidenceMetricsEntry": []},
+    }
+    per_label = {
+        "annotationSpecId": "2",
+        "displayName": "left",
+        "evaluatedExampleCount": 3,
+        "classificationEvaluationMetrics": {"auPrc": 0.8},
+    }
     model = make_model(registry, evaluations=[NewModelEvaluation.from_automl_json(d) for d in (overall, per_label)])
     newer = make_model(registry, parent_model=model.name)
     assert registry.list_model_evaluations(newer.versioned_name).items == []
@@ -455,13 +484,19 @@ def test_filters_on_states_models_and_jobs(registry):
     done = make_pipeline(registry, "done", dataset_id=dataset.resource_id)
     registry.update_job(done.name, state="PIPELINE_STATE_SUCCEEDED")
     make_pipeline(registry, "waiting")
-    assert [j.display_name for j in registry.list_training_pipelines(P, L, filter="state=PIPELINE_STATE_SUCCEEDED").items] == ["done"]
-    assert [j.display_name for j in registry.list_training_pipelines(P, L, filter=f"dataset_id={dataset.resource_id}").items] == ["done"]
+    assert [
+        j.display_name for j in registry.list_training_pipelines(P, L, filter="state=PIPELINE_STATE_SUCCEEDED").items
+    ] == ["done"]
+    assert [
+        j.display_name for j in registry.list_training_pipelines(P, L, filter=f"dataset_id={dataset.resource_id}").items
+    ] == ["done"]
     with pytest.raises(ValueError, match="state 'SUCCEEDED' is not one of PIPELINE_STATE_UNSPECIFIED"):
         registry.list_training_pipelines(P, L, filter="state=SUCCEEDED")
     make_model(registry, "from-data", dataset_id=dataset.resource_id)
     make_model(registry, "other")
-    assert [m.display_name for m in registry.list_models(P, L, filter=f"dataset_id={dataset.resource_id}").items] == ["from-data"]
+    assert [m.display_name for m in registry.list_models(P, L, filter=f"dataset_id={dataset.resource_id}").items] == [
+        "from-data"
+    ]
     assert [m.display_name for m in registry.list_models(P, L, filter='regex(display_name, "^oth")').items] == ["other"]
 
 
@@ -529,7 +564,9 @@ def _write_many(url: str, worker: int, count: int, model_name: str, start_at: fl
         for i in range(count):
             dataset = make_dataset(registry, f"w{worker}-{i}")
             registry.update_dataset(dataset.name, data_item_count=i)  # reads, then writes
-            version = make_model(registry, f"w{worker}-{i}", parent_model=model_name, version_aliases=[f"w{worker}-{i}"])
+            version = make_model(
+                registry, f"w{worker}-{i}", parent_model=model_name, version_aliases=[f"w{worker}-{i}"]
+            )
             created.append((dataset.resource_id, version.version_id))
     return created
 

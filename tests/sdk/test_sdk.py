@@ -10,8 +10,8 @@ import sys
 import pytest
 
 import automl_video as av
-from automl_video.data import dataset as dataset_lib
 from automl_video import storage
+from automl_video.data import dataset as dataset_lib
 from automl_video.errors import AutoMLVideoError
 from automl_video.registry import JobState, NotFoundError, PipelineState, Status
 from automl_video.registry.resources import TRAINING_TASK_DEFINITIONS
@@ -40,7 +40,9 @@ def video_dataset(workspace, synth_small):
 
 def fake_model(model_type: str = "CLOUD", **kwargs):
     """A registered model version without artifacts: enough for the checks made before any work."""
-    record = config.registry().upload_model(PROJECT, LOCATION, display_name="fake", artifact_uri="/nowhere", model_type=model_type, **kwargs)
+    record = config.registry().upload_model(
+        PROJECT, LOCATION, display_name="fake", artifact_uri="/nowhere", model_type=model_type, **kwargs
+    )
     return av.Model(record.name)
 
 
@@ -62,7 +64,7 @@ def test_the_package_exports_the_sdk_names_lazily_and_only_those():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["True", "True", "True"]
     with pytest.raises(AttributeError, match="module 'automl_video' has no attribute 'Pipeline'"):
-        av.Pipeline
+        _ = av.Pipeline
 
 
 @pytest.mark.parametrize(
@@ -106,7 +108,10 @@ def test_dataset_create_import_get_list_and_delete(video_dataset):
         ({"display_name": "x" * 129}, "at most 128"),
         ({"gcs_source": []}, "gcs_source must be a CSV URI or a list of them"),
         (
-            {"gcs_source": "a.csv", "import_schema_uri": "gs://google-cloud-aiplatform/schema/dataset/ioformat/video_object_tracking_io_format_1.0.0.yaml"},
+            {
+                "gcs_source": "a.csv",
+                "import_schema_uri": "gs://google-cloud-aiplatform/schema/dataset/ioformat/video_object_tracking_io_format_1.0.0.yaml",
+            },
             "object_tracking datasets are not yet supported",
         ),
         ({"gcs_source": "a.csv", "import_schema_uri": "gs://elsewhere/schema.yaml"}, "not a video import schema"),
@@ -154,10 +159,26 @@ def test_training_job_construction_is_validated(kwargs, message):
         ({"training_fraction_split": 0.8, "test_fraction_split": 0.3}, ValueError, "is more than 1"),
         ({"training_fraction_split": 1.2}, ValueError, "must be between 0 and 1"),
         ({"test_fraction_split": "half"}, ValueError, "must be a number"),
-        ({"training_fraction_split": 0.8, "training_filter_split": "ml_use=TRAIN", "test_filter_split": "-"}, ValueError, "not both"),
-        ({"training_filter_split": "ml_use=TRAIN"}, ValueError, "need both training_filter_split and test_filter_split"),
-        ({"training_filter_split": "colour=red", "test_filter_split": "-"}, ValueError, "training_filter_split: filter: unknown field 'colour'"),
-        ({"training_filter_split": "ml_use=TRAIN", "test_filter_split": "ml_use=LATER"}, ValueError, "test_filter_split: filter: ml_use 'LATER' is not one of"),
+        (
+            {"training_fraction_split": 0.8, "training_filter_split": "ml_use=TRAIN", "test_filter_split": "-"},
+            ValueError,
+            "not both",
+        ),
+        (
+            {"training_filter_split": "ml_use=TRAIN"},
+            ValueError,
+            "need both training_filter_split and test_filter_split",
+        ),
+        (
+            {"training_filter_split": "colour=red", "test_filter_split": "-"},
+            ValueError,
+            "training_filter_split: filter: unknown field 'colour'",
+        ),
+        (
+            {"training_filter_split": "ml_use=TRAIN", "test_filter_split": "ml_use=LATER"},
+            ValueError,
+            "test_filter_split: filter: ml_use 'LATER' is not one of",
+        ),
         ({"training_filter_split": "", "test_filter_split": "-"}, ValueError, "training_filter_split is empty"),
         ({"model_display_name": "m" * 129}, ValueError, "model_display_name"),
         ({"model_labels": {"Team": "x"}}, ValueError, "label 'Team'"),
@@ -198,8 +219,13 @@ def test_a_job_that_has_not_run_cannot_be_cancelled_nor_give_a_model():
 
 def test_get_refuses_a_pipeline_that_is_not_automl_video():
     other = config.registry().create_training_pipeline(
-        PROJECT, LOCATION, display_name="custom", training_task_definition="gs://elsewhere/custom_task.yaml",
-        training_task_inputs={}, input_data_config={}, model_to_upload={},
+        PROJECT,
+        LOCATION,
+        display_name="custom",
+        training_task_definition="gs://elsewhere/custom_task.yaml",
+        training_task_inputs={},
+        input_data_config={},
+        model_to_upload={},
     )
     with pytest.raises(ValueError, match="is not an AutoML video training pipeline"):
         av.AutoMLVideoTrainingJob.get(other.name)
@@ -215,7 +241,8 @@ def _copy_dataset(source_uri: str, target_uri: str) -> str:
 
 def _split(training: str, test: str) -> data_filters.FilterSplit:
     return data_filters.FilterSplit(
-        data_filters.DataFilter.parse(training, "training_filter_split"), data_filters.DataFilter.parse(test, "test_filter_split")
+        data_filters.DataFilter.parse(training, "training_filter_split"),
+        data_filters.DataFilter.parse(test, "test_filter_split"),
     )
 
 
@@ -239,7 +266,8 @@ def test_filter_split_language_over_uris_ml_use_and_system_labels(video_dataset,
     )
     videos = dataset_lib.load(uri).videos
     expected = {
-        v.video_id for v in dataset_lib.load(video_dataset.data_uri).videos
+        v.video_id
+        for v in dataset_lib.load(video_dataset.data_uri).videos
         if os.path.basename(v.uri).startswith("v000") and v.ml_use != "TEST"
     }
     assert {v.video_id for v in videos} == expected and not any(v.split == "TEST" for v in videos)
@@ -264,7 +292,10 @@ def test_filter_split_language_over_uris_ml_use_and_system_labels(video_dataset,
         ({"model_parameters": {"confidenceThreshold": 2}}, "score_threshold must be between 0 and 1"),
         ({"model_parameters": {"segmentClassification": False}}, "no classification type requested"),
         ({"max_replica_count": 0}, "max_replica_count must be a positive integer"),
-        ({"starting_replica_count": 3, "max_replica_count": 2}, "starting_replica_count 3 is more than max_replica_count 2"),
+        (
+            {"starting_replica_count": 3, "max_replica_count": 2},
+            "starting_replica_count 3 is more than max_replica_count 2",
+        ),
         ({"labels": {"Env": "x"}}, "label 'Env'"),
         ({"job_display_name": ""}, "job_display_name is required"),
     ],
@@ -272,7 +303,10 @@ def test_filter_split_language_over_uris_ml_use_and_system_labels(video_dataset,
 def test_batch_prediction_arguments_are_validated(kwargs, message):
     model = fake_model("MOBILE_VERSATILE_1")
     arguments = {
-        "job_display_name": "predict", "model_name": model, "gcs_source": "gs://b/in.jsonl", "gcs_destination_prefix": "gs://b/out",
+        "job_display_name": "predict",
+        "model_name": model,
+        "gcs_source": "gs://b/in.jsonl",
+        "gcs_destination_prefix": "gs://b/out",
         **kwargs,
     }
     before = len(av.BatchPredictionJob.list())
@@ -284,7 +318,9 @@ def test_batch_prediction_arguments_are_validated(kwargs, message):
 def test_batch_prediction_needs_an_existing_model_version():
     model = fake_model()
     with pytest.raises(NotFoundError, match="no version with alias 'golden'"):
-        av.BatchPredictionJob.create("predict", f"{model.resource_name}@golden", gcs_source="gs://b/in.jsonl", gcs_destination_prefix="gs://b/o")
+        av.BatchPredictionJob.create(
+            "predict", f"{model.resource_name}@golden", gcs_source="gs://b/in.jsonl", gcs_destination_prefix="gs://b/o"
+        )
 
 
 def test_model_export_is_validated(tmp_path):
@@ -313,7 +349,9 @@ def test_kfp_backend_validates_then_fails_the_job_naming_the_unreachable_server(
         job.run(video_dataset, training_filter_split="ml_use=TRAIN", test_filter_split="-")
     with pytest.raises(ValueError, match="need the local backend"):
         job.run(video_dataset, max_epochs=1)
-    with pytest.raises(RuntimeError, match="Training failed with:\nhttp://127.0.0.1:9: cannot reach the KFP API server"):
+    with pytest.raises(
+        RuntimeError, match="Training failed with:\nhttp://127.0.0.1:9: cannot reach the KFP API server"
+    ):
         job.run(video_dataset, training_fraction_split=0.7, budget_minutes=5)
     record = job.gca_resource
     assert record.state is PipelineState.PIPELINE_STATE_FAILED and record.error.code == 3
@@ -323,12 +361,14 @@ def test_kfp_backend_validates_then_fails_the_job_naming_the_unreachable_server(
 
 def test_a_prediction_outcome_becomes_the_vertex_job_fields():
     from automl_video.data.dataset import RowFailure
-    from automl_video.rpc import MAX_PARTIAL_FAILURES
     from automl_video.prediction.engine import PredictionResult
+    from automl_video.rpc import MAX_PARTIAL_FAILURES
     from automl_video.sdk.backends import PredictionOutcome
 
     failures = [RowFailure("gs://b/in.jsonl", row, "video not found") for row in range(MAX_PARTIAL_FAILURES + 5)]
-    result = PredictionResult("gs://b/out/prediction-x", "vertex_jsonl", 40, (0, 1), 40, 40, 0, 10, 25, 9.0, 1.0, "w", failures=failures)
+    result = PredictionResult(
+        "gs://b/out/prediction-x", "vertex_jsonl", 40, (0, 1), 40, 40, 0, 10, 25, 9.0, 1.0, "w", failures=failures
+    )
     fields = PredictionOutcome.of(result).job_fields()
     assert fields["output_info"] == {"gcsOutputDirectory": "gs://b/out/prediction-x"}
     assert fields["completion_stats"] == {"successfulCount": "10", "failedCount": "25", "incompleteCount": "5"}
@@ -342,7 +382,12 @@ def test_a_prediction_outcome_becomes_the_vertex_job_fields():
 def _jsonl_instances(path, uris: list[str]) -> str:
     with open(path, "w") as f:
         for uri in uris:
-            f.write(json.dumps({"content": uri, "mimeType": "video/mp4", "timeSegmentStart": "0s", "timeSegmentEnd": "Infinity"}) + "\n")
+            f.write(
+                json.dumps(
+                    {"content": uri, "mimeType": "video/mp4", "timeSegmentStart": "0s", "timeSegmentEnd": "Infinity"}
+                )
+                + "\n"
+            )
     return str(path)
 
 
@@ -352,9 +397,15 @@ def test_end_to_end_on_the_local_backend(video_dataset, synth_small, tmp_path):
     job = av.AutoMLVideoTrainingJob("moves-job", model_type="MOBILE_VERSATILE_1", labels={"team": "vision"})
     assert job.state is None
     model = job.run(
-        video_dataset, training_fraction_split=0.8, test_fraction_split=0.2, model_display_name="moves-model",
-        model_labels={"stage": "first"}, model_version_aliases=["first"], model_version_description="one epoch",
-        sync=False, **TINY,
+        video_dataset,
+        training_fraction_split=0.8,
+        test_fraction_split=0.2,
+        model_display_name="moves-model",
+        model_labels={"stage": "first"},
+        model_version_aliases=["first"],
+        model_version_description="one epoch",
+        sync=False,
+        **TINY,
     )
     job.wait()
     assert job.state is PipelineState.PIPELINE_STATE_SUCCEEDED and job.done() and not job.has_failed
@@ -363,14 +414,19 @@ def test_end_to_end_on_the_local_backend(video_dataset, synth_small, tmp_path):
     assert model.version_aliases == ["default", "first"] and model.labels == {"stage": "first"}
     assert model.training_job.resource_name == job.resource_name
     doc = job.to_dict()
-    assert doc["inputDataConfig"] == {"datasetId": video_dataset.name, "fractionSplit": {"trainingFraction": 0.8, "testFraction": 0.2}}
+    assert doc["inputDataConfig"] == {
+        "datasetId": video_dataset.name,
+        "fractionSplit": {"trainingFraction": 0.8, "testFraction": 0.2},
+    }
     assert doc["modelToUpload"]["name"] == model.resource_name and doc["labels"] == {"team": "vision"}
     assert doc["trainingTaskDefinition"] == TRAINING_TASK_DEFINITIONS["classification"]
     with pytest.raises(RuntimeError, match="has already run"):
         job.run(video_dataset)
     with pytest.raises(RuntimeError, match="only a running job can be cancelled"):
         job.cancel()
-    assert [j.resource_name for j in av.AutoMLVideoTrainingJob.list(filter="state=PIPELINE_STATE_SUCCEEDED")] == [job.resource_name]
+    assert [j.resource_name for j in av.AutoMLVideoTrainingJob.list(filter="state=PIPELINE_STATE_SUCCEEDED")] == [
+        job.resource_name
+    ]
 
     # Evaluations: the overall one first, then one per label.
     evaluations = model.list_model_evaluations()
@@ -383,24 +439,34 @@ def test_end_to_end_on_the_local_backend(video_dataset, synth_small, tmp_path):
 
     # Export.
     exported = model.export_model("tf-saved-model", artifact_destination=str(tmp_path / "exports"))
-    assert exported["artifactOutputUri"].startswith(str(tmp_path / "exports" / f"model-{model.name}" / "tf-saved-model"))
+    assert exported["artifactOutputUri"].startswith(
+        str(tmp_path / "exports" / f"model-{model.name}" / "tf-saved-model")
+    )
     assert storage.exists(storage.join(exported["artifactOutputUri"], "saved_model.pb"))
 
     # Batch prediction through an alias, in two shards, with one missing video.
     videos = [v.uri for v in dataset_lib.load(video_dataset.data_uri).videos[:3]]
     instances = _jsonl_instances(tmp_path / "instances.jsonl", videos + [str(tmp_path / "missing.mp4")])
     prediction = av.BatchPredictionJob.create(
-        job_display_name="moves-predict", model_name=f"{model.resource_name}@first", gcs_source=instances,
-        gcs_destination_prefix=str(tmp_path / "predictions"), max_replica_count=2, labels={"team": "vision"},
+        job_display_name="moves-predict",
+        model_name=f"{model.resource_name}@first",
+        gcs_source=instances,
+        gcs_destination_prefix=str(tmp_path / "predictions"),
+        max_replica_count=2,
+        labels={"team": "vision"},
         model_parameters={"confidenceThreshold": 0.0, "maxPredictions": 2, "oneSecIntervalClassification": True},
     )
     assert prediction.state is JobState.JOB_STATE_SUCCEEDED
     assert prediction.completion_stats == {"successfulCount": "3", "failedCount": "1", "incompleteCount": "0"}
     assert len(prediction.partial_failures) == 1 and "missing.mp4" in prediction.partial_failures[0].message
-    assert prediction.output_info["gcsOutputDirectory"].startswith(str(tmp_path / "predictions" / "prediction-moves-model-"))
+    assert prediction.output_info["gcsOutputDirectory"].startswith(
+        str(tmp_path / "predictions" / "prediction-moves-model-")
+    )
     outputs = prediction.iter_outputs()
     assert sorted(os.path.basename(o) for o in outputs) == ["errors_00001.jsonl", "predictions_00001.jsonl"]
-    lines = [json.loads(line) for line in storage.read_text(next(o for o in outputs if "predictions_" in o)).splitlines()]
+    lines = [
+        json.loads(line) for line in storage.read_text(next(o for o in outputs if "predictions_" in o)).splitlines()
+    ]
     assert sorted(line["instance"]["content"] for line in lines) == sorted(videos)
     for line in lines:
         for kind in ("segment-classification", "one-sec-interval-classification"):
@@ -416,7 +482,10 @@ def test_end_to_end_on_the_local_backend(video_dataset, synth_small, tmp_path):
     rows = tmp_path / "rows.csv"
     rows.write_text(f"{videos[0]},0,inf\n")
     submitted = av.BatchPredictionJob.submit(
-        job_display_name="csv-predict", model_name=model, instances_format="csv", gcs_source=str(rows),
+        job_display_name="csv-predict",
+        model_name=model,
+        instances_format="csv",
+        gcs_source=str(rows),
         gcs_destination_prefix=str(tmp_path / "legacy"),
     )
     submitted.wait_for_completion()
@@ -432,12 +501,23 @@ def test_end_to_end_on_the_local_backend(video_dataset, synth_small, tmp_path):
     # A second version trained with filter splits; it does not take the default alias.
     second_job = av.AutoMLVideoTrainingJob("moves-job-2", model_type="MOBILE_VERSATILE_1")
     second = second_job.run(
-        video_dataset, training_filter_split="ml_use=TRAIN OR ml_use=UNASSIGNED", test_filter_split="ml_use=TEST",
-        parent_model=model.name, is_default_version=False, model_version_aliases=["candidate"], **TINY,
+        video_dataset,
+        training_filter_split="ml_use=TRAIN OR ml_use=UNASSIGNED",
+        test_filter_split="ml_use=TEST",
+        parent_model=model.name,
+        is_default_version=False,
+        model_version_aliases=["candidate"],
+        **TINY,
     )
-    assert (second.resource_name, second.version_id, second.version_aliases) == (model.resource_name, "2", ["candidate"])
+    assert (second.resource_name, second.version_id, second.version_aliases) == (
+        model.resource_name,
+        "2",
+        ["candidate"],
+    )
     snapshot = dataset_lib.load(storage.join(second_job.gca_resource.run_info["work_uri"], "dataset"))
-    assert {v.video_id for v in snapshot.videos if v.split == "TEST"} == {v.video_id for v in snapshot.videos if v.ml_use == "TEST"}
+    assert {v.video_id for v in snapshot.videos if v.split == "TEST"} == {
+        v.video_id for v in snapshot.videos if v.ml_use == "TEST"
+    }
     assert second_job.to_dict()["inputDataConfig"]["filterSplit"]["testFilter"] == "ml_use=TEST"
     assert av.Model(model.resource_name).version_id == "1"
     assert av.Model(model.resource_name, version="candidate").version_id == "2"
@@ -461,7 +541,7 @@ def test_cancelling_a_running_training_job(video_dataset):
     with pytest.raises(RuntimeError, match="Training failed with"):
         job.get_model()
     with pytest.raises(RuntimeError, match="Training failed with"):
-        pending_model.resource_name
+        _ = pending_model.resource_name
     job.delete()
     with pytest.raises(NotFoundError):
         av.AutoMLVideoTrainingJob.get(job.resource_name)

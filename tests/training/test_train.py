@@ -13,17 +13,17 @@ import pytest
 import tensorflow as tf
 
 from automl_video import cli, storage
-from automl_video.data import importer, splits
 from automl_video.data import dataset as dataset_lib
+from automl_video.data import importer, splits
 from automl_video.data.dataset import AnnotationSpec, Dataset, Video
+from automl_video.modeling.loading import load_model
+from automl_video.modeling.metadata import InputSpec
 from automl_video.tasks.classification.annotations import Segment
 from automl_video.tasks.classification.examples import training_examples as build_examples
 from automl_video.tasks.classification.examples import unlabelled_spans
 from automl_video.training.augmentation import augment_clips, blend_clips, mixup_parameters, training_dataset
-from automl_video.training.clip_cache import ClipStore
-from automl_video.modeling.loading import load_model
-from automl_video.modeling.metadata import InputSpec
 from automl_video.training.checkpoints import CHECKPOINT_DIR, STATE_FILE, TrainingError
+from automl_video.training.clip_cache import ClipStore
 from automl_video.training.engine import train
 from automl_video.video import VideoReader
 
@@ -33,23 +33,31 @@ TINY_FLAGS = ["--num-frames", "4", "--image-size", "32x32", "--batch-size", "8"]
 
 def _video(name: str, split: str, segments: list[tuple[str, float, float]], duration: float = 10.0) -> Video:
     return Video(
-        video_id=name, uri=f"/videos/{name}.mp4", content_hash=name * 4, duration=duration, ml_use="TRAIN",
-        annotations=[Segment(label, start, end) for label, start, end in segments], split=split,
+        video_id=name,
+        uri=f"/videos/{name}.mp4",
+        content_hash=name * 4,
+        duration=duration,
+        ml_use="TRAIN",
+        annotations=[Segment(label, start, end) for label, start, end in segments],
+        split=split,
     )
 
 
 def _dataset(videos: list[Video], exhaustive: bool = False) -> Dataset:
     return Dataset(
         annotation_specs=[AnnotationSpec("1", "left"), AnnotationSpec("2", "right"), AnnotationSpec("3", "up")],
-        videos=videos, exhaustive=exhaustive,
+        videos=videos,
+        exhaustive=exhaustive,
     )
 
 
 def test_targets_are_positive_for_the_span_labels_and_hard_negative_for_the_others():
-    dataset = _dataset([
-        _video("a", "TRAIN", [("left", 0, 2), ("up", 0, 2), ("right", 2, 4), ("-", 4, 6)]),
-        _video("b", "VALIDATION", [("right", 0, 3)]),
-    ])
+    dataset = _dataset(
+        [
+            _video("a", "TRAIN", [("left", 0, 2), ("up", 0, 2), ("right", 2, 4), ("-", 4, 6)]),
+            _video("b", "VALIDATION", [("right", 0, 3)]),
+        ]
+    )
 
     examples = build_examples(dataset, "TRAIN", ["left", "right", "up"])
 
@@ -113,7 +121,9 @@ def test_one_long_video_decodes_in_parallel_runs_that_give_the_same_clips(tmp_pa
     from automl_video.training.clip_cache import ClipExample, _decoding_runs
 
     path = synth.make_motion_video(str(tmp_path / "long.mp4"), "left_to_right", seconds=12.0, seed=3)
-    examples = [ClipExample(path, "a" * 64, float(s), float(s) + 0.9, np.ones(1, np.float32)) for s in range(11, -1, -1)]
+    examples = [
+        ClipExample(path, "a" * 64, float(s), float(s) + 0.9, np.ones(1, np.float32)) for s in range(11, -1, -1)
+    ]
 
     runs = _decoding_runs({path: examples}, workers=2)
     assert [[e.start for e in run] for _, run in runs] == [[0.0, 1, 2, 3, 4, 5], [6.0, 7, 8, 9, 10, 11]]
@@ -160,7 +170,9 @@ def test_augmentation_keeps_frame_order_shifts_each_clip_and_is_reproducible():
         picked = augmented[:, 0, 0, 0] // 30
         assert list(picked // 2) == [0, 1, 2, 3]  # frame k comes from cached frame 2k or 2k+1: order kept
         [(top, left)] = [
-            (y, x) for y in range(2 * pad + 1) for x in range(2 * pad + 1)
+            (y, x)
+            for y in range(2 * pad + 1)
+            for x in range(2 * pad + 1)
             if np.array_equal(augmented[:, :, :, 1:], padded[picked, y : y + 16, x : x + 16, 1:])
         ]  # each clip is one window of its mirror-padded frames
         shifts.add((top, left))
@@ -204,8 +216,15 @@ def dataset_with_broken_video(synth_dataset, tmp_path_factory):
     dataset = dataset_lib.load(synth_dataset)
     label = dataset.label_names()[0]
     dataset.videos.append(
-        Video(video_id="b" * 16, uri=str(broken), content_hash="b" * 64, duration=2.0, ml_use="TRAIN",
-              annotations=[Segment(label, 0.0, 2.0)], split="TRAIN")
+        Video(
+            video_id="b" * 16,
+            uri=str(broken),
+            content_hash="b" * 64,
+            duration=2.0,
+            ml_use="TRAIN",
+            annotations=[Segment(label, 0.0, 2.0)],
+            split="TRAIN",
+        )
     )
     uri = str(root / "dataset")
     dataset_lib.save(dataset, uri)
@@ -235,7 +254,8 @@ def test_train_publishes_a_loadable_model_to_an_object_store(dataset_with_broken
     assert [h.epoch for h in loaded.metadata.training.history] == [1, 2]
     assert "broken.mp4" in loaded.metadata.training.failures[0].video_uri
     assert [name.rsplit("/", 1)[-1] for name in storage.listdir(f"{model_uri}/checkpoints")] == [
-        f"best-epoch-{result.best_epoch:04d}.weights.h5", "state.json",
+        f"best-epoch-{result.best_epoch:04d}.weights.h5",
+        "state.json",
     ]  # per-epoch checkpoint files are gone once the model is published
 
     again = train(dataset_uri, model_uri, input_spec=TINY, max_epochs=2, batch_size=8, cache_dir=str(cache))
@@ -282,8 +302,22 @@ def _committed_epochs(model_dir) -> int:
 def test_training_killed_with_sigkill_resumes_from_its_checkpoint(synth_dataset, tmp_path):
     model_dir = tmp_path / "model"
     command = [
-        sys.executable, "-m", "automl_video", "train", "--dataset", synth_dataset, "--model", str(model_dir),
-        "--max-epochs", "5", "--patience", "10", "--cache-dir", str(tmp_path / "cache"), "--json", *TINY_FLAGS,
+        sys.executable,
+        "-m",
+        "automl_video",
+        "train",
+        "--dataset",
+        synth_dataset,
+        "--model",
+        str(model_dir),
+        "--max-epochs",
+        "5",
+        "--patience",
+        "10",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--json",
+        *TINY_FLAGS,
     ]
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240

@@ -32,7 +32,6 @@ class ClassificationTask(Task):
 
         return ClassificationPrediction()
 
-
     def synthesize(self, output, options):
         from automl_video.tasks.classification.synth import generate
 

@@ -6,8 +6,9 @@ must not overlap another label's segment in the same video.
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from automl_video.data.labels import check_label
 from automl_video.tasks.base import AnnotationRules, ParsedRow

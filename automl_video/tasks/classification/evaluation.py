@@ -96,7 +96,10 @@ class ClassificationEvaluator(Evaluator):
             report_html=render_report(metrics, specs, context),
             predictions=[_prediction_row(e, s, specs) for e, s in zip(examples, scores)],
             summary=_summary(metrics, specs),
-            files={PR_CURVE_FILE: pr_curve(metrics.overall), CONFUSION_MATRIX_FILE: kfp_confusion_matrix(metrics.overall)},
+            files={
+                PR_CURVE_FILE: pr_curve(metrics.overall),
+                CONFUSION_MATRIX_FILE: kfp_confusion_matrix(metrics.overall),
+            },
         )
 
     def format_summary(self, doc: dict[str, Any]) -> str:

@@ -19,8 +19,9 @@ segment classification:
   true label, columns the top-1 predicted label (whatever its score).
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

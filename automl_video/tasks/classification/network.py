@@ -27,7 +27,9 @@ def network_config(model_type: ModelType) -> NetworkConfig:
     if model_type not in NETWORKS:
         allowed = ", ".join(t.value for t in NETWORKS)
         where = "object_tracking only" if model_type.edge_device else "another prediction type"
-        raise ValueError(f"model_type {model_type.value} is available for {where}; classification models are one of {allowed}")
+        raise ValueError(
+            f"model_type {model_type.value} is available for {where}; classification models are one of {allowed}"
+        )
     return NETWORKS[model_type]
 
 

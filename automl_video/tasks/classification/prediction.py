@@ -9,8 +9,9 @@ is the mean over its clips; every label at or above the threshold is kept, best 
 
 import enum
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +35,7 @@ LEGACY_INDEX_FILE = "video_classification.csv"
 _SHOT_BUFFER_CLIPS = 4
 
 
-class ClassificationType(str, enum.Enum):
+class ClassificationType(enum.StrEnum):
     """The three kinds of video classification; values are the AutoML ``videoClassification.type``."""
 
     ONE_SEC_INTERVAL = "1s_interval"

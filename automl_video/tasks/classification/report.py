@@ -7,8 +7,9 @@ updates precision, recall and F1 (overall, @1 and per label) from the precompute
 
 import html
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from automl_video.data.dataset import AnnotationSpec
 from automl_video.tasks.classification.metrics import (

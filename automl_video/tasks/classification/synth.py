@@ -30,13 +30,11 @@ class SynthResult:
     csvs: dict[str, str] = field(default_factory=dict)
 
 
-
 # Which layout a class's j-th video gets (cycled): most are one motion from start to end.
 _LAYOUTS = ("single", "single", "single", "two_motions", "with_negative")
 # Which ML_USE a class's j-th video gets (cycled over 10): one TEST and one TRAIN row in ten, at least
 # one of each per class once a class has 4 videos.
 _ML_USE_BY_INDEX = {1: MLUse.TEST, 3: MLUse.TRAIN}
-
 
 
 def generate(

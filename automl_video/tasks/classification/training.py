@@ -29,7 +29,9 @@ class ClassificationTraining(TrainingRecipe):
         trainer.compile(optimizer=optimizer, loss="binary_crossentropy")
         return trainer
 
-    def batches(self, store: ClipStore, examples: list[ClipExample], batch_size: int, seed: int, epoch: int, min_clips: int):
+    def batches(
+        self, store: ClipStore, examples: list[ClipExample], batch_size: int, seed: int, epoch: int, min_clips: int
+    ):
         data = training_dataset(store, examples, batch_size, seed, epoch, min_clips)
         return data, len(epoch_order(len(examples), min_clips, seed, epoch))
 

@@ -1,7 +1,7 @@
 """Scoring a shot detector against known cuts: what the shot tests measure (test-only helpers)."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 

@@ -20,14 +20,13 @@ from google.cloud import automl_v1beta1
 from google.protobuf import json_format
 from sklearn import metrics as skm
 
-from automl_video import cli, storage
-from automl_video.data import importer, splits
-from automl_video import evaluation
-from automl_video.modeling import loading
+from automl_video import cli, evaluation, storage
 from automl_video.data import dataset as dataset_lib
+from automl_video.data import importer, splits
 from automl_video.data.dataset import DatasetError
-from automl_video.tasks.classification.metrics import CONFIDENCE_THRESHOLDS
+from automl_video.modeling import loading
 from automl_video.modeling.metadata import InputSpec, ModelMetadata, save_metadata
+from automl_video.tasks.classification.metrics import CONFIDENCE_THRESHOLDS
 from automl_video.video import read_clip
 
 SPEC = InputSpec(num_frames=4, height=32, width=32)
@@ -125,7 +124,7 @@ def test_evaluations_json_is_automl_proto3_json(evaluated):
     assert all(re.fullmatch(rf"models/{model_id}/modelEvaluations/\d+", n) for n in names)
     assert len(set(names)) == len(names)
     created = dt.datetime.fromisoformat(documents[0]["createTime"].replace("Z", "+00:00"))
-    assert created.tzinfo is not None and abs(dt.datetime.now(dt.timezone.utc) - created) < dt.timedelta(hours=1)
+    assert created.tzinfo is not None and abs(dt.datetime.now(dt.UTC) - created) < dt.timedelta(hours=1)
     assert overall.create_time == per_label[0].create_time
 
 
@@ -182,7 +181,9 @@ def test_kfp_metrics_and_pr_curve(evaluated):
     assert scalars["au_prc"] == overall["auPrc"] == result.score == result.summary.au_prc
     at_half = next(e for e in overall["confidenceMetricsEntry"] if e["confidenceThreshold"] == 0.5)
     assert (scalars["precision"], scalars["recall"], scalars["f1_score"]) == (
-        at_half["precision"], at_half["recall"], at_half["f1Score"],
+        at_half["precision"],
+        at_half["recall"],
+        at_half["f1Score"],
     )
     for document in storage.read_json(result.evaluations_uri)[1:]:
         assert scalars[f"au_prc/{document['displayName']}"] == document["classificationEvaluationMetrics"]["auPrc"]

@@ -6,8 +6,8 @@ from google.cloud import automl_v1beta1
 from google.protobuf import json_format
 from sklearn import metrics as skm
 
-from automl_video.tasks.classification import metrics
 from automl_video.data.dataset import AnnotationSpec
+from automl_video.tasks.classification import metrics
 
 EXPECTED_THRESHOLDS = [
     0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.45, 0.50,
@@ -69,9 +69,7 @@ def test_au_prc_overall_is_micro_and_per_label_is_column(case):
     scores, truth = case
     labels = scores.shape[1]
     result = metrics.compute_metrics(scores, truth, specs(labels))
-    assert result.overall.au_prc == pytest.approx(
-        skm.average_precision_score(truth, scores, average="micro"), abs=1e-9
-    )
+    assert result.overall.au_prc == pytest.approx(skm.average_precision_score(truth, scores, average="micro"), abs=1e-9)
     assert result.overall.base_au_prc == pytest.approx(truth.sum() / truth.size)
     assert result.overall.evaluated_example_count == len(scores)
     assert result.overall.annotation_spec_ids == [s.id for s in specs(labels)]

@@ -1,21 +1,17 @@
 """The classification networks: shapes, TFLite-friendly ops only, refusal of object-tracking-only model types."""
 
-
 import numpy as np
 import pytest
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
 from automl_video.modeling.metadata import InputSpec, ModelType, parse_model_type
-
 from automl_video.tasks.classification.network import ClassificationNetworks
 
 TINY = InputSpec(num_frames=4, height=32, width=32)
 NETWORKS = ClassificationNetworks()
 build_network = NETWORKS.build
 default_input_spec = NETWORKS.default_input_spec
-
-
 
 
 def _layer_classes(network) -> set[str]:
@@ -43,7 +39,8 @@ def test_network_is_2plus1d_from_conv2d_without_conv3d_or_time_distributed(model
     assert "Conv2D" in classes
     assert not classes & {"Conv3D", "TimeDistributed", "ConvLSTM2D", "LSTM", "GRU"}
     temporal = [
-        layer for layer in network.layers
+        layer
+        for layer in network.layers
         if type(layer).__name__ == "Conv2D" and layer.kernel_size[1] == 1 and layer.kernel_size[0] > 1
     ]
     assert temporal, "expected temporal (k, 1) convolutions over the frames"
@@ -84,19 +81,3 @@ def test_mobile_network_converts_to_an_int8_tflite_model_of_builtin_ops():
 
     assert "CONV_2D" in ops
     assert not {op for op in ops if "3D" in op or op.startswith("FLEX") or op == "CUSTOM"}
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-

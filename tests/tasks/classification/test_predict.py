@@ -150,10 +150,6 @@ def test_prediction_params_validation_and_both_naming_styles():
         PredictionParams.from_mapping({"shot_classification": "yes"})
 
 
-
-
-
-
 def test_streamed_clips_score_like_seeking_for_each_span(tmp_path, tiny_model, videos):
     """1-second and segment scores are identical whether shots are on (every frame decoded) or not."""
     from automl_video.modeling.loading import load_model
@@ -191,9 +187,13 @@ def test_segment_clips_cut_from_the_stream_equal_seeking_with_several_clips_per_
     from automl_video.modeling.loading import load_model
 
     (tmp_path / "model").mkdir()
-    model_uri = publish_tiny_model(tmp_path / "model", InputSpec(num_frames=4, height=32, width=32, clips_per_segment=3))
+    model_uri = publish_tiny_model(
+        tmp_path / "model", InputSpec(num_frames=4, height=32, width=32, clips_per_segment=3)
+    )
     inputs = write_file(tmp_path / "in.csv", f"{videos['six']},0.3,5.9\n")
-    result = batch_predict(model_uri, [inputs], str(tmp_path / "out"), PredictionParams(one_sec_interval_classification=True))
+    result = batch_predict(
+        model_uri, [inputs], str(tmp_path / "out"), PredictionParams(one_sec_interval_classification=True)
+    )
 
     [row] = legacy_rows(result.output_dir)
     segment = [p for p in checked_payloads(result.output_dir, row[3]) if p["videoClassification"]["type"] == "segment"]
@@ -204,20 +204,6 @@ def test_segment_clips_cut_from_the_stream_equal_seeking_with_several_clips_per_
         expected = model.score_segment(reader, 0.3, 5.9)
     assert clips.shape == (3, 4, 32, 32, 3) and not np.array_equal(clips[0], clips[1])
     assert [got[str(i + 1)] for i in range(3)] == pytest.approx(expected, abs=2e-6)
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def test_a_long_shot_is_sampled_near_its_centres_from_a_bounded_buffer():

@@ -5,8 +5,8 @@ import pytest
 
 from automl_video import synth
 from automl_video.tasks.classification import shots
-from tests.tasks.classification import cut_scoring
 from automl_video.video import VideoReader
+from tests.tasks.classification import cut_scoring
 
 # (seconds, fps, cut times, seed): cuts at various rates, gaps down to the detector's minimum shot length.
 CUT_VIDEOS = [

@@ -66,9 +66,15 @@ def test_import_csvs_follow_automl_two_level_format(synth_small):
             assert end == start  # contiguous, never overlapping
 
 
-@pytest.mark.parametrize("kwargs, message", [(dict(classes=1), "classes"), (dict(classes=13), "classes"),
-                                             (dict(videos_per_class=0), "videos_per_class"),
-                                             (dict(seconds=0.1), "fewer than 4 frames")])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(classes=1), "classes"),
+        (dict(classes=13), "classes"),
+        (dict(videos_per_class=0), "videos_per_class"),
+        (dict(seconds=0.1), "fewer than 4 frames"),
+    ],
+)
 def test_bad_arguments_are_refused(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
         classification_synth.generate(str(tmp_path), **kwargs)
@@ -83,8 +89,24 @@ def test_generate_writes_to_gcs(gcs_bucket):
 
 
 def test_cli_prints_what_it_wrote(tmp_path, capsys):
-    code = cli.main(["synth", "--output", str(tmp_path), "--classes", "3", "--videos-per-class", "1",
-                     "--seconds", "1", "--width", "32", "--height", "32", "--json"])
+    code = cli.main(
+        [
+            "synth",
+            "--output",
+            str(tmp_path),
+            "--classes",
+            "3",
+            "--videos-per-class",
+            "1",
+            "--seconds",
+            "1",
+            "--width",
+            "32",
+            "--height",
+            "32",
+            "--json",
+        ]
+    )
     assert code == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["class_names"] == list(synth.MOTIONS[:3])
