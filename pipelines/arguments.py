@@ -4,7 +4,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from automl_video.modeling.metadata import parse_model_type
+from automl_video.modeling.metadata import EXPORT_FORMATS, parse_model_type
 from automl_video.prediction.shards import shard_indices
 from automl_video.stage import fraction_parameters
 from automl_video.tasks import DEFAULT_PREDICTION_TYPE
@@ -40,7 +40,6 @@ class TrainingArguments:
     def parameters(self) -> dict[str, Any]:
         """The pipeline parameters, validated here so a bad value fails before anything runs."""
         from automl_video.data.splits import validate_fractions
-        from automl_video.modeling.export import FORMATS as EXPORT_FORMATS
 
         if not self.sources:
             raise ValueError("no import source given: pass at least one CSV URI, glob or prefix/")

@@ -78,3 +78,14 @@ def test_the_library_and_the_pipeline_arguments_import_without_kfp():
     )
     imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/")
     assert imported.stdout.strip() == "[]"
+
+
+def test_validating_pipeline_arguments_loads_no_tensorflow():
+    """The CLI and the SDK validate pipeline parameters in the submitting process: that must stay light."""
+    code = (
+        "import sys; from automl_video_pipelines.arguments import TrainingArguments; "
+        "TrainingArguments(sources=['gs://b/import.csv'], model_type='MOBILE_VERSATILE_1').parameters(); "
+        "print(sorted(m for m in ('tensorflow', 'keras', 'kfp') if m in sys.modules))"
+    )
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/")
+    assert imported.stdout.strip() == "[]"

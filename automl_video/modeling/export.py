@@ -34,14 +34,13 @@ from automl_video.data import dataset as dataset_lib
 from automl_video.data.dataset import Split
 from automl_video.errors import AutoMLVideoError
 from automl_video.modeling import loading
-from automl_video.modeling.metadata import InputSpec, load_metadata
+from automl_video.modeling.metadata import EXPORT_FORMATS, InputSpec, load_metadata
 from automl_video.progress import Progress
 from automl_video.tasks import get_task
 from automl_video.video import read_clip
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("tf-saved-model", "tflite")
 QUANTIZATIONS = ("none", "dynamic", "int8")
 INPUT_NAME = "frames"
 OUTPUT_NAME = loading.OUTPUT_LAYER
@@ -92,8 +91,8 @@ def export_model(
     Returns:
         The exported files and their size.
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"export format {fmt!r} is not one of {', '.join(FORMATS)}")
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"export format {fmt!r} is not one of {', '.join(EXPORT_FORMATS)}")
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"quantize {quantize!r} is not one of {', '.join(QUANTIZATIONS)}")
     if fmt == "tf-saved-model" and quantize != "none":

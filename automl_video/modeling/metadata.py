@@ -17,6 +17,8 @@ from automl_video.tasks import DEFAULT_PREDICTION_TYPE, get_task
 from automl_video.times import rfc3339_now
 
 METADATA_FILE = "model.json"
+# What an exportable model exports as (AutoML ``ModelExportOutputConfig.model_format``).
+EXPORT_FORMATS = ("tf-saved-model", "tflite")
 
 
 class ModelType(enum.StrEnum):
