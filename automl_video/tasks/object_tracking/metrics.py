@@ -162,14 +162,15 @@ def box_metrics(
     frames: Sequence[EvaluatedFrame], num_labels: int, iou_thresholds: Sequence[float] = IOU_THRESHOLDS
 ) -> EvaluationMetrics:
     """Overall and per-label metrics on the confidence grid, at each IoU threshold (default AutoML's grid)."""
-    thresholds = np.asarray(CONFIDENCE_THRESHOLDS)
+    # Compared in float32, the scores' precision: a score of 0.95 is at the 0.95 threshold.
+    thresholds = np.asarray(CONFIDENCE_THRESHOLDS, np.float32)
     # [iou, label, confidence] counts of true positives and predictions, and [label] true boxes.
     true_positives = np.zeros((len(iou_thresholds), num_labels, len(thresholds)), np.int64)
     predictions = np.zeros((num_labels, len(thresholds)), np.int64)
     true_boxes = np.zeros(num_labels, np.int64)
     for frame in frames:
         np.add.at(true_boxes, frame.truth.labels, 1)
-        at_or_above = frame.predicted.scores[:, None] >= thresholds[None, :]  # [P, C]
+        at_or_above = frame.predicted.scores.astype(np.float32)[:, None] >= thresholds[None, :]  # [P, C]
         np.add.at(predictions, frame.predicted.labels, at_or_above)
         for k, iou in enumerate(iou_thresholds):
             matched = list(greedy_matches(frame.predicted, frame.truth, iou).values())

@@ -232,7 +232,9 @@ class TrackingRows(RowPlan):
     def predictions(self, scored: list[tuple[ClipSpan, Detections]]) -> list[TrackPrediction]:
         tracks: dict[int, TrackPrediction] = {}
         for time, boxes in link_tracks([(span.start, detections) for span, detections in scored]):
-            kept = sorted((b for b in boxes if b.score >= self.params.score_threshold), key=lambda b: -b.score)
+            # In float32, the scores' precision (a score of 0.95 passes a 0.95 threshold), as the evaluation.
+            threshold = np.float32(self.params.score_threshold)
+            kept = sorted((b for b in boxes if np.float32(b.score) >= threshold), key=lambda b: -b.score)
             for box in kept[: self.params.max_bounding_box_count]:
                 spec = self.specs[box.label]
                 track = tracks.setdefault(box.track_id, TrackPrediction(box.track_id, spec.id, spec.display_name))

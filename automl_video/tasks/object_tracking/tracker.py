@@ -131,6 +131,7 @@ class Tracker:
     def step(self, time: float, detections: Detections) -> list[TrackedBox]:
         """The boxes of this frame that belong to a track (matched, or starting one)."""
         config = self.config
+        self._tracks = [t for t in self._tracks if time - t.last_seen <= config.max_lost_seconds]
         for track in self._tracks:
             track.predict(time)
         high = [i for i in range(len(detections)) if detections.scores[i] >= config.high_score]
@@ -154,7 +155,6 @@ class Tracker:
                 self._next_id += 1
                 self._tracks.append(track)
                 output.append(self._box(track, detections, d))
-        self._tracks = [t for t in self._tracks if time - t.last_seen <= config.max_lost_seconds]
         return output
 
     @staticmethod
