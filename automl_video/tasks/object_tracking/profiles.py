@@ -17,8 +17,9 @@ MOBILE_JETSON_LOW_LATENCY_1 128×128 16, 16, 32, 64              SavedModel (for
 The Edge TPU runs only full-integer models, so the Coral types export as int8 TFLite (calibrated on the
 dataset's TRAIN frames; run ``edgetpu_compiler`` on it, which is not part of automl-video). A Jetson
 runs float models on its GPU (TensorRT converts the SavedModel), so its types offer no int8.
-Multiply-adds per frame (one forward pass, measured with the profiles below): CLOUD ≈ 95 M,
-MOBILE_VERSATILE_1 ≈ 30 M, CORAL_LOW_LATENCY ≈ 9 M.
+Multiply-adds per frame (convolutions of one forward pass, counted from the built networks, 3 labels)
+and parameters: CLOUD and JETSON_VERSATILE 148 M and 140 k; VERSATILE and CORAL_VERSATILE 54 M and 81 k;
+JETSON_LOW_LATENCY 26 M and 38 k; CORAL_LOW_LATENCY 14 M and 38 k.
 """
 
 from dataclasses import dataclass

@@ -9,18 +9,7 @@ from automl_video.data import dataset as ds
 from automl_video.data import describe
 from automl_video.data.importer import ImportFailed, import_data
 from automl_video.tasks.object_tracking.annotations import MAX_BOXES_PER_FRAME
-
-
-def write_import(folder, listing: list[tuple[str, list[str]]]) -> str:
-    """Second-level CSVs (one per entry) and the top-level CSV listing them; returns its path."""
-    folder.mkdir(parents=True, exist_ok=True)
-    top = []
-    for index, (ml_use, rows) in enumerate(listing):
-        path = folder / f"{ml_use.lower()}_{index}.csv"
-        path.write_text("".join(row + "\n" for row in rows))
-        top.append(f"{ml_use},{path}")
-    (folder / "import.csv").write_text("".join(row + "\n" for row in top))
-    return str(folder / "import.csv")
+from tests.data.test_import import write_import
 
 
 def boxes_of(dataset_uri: str, uri: str) -> list[tuple]:

@@ -22,14 +22,10 @@ from automl_video.prediction.engine import WORK_FOLDER, batch_predict, merge_sha
 from automl_video.tasks.object_tracking.boxes import MAX_DETECTIONS, Detections
 from automl_video.tasks.object_tracking.prediction import PredictionParams, TrackingPrediction, frame_times
 from automl_video.times import parse_duration
+from tests.prediction_support import write_file
 
 VERTEX_TRACK_KEYS = {"id", "displayName", "timeSegmentStart", "timeSegmentEnd", "confidence", "frames"}
 VERTEX_FRAME_KEYS = {"timeOffset", "xMin", "xMax", "yMin", "yMax"}
-
-
-def write(path, text: str) -> str:
-    storage.write_text(str(path), text)
-    return str(path)
 
 
 def index_rows(output_dir: str) -> list[list[str]]:
@@ -66,7 +62,7 @@ def test_legacy_csv_and_vertex_jsonl_outputs(tmp_path, random_detector, tracking
     first, second = tracking_synth.videos[0], tracking_synth.videos[1]
     rows = [f"{first},0,inf", f"{second},0.5,1.2", f"{tmp_path}/missing.mp4,0,1", f"{first},1,0.5"]
     result = batch_predict(
-        random_detector, [write(tmp_path / "in.csv", "\n".join(rows) + "\n")], str(tmp_path / "legacy")
+        random_detector, [write_file(tmp_path / "in.csv", "\n".join(rows) + "\n")], str(tmp_path / "legacy")
     )
     assert (result.succeeded_rows, result.failed_rows) == (2, 2)
     index = index_rows(result.output_dir)
@@ -86,7 +82,7 @@ def test_legacy_csv_and_vertex_jsonl_outputs(tmp_path, random_detector, tracking
         {"content": first, "mimeType": "video/mp4"},
         {"content": second, "timeSegmentStart": "0.5s", "timeSegmentEnd": "1.2s"},
     ]
-    jsonl = write(tmp_path / "in.jsonl", "".join(json.dumps(i) + "\n" for i in instances))
+    jsonl = write_file(tmp_path / "in.jsonl", "".join(json.dumps(i) + "\n" for i in instances))
     vertex = batch_predict(random_detector, [jsonl], str(tmp_path / "vertex"))
     [predictions_file] = [f for f in vertex.files if "predictions_" in f]
     lines = [json.loads(line) for line in storage.read_text(predictions_file).splitlines()]
@@ -111,7 +107,7 @@ def test_legacy_csv_and_vertex_jsonl_outputs(tmp_path, random_detector, tracking
 
 def test_parameters_filter_after_tracking(tmp_path, random_detector, tracking_synth):
     video = tracking_synth.videos[2]
-    inputs = write(tmp_path / "in.csv", f"{video},0,inf\n")
+    inputs = write_file(tmp_path / "in.csv", f"{video},0,inf\n")
 
     def predicted(name: str, **mapping):
         result = batch_predict(
@@ -166,7 +162,7 @@ def test_shards_then_merge_equal_one_unsharded_run(tmp_path, random_detector, tr
         f"{videos[5]},0.3,inf",
         f"{videos[9]},0,inf",
     ]
-    inputs = write(tmp_path / "in.csv", "\n".join(rows) + "\n")
+    inputs = write_file(tmp_path / "in.csv", "\n".join(rows) + "\n")
     params = PredictionParams(frame_rate=5)
     whole = batch_predict(random_detector, [inputs], str(tmp_path / "whole"), params)
     prefix = str(tmp_path / "sharded")
@@ -184,7 +180,7 @@ def test_shards_then_merge_equal_one_unsharded_run(tmp_path, random_detector, tr
 def test_resume_after_sigkill_loses_no_row_and_recomputes_none(tmp_path, random_detector, tracking_synth):
     row_count = 12
     video = tracking_synth.videos[4]
-    inputs = write(tmp_path / "in.csv", "".join(f"{video},0,inf\n" for _ in range(row_count)))
+    inputs = write_file(tmp_path / "in.csv", "".join(f"{video},0,inf\n" for _ in range(row_count)))
     prefix = str(tmp_path / "out")
     command = [sys.executable, "-m", "automl_video", "predict", "--model", random_detector, "--input", inputs]
     command += ["--output-prefix", prefix, "--param", "frameRate=30", "--json"]
@@ -227,7 +223,7 @@ def test_a_long_row_keeps_boxes_not_heatmaps(tmp_path, random_detector):
     assert isinstance(kept, Detections) and len(kept) <= MAX_DETECTIONS
     assert not any(np.shares_memory(array, output) for array in (kept.corners, kept.labels, kept.scores))
     result = batch_predict(
-        random_detector, [write(tmp_path / "in.csv", f"{long_video},0,inf\n")], str(tmp_path / "out")
+        random_detector, [write_file(tmp_path / "in.csv", f"{long_video},0,inf\n")], str(tmp_path / "out")
     )
     times = {
         f[0]
