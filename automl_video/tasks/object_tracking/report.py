@@ -17,6 +17,7 @@ from automl_video.tasks.object_tracking.metrics import EvaluatedFrame
 
 # Frames are shown this many pixels wide (the network's input is small).
 DISPLAY_WIDTH = 320
+LOW_SCORE = 0.5  # predicted boxes below this score are drawn faint
 
 
 @dataclass
@@ -45,10 +46,11 @@ def _rectangles(frame: EvaluatedFrame, specs: list[AnnotationSpec]) -> str:
         frame.predicted.corners, frame.predicted.labels, frame.predicted.scores, frame.track_ids
     ):
         name = html.escape(specs[int(label)].display_name)
+        faint = " low" if score < LOW_SCORE else ""
         shapes.append(
-            f'<rect class="predicted" x="{x_min:.4f}" y="{y_min:.4f}" width="{x_max - x_min:.4f}" '
+            f'<g class="predicted{faint}"><rect x="{x_min:.4f}" y="{y_min:.4f}" width="{x_max - x_min:.4f}" '
             f'height="{y_max - y_min:.4f}"><title>{name} {score:.2f} (track {int(track_id)})</title></rect>'
-            f'<text x="{x_min:.4f}" y="{max(y_min - 0.01, 0.04):.4f}">{name} {score:.2f} #{int(track_id)}</text>'
+            f'<text x="{x_min:.4f}" y="{max(y_min - 0.01, 0.04):.4f}">{name} {score:.2f} #{int(track_id)}</text></g>'
         )
     return "".join(shapes)
 
@@ -108,6 +110,7 @@ def render_report(
         mismatch_rate=summary.mismatch_rate,
         label_rows=label_rows,
         samples="\n".join(_sample_html(s, specs) for s in samples),
+        low_score=LOW_SCORE,
     )
 
 
@@ -122,8 +125,9 @@ td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 figure {{ display: inline-block; margin: 0.5em; }}
 figcaption {{ font-size: 0.8em; color: #555; max-width: 320px; }}
 rect.truth {{ fill: none; stroke: #0a0; stroke-width: 0.008; stroke-dasharray: 0.02 0.01; }}
-rect.predicted {{ fill: none; stroke: #d00; stroke-width: 0.006; }}
-text {{ font-size: 0.035px; fill: #d00; }}
+g.predicted rect {{ fill: none; stroke: #d00; stroke-width: 0.006; }}
+g.predicted text {{ font-size: 0.035px; fill: #d00; }}
+g.low {{ opacity: 0.35; }}
 </style></head><body>
 <h1>Object tracking evaluation</h1>
 <p>Model <code>{model_uri}</code> ({model_type}) on the TEST split of <code>{dataset_uri}</code>, {create_time}.</p>
@@ -137,7 +141,7 @@ recall {recall:.3f}.</p>
 {label_rows}
 </tbody></table>
 <h2>Sample TEST frames</h2>
-<p>True boxes dashed green, predicted boxes red (label, score, track id).</p>
+<p>True boxes dashed green, predicted boxes red (label, score, track id); faint below a score of {low_score}.</p>
 {samples}
 </body></html>
 """
