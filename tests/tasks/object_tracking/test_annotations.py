@@ -290,3 +290,34 @@ def test_cli_import_with_the_prediction_type(tracking_synth, tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["prediction_type"] == "object_tracking" and doc["failed_rows"] == 0
     assert doc["videos_added"] == len(tracking_synth.videos)
+
+
+def test_the_synthetic_csv_and_jsonl_import_alike_and_split_stably_by_video(tracking_synth, tmp_path):
+    from automl_video.data import splits
+
+    def imported(source: str, name: str) -> str:
+        uri = str(tmp_path / name)
+        import_data([source], uri, prediction_type="object_tracking")
+        return uri
+
+    from_csv, from_jsonl = imported(tracking_synth.import_csv, "csv"), imported(tracking_synth.import_jsonl, "jsonl")
+
+    def content(uri: str) -> list:
+        return sorted((v.content_hash, v.ml_use, sorted(b.key() for b in v.annotations)) for v in ds.load(uri).videos)
+
+    assert content(from_csv) == content(from_jsonl)
+    truth = {
+        (uri, time, label, instance)
+        for uri, boxes in tracking_synth.boxes.items()
+        for time, label, instance, _ in boxes
+    }
+    imported_boxes = {(v.uri, b.time, b.label, b.instance_id) for v in ds.load(from_csv).videos for b in v.annotations}
+    assert imported_boxes == truth
+    first = splits.split_dataset(from_csv, seed=2)
+    assert first.counts["TEST"].videos >= 1 and first.counts["TRAIN"].videos >= 1
+    dataset = ds.load(from_csv)
+    assert all(v.split == "TEST" for v in dataset.videos if v.ml_use == "TEST")
+    assert all(v.split in ("TRAIN", "VALIDATION") for v in dataset.videos if v.ml_use == "TRAIN")
+    before = {v.video_id: v.split for v in dataset.videos}
+    splits.split_dataset(from_csv)  # again, same settings: nothing moves
+    assert {v.video_id: v.split for v in ds.load(from_csv).videos} == before
