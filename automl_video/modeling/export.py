@@ -1,9 +1,10 @@
 """Export a MOBILE_* model as a TensorFlow SavedModel or a TFLite file, as AutoML Video does.
 
 Both take raw uint8 clips ``[batch, T, H, W, 3]`` (input ``frames``; normalisation is inside the
-network) and return per-label sigmoid scores ``[batch, L]`` (output ``scores``) through the
+network) and return per-label scores ``[batch, L]`` (output ``scores``) through the
 ``serving_default`` signature. Beside the model the export folder holds ``dict.txt`` (one label per
-line, in output order) and ``input_spec.json`` (clip shape, sampling, labels, quantization).
+line, in output order) and ``input_spec.json`` (clip shape, sampling, labels, quantization, and the
+task's ``postprocessing`` of the scores where it has one: the steps that turn them into its answer).
 
 TFLite flavours: ``none`` (float32), ``dynamic`` (int8 weights, float activations) and ``int8`` (int8
 weights and activations calibrated on clips of the dataset's TRAIN split; only the uint8→float input
@@ -251,7 +252,7 @@ def read_tflite_metadata(tflite: bytes) -> dict[str, bytes]:
 
 def _input_spec_doc(trained: "loading.TrainedModel", fmt: str, quantize: str) -> dict:
     spec = trained.metadata.input_spec
-    return {
+    doc = {
         "format": fmt,
         "quantize": quantize,
         "model_type": trained.metadata.model_type,
@@ -265,6 +266,10 @@ def _input_spec_doc(trained: "loading.TrainedModel", fmt: str, quantize: str) ->
         "clips_per_segment": spec.clips_per_segment,
         "labels": trained.metadata.label_names,
     }
+    postprocessing = get_task(trained.metadata.prediction_type).networks().export_postprocessing()
+    if postprocessing is not None:
+        doc["postprocessing"] = postprocessing
+    return doc
 
 
 def _model_size(build_dir: str, model_file: str) -> int:

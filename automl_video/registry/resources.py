@@ -30,6 +30,7 @@ METRICS_SCHEMAS = {
         "gs://google-cloud-aiplatform/schema/modelevaluation/video_action_recognition_metrics_1.0.0.yaml"
     ),
 }
+_METRICS_FIELDS = {schema: name for name, schema in METRICS_SCHEMAS.items()}
 # aiplatform.schema.dataset.ioformat.video.*: the import schema of each prediction type.
 IMPORT_SCHEMAS = {
     "classification": "gs://google-cloud-aiplatform/schema/dataset/ioformat/video_classification_io_format_1.0.0.yaml",
@@ -262,7 +263,8 @@ class ModelEvaluationRecord(Record):
         )
 
     def to_automl_dict(self) -> dict[str, Any]:
-        """AutoML v1beta1 ``ModelEvaluation`` (the shape ``evaluations.json`` is written in)."""
+        """AutoML v1beta1 ``ModelEvaluation`` (the shape ``evaluations.json`` is written in), its metrics
+        under the field of their schema."""
         name = self.name.replace(f"/{names.EVALUATIONS}/", f"/{names.AUTOML_EVALUATIONS}/")
         return _compact(
             {
@@ -271,7 +273,7 @@ class ModelEvaluationRecord(Record):
                 "displayName": self.display_name,
                 "createTime": rfc3339(self.create_time),
                 "evaluatedExampleCount": self.evaluated_example_count,
-                "classificationEvaluationMetrics": self.metrics,
+                _METRICS_FIELDS.get(self.metrics_schema_uri, "classificationEvaluationMetrics"): self.metrics,
             }
         )
 

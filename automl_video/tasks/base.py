@@ -73,6 +73,11 @@ class Networks(ABC):
     def build(self, model_type: "ModelType", num_labels: int, spec: "InputSpec") -> "keras.Model":
         """The untrained network; its output layer is named ``modeling.loading.OUTPUT_LAYER``."""
 
+    def export_postprocessing(self) -> dict[str, Any] | None:
+        """What a consumer of an exported model does with its scores, written into the export's
+        ``input_spec.json`` as ``postprocessing`` (default None: the scores are the answer)."""
+        return None
+
 
 class TrainingRecipe(ABC):
     """What the training engine trains on and how it judges an epoch."""
