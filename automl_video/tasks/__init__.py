@@ -18,6 +18,7 @@ DEFAULT_PREDICTION_TYPE = "classification"
 # prediction type -> module whose ``TASK`` implements it.
 TASK_MODULES = {
     "classification": "automl_video.tasks.classification",
+    "action_recognition": "automl_video.tasks.action_recognition",
 }
 
 
