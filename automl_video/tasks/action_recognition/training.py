@@ -10,8 +10,8 @@ from automl_video.tasks.action_recognition.examples import grouped_by_video, spl
 from automl_video.tasks.action_recognition.metrics import compute_metrics, judged_moments
 from automl_video.tasks.action_recognition.timeline import pick_moments
 from automl_video.tasks.base import TrainingRecipe
-from automl_video.training.augmentation import MixupTrainer, epoch_order, training_dataset
-from automl_video.training.clip_cache import ClipExample, ClipStore, targets_matrix
+from automl_video.training.augmentation import MixupTrainer
+from automl_video.training.clip_cache import ClipExample, targets_matrix
 
 BATCH_SIZES = {ModelType.MOBILE_VERSATILE_1: 16, ModelType.CLOUD: 8}
 VALIDATION_WINDOW_SECONDS = 1.0
@@ -40,12 +40,6 @@ class ActionTraining(TrainingRecipe):
         trainer = MixupTrainer(network)
         trainer.compile(optimizer=optimizer, loss=soft_cross_entropy)
         return trainer
-
-    def batches(
-        self, store: ClipStore, examples: list[ClipExample], batch_size: int, seed: int, epoch: int, min_clips: int
-    ):
-        data = training_dataset(store, examples, batch_size, seed, epoch, min_clips)
-        return data, len(epoch_order(len(examples), min_clips, seed, epoch))
 
     def validate(self, scores: np.ndarray, examples: list[ClipExample]) -> tuple[float, float]:
         """mAP at the 1 s window of the moments picked from each VALIDATION video's clip scores, and the
