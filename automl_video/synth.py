@@ -71,7 +71,7 @@ SHAPES = ("disc", "square", "diamond", "ring")
 
 
 @dataclass
-class _Appearance:
+class Appearance:
     """Everything a single frame shows, drawn per video independently of the motion class."""
 
     shape: str
@@ -242,12 +242,12 @@ def visible_colour(rng: np.random.Generator, background_mean: np.ndarray) -> np.
     return colour
 
 
-def _random_appearance(rng: np.random.Generator, canvas: Canvas) -> _Appearance:
+def random_appearance(rng: np.random.Generator, canvas: Canvas) -> Appearance:
     """Shape, colours, size and a smooth background, all independent of the motion class."""
     background, base = random_background(rng, canvas)
     colour = visible_colour(rng, base)
     short_side = min(canvas.width, canvas.height)
-    return _Appearance(
+    return Appearance(
         shape=str(rng.choice(SHAPES)),
         colour=colour,
         radius=float(rng.uniform(0.07, 0.13) * short_side),
@@ -291,7 +291,7 @@ def _motion_track(motion: str, rng: np.random.Generator, canvas: Canvas) -> Call
     raise ValueError(f"unknown motion {motion!r}; known: {', '.join(MOTIONS)}")
 
 
-def _render(canvas: Canvas, look: _Appearance, position: tuple, noise: np.ndarray) -> np.ndarray:
+def _render(canvas: Canvas, look: Appearance, position: tuple, noise: np.ndarray) -> np.ndarray:
     cx, cy, scale = position
     image = look.background.copy()
     image[canvas.mask(look.shape, cx, cy, look.radius * scale)] = look.colour
@@ -309,7 +309,7 @@ def render_motion_spans(
     path: str, spans: list[MotionSpan], rng: np.random.Generator, canvas: Canvas, fps: float
 ) -> None:
     """Encode one video: one object, whose motion changes from span to span."""
-    look = _random_appearance(rng, canvas)
+    look = random_appearance(rng, canvas)
     tracks = [_motion_track(span.motion, rng, canvas) for span in spans]
     noise_seed = int(rng.integers(0, 2**31))
 
@@ -388,7 +388,7 @@ def make_cut_video(
     for shot_index in range(len(boundaries) - 1):
         stripes = (canvas.xs * rng.uniform(0.05, 0.3) + canvas.ys * rng.uniform(0.05, 0.3)) % 2 < 1
         background = np.where(stripes[..., None], palette[shot_index], 255 - palette[shot_index])
-        look = _Appearance("disc", 255 - palette[shot_index] * 0.5, 0.12 * min(width, height), background, 2)
+        look = Appearance("disc", 255 - palette[shot_index] * 0.5, 0.12 * min(width, height), background, 2)
         shots.append((look, _motion_track(MOTIONS[shot_index % 4], rng, canvas)))
 
     def frame_at(index: int) -> np.ndarray:
@@ -433,7 +433,7 @@ def make_long_video(
     frames_per_segment = max(1, round(segment_seconds * fps))
     rng = np.random.default_rng(seed)
     canvas = Canvas(width, height)
-    look = _random_appearance(rng, canvas)
+    look = random_appearance(rng, canvas)
     tracks = [_motion_track(m, rng, canvas) for m in MOTIONS[:4]]
     no_noise = np.zeros((1, 1, 1), dtype=np.float32)
 

@@ -4,8 +4,10 @@ Both take raw uint8 clips ``[batch, T, H, W, 3]`` (input ``frames``; normalisati
 network) and return the network's float32 output ``scores`` through the ``serving_default`` signature
 (classification: per-label sigmoid scores ``[batch, L]``; object tracking: per-cell heatmaps and boxes,
 laid out in its task's docs). Which formats and quantizations a model type allows is its task's
-(:meth:`automl_video.tasks.base.Task.export_options`). Beside the model the export folder holds ``dict.txt`` (one label per
-line, in output order) and ``input_spec.json`` (clip shape, sampling, labels, quantization).
+(:meth:`automl_video.tasks.base.Task.export_options`). Beside the model the export folder holds
+``dict.txt`` (one label per line, in output order) and ``input_spec.json`` (clip shape, sampling,
+labels, quantization, and the task's ``postprocessing`` of the output where it has one: the steps that
+turn it into its answer).
 
 TFLite flavours: ``none`` (float32), ``dynamic`` (int8 weights, float activations) and ``int8`` (int8
 weights and activations calibrated on clips of the dataset's TRAIN split; only the uint8→float input
@@ -259,7 +261,7 @@ def read_tflite_metadata(tflite: bytes) -> dict[str, bytes]:
 
 def _input_spec_doc(trained: "loading.TrainedModel", fmt: str, quantize: str) -> dict:
     spec = trained.metadata.input_spec
-    return {
+    doc = {
         "format": fmt,
         "quantize": quantize,
         "model_type": trained.metadata.model_type,
@@ -273,6 +275,10 @@ def _input_spec_doc(trained: "loading.TrainedModel", fmt: str, quantize: str) ->
         "clips_per_segment": spec.clips_per_segment,
         "labels": trained.metadata.label_names,
     }
+    postprocessing = get_task(trained.metadata.prediction_type).networks().export_postprocessing()
+    if postprocessing is not None:
+        doc["postprocessing"] = postprocessing
+    return doc
 
 
 def _model_size(build_dir: str, model_file: str) -> int:

@@ -73,12 +73,10 @@ def _block(x, channels: int, strides: int, num_frames: int, temporal_kernel: int
     return _conv_bn_relu(x, channels, 3, strides, f"{name}_spatial")
 
 
-def clip_features(frames, config: NetworkConfig, spec: InputSpec):
-    """One feature vector ``[B, C]`` per uint8 clip ``frames`` ``[B, T, H, W, 3]`` (a Keras tensor).
-
-    Pixels and their changes over time go through the (2+1)D stages; space is max-pooled, time
-    averaged, and ``config.dropout`` applied before whatever head the task puts on top.
-    """
+def frame_features(frames, config: NetworkConfig, spec: InputSpec):
+    """One feature vector per frame ``[B, T, C]`` of uint8 clips ``frames`` ``[B, T, H, W, 3]`` (a Keras
+    tensor): pixels and their changes over time through the (2+1)D stages, space max-pooled. A head that
+    must know *when* in the clip something happens reads these; :func:`clip_features` averages them."""
     x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="normalize")(frames)
     pixels = Regroup((spec.num_frames, spec.height * spec.width, 3), name="pixels_over_time")(x)
     changes = keras.layers.Conv2D(
@@ -93,8 +91,14 @@ def clip_features(frames, config: NetworkConfig, spec: InputSpec):
             x = _block(x, channels, strides, spec.num_frames, config.temporal_kernel, f"stage{stage}_block{index + 1}")
     x = _temporal(x, spec.num_frames, config.temporal_kernel, "head")
     x = keras.layers.GlobalMaxPooling2D(name="pool_space")(x)
-    x = Regroup((spec.num_frames, x.shape[-1]), name="unfold_time")(x)
-    x = keras.layers.GlobalAveragePooling1D(name="pool_time")(x)
+    return Regroup((spec.num_frames, x.shape[-1]), name="unfold_time")(x)
+
+
+def clip_features(frames, config: NetworkConfig, spec: InputSpec):
+    """One feature vector ``[B, C]`` per uint8 clip ``frames`` ``[B, T, H, W, 3]`` (a Keras tensor):
+    :func:`frame_features` averaged over time, and ``config.dropout`` applied before whatever head the
+    task puts on top."""
+    x = keras.layers.GlobalAveragePooling1D(name="pool_time")(frame_features(frames, config, spec))
     if config.dropout:
         x = keras.layers.Dropout(config.dropout, name="dropout")(x)
     return x

@@ -52,54 +52,64 @@ class FixedSpanCollector(ClipCollector):
 
     That is :meth:`VideoReader.read_clip`'s rule (the last frame presented at or before the time, or
     the first frame for a time before it), so a span's clip is the one a seek would give. A sample time
-    is settled once the next frame's presentation time has passed it. Only the clip being filled is held.
+    is settled once the next frame's presentation time has passed it. Spans may overlap (dense clips on
+    a stride shorter than a clip): every span's sample times are settled in time order, and only the
+    clips being filled are held. Clips come out in the order of ``spans``.
     """
 
     def __init__(self, kind: str, spans: list[tuple[float, float]], spec: InputSpec):
         self.kind = kind
         self.spans = spans
         self.spec = spec
-        self._span_index = 0
-        self._slot = 0
-        self._times = self._span_sample_times(0)
-        self._clip = np.empty(spec.shape, np.uint8)
+        times = [sample_times(start, end, spec.num_frames) for start, end in spans]
+        self._times = np.concatenate(times or [np.empty(0)])
+        # Every sample (span, slot) in time order; a stable sort keeps earlier spans first on equal times.
+        self._order = np.argsort(self._times, kind="stable")
+        self._next = 0  # position in _order of the first sample not settled yet
+        self._filling: dict[int, tuple[np.ndarray, list[int]]] = {}  # span -> (clip, [slots filled])
+        self._done: dict[int, np.ndarray] = {}  # finished clips waiting for an earlier span
+        self._next_span = 0
         self._on_screen: np.ndarray | None = None
-
-    def _span_sample_times(self, span_index: int) -> np.ndarray:
-        if span_index >= len(self.spans):
-            return np.empty(0)
-        return sample_times(*self.spans[span_index], self.spec.num_frames)
 
     def sample_times(self) -> np.ndarray:
         """Every span's sample times: the only frames this collector needs to see."""
-        return np.concatenate([self._span_sample_times(i) for i in range(len(self.spans))] or [np.empty(0)])
+        return self._times
 
     def add(self, time: float, frame: np.ndarray) -> list[tuple[ClipSpan, np.ndarray]]:
         done = []
-        while self._span_index < len(self.spans) and self._times[self._slot] < time - TIME_EPSILON:
-            self._clip[self._slot] = frame if self._on_screen is None else self._on_screen
-            done += self._advance()
+        while self._next < len(self._order) and self._times[self._order[self._next]] < time - TIME_EPSILON:
+            done += self._settle(frame if self._on_screen is None else self._on_screen)
         self._on_screen = frame
         return done
 
     def finish(self) -> list[tuple[ClipSpan, np.ndarray]]:
         """Sample times after the last frame's presentation time show the last frame."""
         done = []
-        while self._span_index < len(self.spans) and self._on_screen is not None:
-            self._clip[self._slot] = self._on_screen
-            done += self._advance()
+        while self._next < len(self._order) and self._on_screen is not None:
+            done += self._settle(self._on_screen)
         return done
 
-    def _advance(self) -> list[tuple[ClipSpan, np.ndarray]]:
-        self._slot += 1
-        if self._slot < self.spec.num_frames:
+    def _settle(self, frame: np.ndarray) -> list[tuple[ClipSpan, np.ndarray]]:
+        """Give the next sample in time order ``frame``; hand out the clips that are then complete."""
+        span_index, slot = divmod(int(self._order[self._next]), self.spec.num_frames)
+        self._next += 1
+        clip, filled = self._filling.setdefault(span_index, (np.empty(self.spec.shape, np.uint8), []))
+        clip[slot] = frame
+        filled.append(slot)
+        if len(filled) < self.spec.num_frames:
             return []
-        span = ClipSpan(self.kind, *self.spans[self._span_index])
-        clip = self._clip.copy()
-        self._span_index += 1
-        self._slot = 0
-        self._times = self._span_sample_times(self._span_index)
-        return [(span, clip)]
+        del self._filling[span_index]
+        self._done[span_index] = clip
+        finished = []
+        while self._next_span in self._done:
+            span = ClipSpan(self.kind, *self.spans[self._next_span])
+            finished += self._emit(span, self._done.pop(self._next_span))
+            self._next_span += 1
+        return finished
+
+    def _emit(self, span: ClipSpan, frames: np.ndarray) -> list[tuple[ClipSpan, np.ndarray]]:
+        """The clips of a finished span (one: its frames)."""
+        return [(span, frames)]
 
 
 class SegmentCollector(FixedSpanCollector):
@@ -110,8 +120,8 @@ class SegmentCollector(FixedSpanCollector):
         super().__init__(kind, [(start, end)], spec.segment_sampling())
         self.clip_spec = spec
 
-    def _advance(self) -> list[tuple[ClipSpan, np.ndarray]]:
-        return [(span, clip) for span, frames in super()._advance() for clip in self.clip_spec.segment_clips(frames)]
+    def _emit(self, span: ClipSpan, frames: np.ndarray) -> list[tuple[ClipSpan, np.ndarray]]:
+        return [(span, clip) for clip in self.clip_spec.segment_clips(frames)]
 
 
 def collect_clips(

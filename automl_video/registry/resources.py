@@ -263,7 +263,8 @@ class ModelEvaluationRecord(Record):
         )
 
     def to_automl_dict(self) -> dict[str, Any]:
-        """AutoML v1beta1 ``ModelEvaluation`` (the shape ``evaluations.json`` is written in)."""
+        """AutoML v1beta1 ``ModelEvaluation`` (the shape ``evaluations.json`` is written in), its metrics
+        under the field of their schema."""
         name = self.name.replace(f"/{names.EVALUATIONS}/", f"/{names.AUTOML_EVALUATIONS}/")
         return _compact(
             {

@@ -19,6 +19,7 @@ DEFAULT_PREDICTION_TYPE = "classification"
 TASK_MODULES = {
     "classification": "automl_video.tasks.classification",
     "object_tracking": "automl_video.tasks.object_tracking",
+    "action_recognition": "automl_video.tasks.action_recognition",
 }
 
 

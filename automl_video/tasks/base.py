@@ -85,6 +85,11 @@ class Networks(ABC):
     def build(self, model_type: "ModelType", num_labels: int, spec: "InputSpec") -> "keras.Model":
         """The untrained network; its output layer is named ``modeling.loading.OUTPUT_LAYER``."""
 
+    def export_postprocessing(self) -> dict[str, Any] | None:
+        """What a consumer of an exported model does with its scores, written into the export's
+        ``input_spec.json`` as ``postprocessing`` (default None: the scores are the answer)."""
+        return None
+
 
 class TrainingRecipe(ABC):
     """What the training engine trains on and how it judges an epoch."""
@@ -103,11 +108,17 @@ class TrainingRecipe(ABC):
     def trainer(self, network: "keras.Model", optimizer: "keras.optimizers.Optimizer") -> "keras.Model":
         """A compiled model whose ``fit`` trains ``network`` on :meth:`batches`."""
 
-    @abstractmethod
     def batches(
         self, store: "ClipStore", examples: list["ClipExample"], batch_size: int, seed: int, epoch: int, min_clips: int
     ) -> tuple[Any, int]:
-        """One epoch's ``tf.data`` batches (a function of seed and epoch) and how many clips they hold."""
+        """One epoch's ``tf.data`` batches (a function of seed and epoch) and how many clips they hold.
+
+        Default: the shared augmented, mixed-up batches (``training.augmentation.training_dataset``) of
+        every example's targets, for a trainer like ``MixupTrainer``."""
+        from automl_video.training.augmentation import epoch_order, training_dataset
+
+        data = training_dataset(store, examples, batch_size, seed, epoch, min_clips)
+        return data, len(epoch_order(len(examples), min_clips, seed, epoch))
 
     @abstractmethod
     def validate(self, scores: "np.ndarray", examples: list["ClipExample"]) -> tuple[float, float]:

@@ -29,6 +29,7 @@ from automl_video.registry import (
     tables,
 )
 from automl_video.registry.labels import validate_labels
+from automl_video.registry.resources import METRICS_SCHEMAS
 
 POSTGRES_ENV = "AUTOML_VIDEO_TEST_POSTGRES_URL"
 P, L = "proj", "us-central1"
@@ -413,6 +414,21 @@ def test_evaluations_belong_to_a_version_and_answer_to_both_name_forms(registry)
     registry.delete_model(model.name)
     with pytest.raises(NotFoundError):
         registry.get_model_evaluation(evaluations[0].name)
+
+
+def test_an_evaluation_reads_back_under_the_metrics_field_of_its_schema(registry):
+    """Prediction types without an AutoML metrics message write theirs the same way; they come back so."""
+    document = {
+        "annotationSpecId": "",
+        "evaluatedExampleCount": 4,
+        "videoActionRecognitionMetrics": {"evaluatedActionCount": 4, "videoActionMetrics": []},
+    }
+    model = make_model(registry, evaluations=[NewModelEvaluation.from_automl_json(document)])
+    [evaluation] = registry.list_model_evaluations(model.name).items
+    assert evaluation.metrics_schema_uri == METRICS_SCHEMAS["videoActionRecognitionMetrics"]
+    automl = evaluation.to_automl_dict()
+    assert automl["videoActionRecognitionMetrics"] == document["videoActionRecognitionMetrics"]
+    assert "classificationEvaluationMetrics" not in automl
 
 
 # -- filters, order, pages ---------------------------------------------------------------------------

@@ -133,7 +133,6 @@ def test_a_refused_import_leaves_the_dataset_empty(tmp_path):
     "kwargs, message",
     [
         ({"prediction_type": "object_tracking", "model_type": "TINY"}, "model_type 'TINY' is not one of"),
-        ({"prediction_type": "action_recognition"}, "'action_recognition' is not yet supported"),
         ({"prediction_type": "segmentation"}, "prediction_type 'segmentation' is not one of"),
         ({"model_type": "MOBILE_CORAL_VERSATILE_1"}, "not available for prediction_type 'classification'"),
         ({"model_type": "TINY"}, "model_type 'TINY' is not one of"),

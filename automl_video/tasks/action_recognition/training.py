@@ -1,0 +1,56 @@
+"""How action recognition trains: dense clips with soft targets, a softmax over labels and background
+trained with cross-entropy under mixup, and VALIDATION mAP at the 1 s window to pick the best epoch."""
+
+import keras
+import numpy as np
+
+from automl_video.data.dataset import Dataset, Split
+from automl_video.modeling.metadata import ModelType
+from automl_video.tasks.action_recognition.examples import grouped_by_video, split_examples
+from automl_video.tasks.action_recognition.metrics import compute_metrics, judged_moments
+from automl_video.tasks.action_recognition.timeline import pick_moments
+from automl_video.tasks.base import TrainingRecipe
+from automl_video.training.augmentation import MixupTrainer
+from automl_video.training.clip_cache import ClipExample, targets_matrix
+
+BATCH_SIZES = {ModelType.MOBILE_VERSATILE_1: 16, ModelType.CLOUD: 8}
+VALIDATION_WINDOW_SECONDS = 1.0
+_EPSILON = 1e-7
+
+
+def soft_cross_entropy(targets, scores):
+    """Cross-entropy of soft targets over the labels and the implicit background (``1 − sum``), per clip."""
+    scores = keras.ops.clip(scores, _EPSILON, 1.0)
+    background = keras.ops.clip(1.0 - keras.ops.sum(scores, axis=-1), _EPSILON, 1.0)
+    target_background = 1.0 - keras.ops.sum(targets, axis=-1)
+    return -(keras.ops.sum(targets * keras.ops.log(scores), axis=-1) + target_background * keras.ops.log(background))
+
+
+class ActionTraining(TrainingRecipe):
+    validation_metric = "map_1s"
+    validation_metric_title = "mAP@1s"
+
+    def batch_size(self, model_type: ModelType) -> int:
+        return BATCH_SIZES[model_type]
+
+    def examples(self, dataset: Dataset, split: Split, label_names: list[str], seed: int) -> list[ClipExample]:
+        return split_examples(dataset, split, label_names)
+
+    def trainer(self, network, optimizer):
+        trainer = MixupTrainer(network)
+        trainer.compile(optimizer=optimizer, loss=soft_cross_entropy)
+        return trainer
+
+    def validate(self, scores: np.ndarray, examples: list[ClipExample]) -> tuple[float, float]:
+        """mAP at the 1 s window of the moments picked from each VALIDATION video's clip scores, and the
+        mean soft cross-entropy of the clips."""
+        predicted, truths = [], []
+        for truth, indices in grouped_by_video(examples):
+            centres = np.array([(examples[i].start + examples[i].end) / 2 for i in indices])
+            judged, true = judged_moments(truth, pick_moments(centres, scores[indices]))
+            predicted += judged
+            truths += true
+        metrics = compute_metrics(predicted, truths, scores.shape[1])
+        targets = targets_matrix(examples, scores.shape[1])
+        loss = float(np.mean(np.asarray(soft_cross_entropy(targets, scores.astype(np.float32)))))
+        return metrics.overall.window(VALIDATION_WINDOW_SECONDS).mean_average_precision, loss
