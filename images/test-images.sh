@@ -149,13 +149,13 @@ fi
 # Videos made on the host (by root, umask 022) must be readable by the image's uid 1000.
 data="$work/data"
 .venv/bin/automl-video synth --output "$data" --classes 2 --videos-per-class 4 --seconds 1 --width 64 --height 64 \
-  --json >"$work/synth.json"
+  --json >"$work/synth.json" 2>"$work/synth.log" || { cat "$work/synth.log" >&2; fail "synth on the host failed"; }
 python3 -c 'import json, sys; print("".join(f"{v},0,inf\n" for v in json.load(open(sys.argv[1]))["videos"][::2]), end="")' \
   "$work/synth.json" >"$data/predict.csv"
 mkdir -p "$work/stage" && chown 1000:1000 "$work/stage"
 podman run --rm -v "$data:$data:ro" -v "$work/stage:/out" "$cpu_image" \
   automl-video dataset import --source "$data/import.csv" --dataset /out/dataset --registry off --json >"$work/import.json" \
-  || fail "dataset import in the image as uid 1000 failed"
+  2>"$work/import.log" || { cat "$work/import.log" >&2; fail "dataset import in the image as uid 1000 failed"; }
 imported=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["imported_rows"])' "$work/import.json")
 [[ "$imported" -gt 0 ]] || fail "dataset import in the image imported no row"
 lap "CLI and one stage"
