@@ -378,3 +378,8 @@ def test_build_script_without_a_container_engine_says_so(tmp_path):
     assert "container engine 'no-such-engine' is not installed or not running" in built.stderr
     assert (tmp_path / "batch-prediction.yaml").exists()  # pipelines are compiled first, engine or not
     assert run_build("--no-such-option").returncode == 2
+    wrong = run_build("--images", "tpu", "--output", str(tmp_path))
+    assert wrong.returncode == 2 and "--images takes cpu, gpu or cpu,gpu, not 'tpu'" in wrong.stderr
+    usage = run_build("--help").stdout
+    for option in ("--base-image IMAGE", "--build-flag FLAG", "--images cpu,gpu", "docker|podman|buildah"):
+        assert option in usage, option
