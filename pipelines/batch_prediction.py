@@ -11,13 +11,12 @@ from automl_video_components import (
     merge_predictions,
     plan_prediction_shards,
     record_batch_prediction,
-    record_run_end,
 )
 from automl_video_pipelines import BATCH_PREDICTION_PIPELINE
 from automl_video_pipelines.arguments import BatchPredictionArguments
+from automl_video_pipelines.recording import failure_recorder, record_step
 from automl_video_pipelines.resources import never_cached, on_cpu, on_gpu
 from automl_video_pipelines.settings import ClusterSettings
-from automl_video_pipelines.training import RUN_ID, RUN_NAME
 
 _DEFAULTS = BatchPredictionArguments(model_uri="", inputs=[], predictions_prefix="")
 
@@ -67,21 +66,17 @@ def build_prediction_shards(settings: ClusterSettings):
             image,
             pure=False,
         )
-        on_cpu(
-            record_batch_prediction(
-                model=model,
-                predictions=merged.outputs["predictions"],
-                inputs=inputs,
-                predictions_prefix=predictions_prefix,
-                params=prediction_params,
-                shards=shards,
-                registry_url=registry_url,
-                run_id=RUN_ID,
-                run_name=RUN_NAME,
-            ),
+        record_step(
+            record_batch_prediction,
             settings,
             image,
-            pure=False,
+            model=model,
+            predictions=merged.outputs["predictions"],
+            inputs=inputs,
+            predictions_prefix=predictions_prefix,
+            params=prediction_params,
+            shards=shards,
+            registry_url=registry_url,
         )
 
     return predict_shards
@@ -108,21 +103,14 @@ def build_batch_prediction_pipeline(settings: ClusterSettings, predict_shards):
         image: str = settings.cpu_image,
         gpu_image: str = settings.gpu_image,
     ):
-        run_end = on_cpu(
-            record_run_end(
-                pipeline=BATCH_PREDICTION_PIPELINE,
-                prediction_type="",
-                model_type="",
-                model_uri=model_uri,
-                inputs=inputs,
-                predictions_prefix=predictions_prefix,
-                registry_url=registry_url,
-                run_id=RUN_ID,
-                run_name=RUN_NAME,
-            ),
+        run_end = failure_recorder(
             settings,
             image,
-            pure=False,
+            pipeline=BATCH_PREDICTION_PIPELINE,
+            registry_url=registry_url,
+            inputs=inputs,
+            predictions_prefix=predictions_prefix,
+            model_uri=model_uri,
         )
         with dsl.ExitHandler(run_end, name="record-failures"):
             model = never_cached(dsl.importer(artifact_uri=model_uri, artifact_class=Model, reimport=True))

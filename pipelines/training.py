@@ -11,20 +11,17 @@ from automl_video_components import (
     export_model,
     import_dataset,
     promote_model,
-    record_run_end,
     record_training_run,
     split_dataset,
     train_model,
 )
 from automl_video_pipelines import TRAINING_PIPELINE
 from automl_video_pipelines.arguments import TrainingArguments
+from automl_video_pipelines.recording import failure_recorder, record_step
 from automl_video_pipelines.resources import never_cached, on_cpu, on_gpu
 from automl_video_pipelines.settings import ClusterSettings
 
 _DEFAULTS = TrainingArguments(sources=[])
-# KFP fills these in at run time (kfp.local too): every record of a run carries its ID.
-RUN_ID = dsl.PIPELINE_JOB_ID_PLACEHOLDER
-RUN_NAME = dsl.PIPELINE_JOB_NAME_PLACEHOLDER
 
 
 def build_training_pipeline(settings: ClusterSettings, predict_shards):
@@ -64,21 +61,15 @@ def build_training_pipeline(settings: ClusterSettings, predict_shards):
         image: str = settings.cpu_image,
         gpu_image: str = settings.gpu_image,
     ):
-        run_end = on_cpu(
-            record_run_end(
-                pipeline=TRAINING_PIPELINE,
-                prediction_type=prediction_type,
-                model_type=model_type,
-                model_uri="",
-                inputs=prediction_inputs,
-                predictions_prefix=predictions_prefix,
-                registry_url=registry_url,
-                run_id=RUN_ID,
-                run_name=RUN_NAME,
-            ),
+        run_end = failure_recorder(
             settings,
             image,
-            pure=False,
+            pipeline=TRAINING_PIPELINE,
+            registry_url=registry_url,
+            inputs=prediction_inputs,
+            predictions_prefix=predictions_prefix,
+            prediction_type=prediction_type,
+            model_type=model_type,
         )
         with dsl.ExitHandler(run_end, name="record-failures"):
             imported = on_cpu(
@@ -136,23 +127,19 @@ def build_training_pipeline(settings: ClusterSettings, predict_shards):
                 image,
                 pure=False,
             )
-            recorded = on_cpu(
-                record_training_run(
-                    dataset=dataset,
-                    model=model,
-                    evaluation=evaluated.outputs["evaluation"],
-                    promotion=gate.outputs["promotion"],
-                    sources=sources,
-                    dataset_display_name=dataset_display_name,
-                    model_display_name=model_display_name,
-                    model_labels=model_labels,
-                    registry_url=registry_url,
-                    run_id=RUN_ID,
-                    run_name=RUN_NAME,
-                ),
+            recorded = record_step(
+                record_training_run,
                 settings,
                 image,
-                pure=False,
+                dataset=dataset,
+                model=model,
+                evaluation=evaluated.outputs["evaluation"],
+                promotion=gate.outputs["promotion"],
+                sources=sources,
+                dataset_display_name=dataset_display_name,
+                model_display_name=model_display_name,
+                model_labels=model_labels,
+                registry_url=registry_url,
             )
             with dsl.If(predictions_prefix != "", name="predict"):
                 never_cached(

@@ -124,12 +124,13 @@ def _with_registry(handler: Callable[[argparse.Namespace, Registry, str, str], A
 # -- handlers: each returns (JSON result, human formatter) ----------------------------------------------
 
 
+def _listed(list_call: Callable[..., Any], args: argparse.Namespace, *parent: str) -> list[Any]:
+    """Every page of ``list_call(*parent)`` with the command's ``--filter`` and ``--order-by``."""
+    return every_item(lambda token: list_call(*parent, filter=args.filter, order_by=args.order_by, page_token=token))
+
+
 def _list_datasets(args, registry: Registry, project: str, location: str):
-    found = every_item(
-        lambda token: registry.list_datasets(
-            project, location, filter=args.filter, order_by=args.order_by, page_token=token
-        )
-    )
+    found = _listed(registry.list_datasets, args, project, location)
     return [d.to_dict() for d in found], _dataset_lines
 
 
@@ -154,11 +155,7 @@ def _model_with_evaluations(registry: Registry, model) -> dict[str, Any]:
 
 
 def _list_models(args, registry: Registry, project: str, location: str):
-    found = every_item(
-        lambda token: registry.list_models(
-            project, location, filter=args.filter, order_by=args.order_by, page_token=token
-        )
-    )
+    found = _listed(registry.list_models, args, project, location)
     return [_model_with_evaluations(registry, m) for m in found], _model_lines
 
 
@@ -191,11 +188,7 @@ def _model_lines(docs: list[dict]) -> str:
 
 def _list_evaluations(args, registry: Registry, project: str, location: str):
     model = names.expand(args.model, names.MODELS, project, location)
-    found = every_item(
-        lambda token: registry.list_model_evaluations(
-            model, filter=args.filter, order_by=args.order_by, page_token=token
-        )
-    )
+    found = _listed(registry.list_model_evaluations, args, model)
     return [e.to_dict() for e in found], _evaluation_lines
 
 
@@ -224,11 +217,7 @@ def _list_jobs(args, registry: Registry, project: str, location: str):
     found, refusals = [], []
     for kind in kinds:
         try:
-            found += every_item(
-                lambda token, kind=kind: listings[kind](
-                    project, location, filter=args.filter, order_by=args.order_by, page_token=token
-                )
-            )
+            found += _listed(listings[kind], args, project, location)
         except ValueError as refused:
             refusals.append(refused)
     if len(refusals) == len(kinds):
