@@ -3,7 +3,8 @@
 # training DAG with every task in its image (kfp.local's DockerRunner on podman's Docker API).
 #
 #   images/test-images.sh          the CPU image (train/predict tasks run on it too)
-#   images/test-images.sh --gpu    the GPU image as well (7 GB; it falls back to the CPU here)
+#   images/test-images.sh --gpu    the GPU image as well (7 GB), running the train and predict tasks
+#                                  (TensorFlow's CUDA build falls back to the CPU here)
 #
 # On a machine with no reachable image registry the base image is made from Debian's archive
 # (mmdebstrap: Debian 12 with its python3, tagged localhost/automl-video-base:bookworm) unless the
@@ -123,8 +124,10 @@ pids+=($!)
 for _ in $(seq 1 100); do [[ -S "$work/podman.sock" ]] && break; sleep 0.1; done
 [[ -S "$work/podman.sock" ]] || fail "podman system service did not open its socket"
 registry_url="sqlite:///$work/registry/registry.sqlite"
+gpu_task_image=$cpu_image  # train and predict tasks: the GPU image when it was built (it runs on the CPU here)
+$with_gpu && gpu_task_image=$gpu_image
 .venv/bin/automl-video pipeline run --local --containers --docker-host "unix://$work/podman.sock" \
-  --image "$cpu_image" --gpu-image "$cpu_image" --pipeline-root "$work/root" --log-file "$work/dag.log" \
+  --image "$cpu_image" --gpu-image "$gpu_task_image" --pipeline-root "$work/root" --log-file "$work/dag.log" \
   --source "$data/import.csv" --model-type MOBILE_VERSATILE_1 --model-display-name images-test --budget-minutes 0.2 \
   --serving-root "$work/serving" --predict-input "$data/predict.csv" --predictions-prefix "$work/predictions" \
   --registry-url "$registry_url" --json >"$work/dag.json" 2>"$work/dag.err" \
