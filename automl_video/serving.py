@@ -39,7 +39,9 @@ class ServingPointer:
     """``<serving_root>/serving.json``: which model serves, from where, how good, since when.
 
     ``model_uri`` is ``<serving_root>/current``; ``version_uri`` the kept copy under ``versions/``;
-    ``source_model_uri`` the model folder it was promoted from (the training run's artifact).
+    ``source_model_uri`` the model folder it was promoted from (the training run's artifact);
+    ``evaluations_uri`` the ``evaluations.json`` its AU-PRC came from (a cached evaluation of an earlier
+    run included, which is how the SDK finds the evaluations of a run whose tasks were cache hits).
     """
 
     model_uri: str
@@ -49,10 +51,15 @@ class ServingPointer:
     au_prc: float
     promoted_at: str
     previous: PreviousServing | None
+    evaluations_uri: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        """The document as the gate has always written it (same keys, same order)."""
-        return dataclasses.asdict(self)
+        """The document as the gate has always written it (same keys, same order), ``evaluations_uri``
+        last when there is one (a pointer written before it existed reads and writes back unchanged)."""
+        doc = dataclasses.asdict(self)
+        if not self.evaluations_uri:
+            del doc["evaluations_uri"]
+        return doc
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> "ServingPointer":
@@ -72,6 +79,7 @@ class ServingPointer:
             )
             if previous
             else None,
+            evaluations_uri=str(doc.get("evaluations_uri", "")),
         )
 
 
@@ -114,23 +122,33 @@ def write_serving_pointer(serving_root: str, pointer: ServingPointer) -> str:
 
 
 def promote_if_better(
-    model_uri: str, au_prc: float, serving_root: str, model_display_name: str = "", source_uri: str = ""
+    model_uri: str,
+    au_prc: float,
+    serving_root: str,
+    model_display_name: str = "",
+    source_uri: str = "",
+    evaluations_uri: str = "",
 ) -> PromotionResult:
     """Make ``model_uri`` the serving model when its overall AU-PRC is at least the current one's.
 
     A promoted model is copied to ``<serving_root>/versions/<id>`` and to ``<serving_root>/current``;
-    the pointer is rewritten last.
+    the pointer is rewritten last. Without a serving root the gate is off: nothing is promoted and the
+    result's ``pointer_uri`` is empty (the training pipeline runs its gate task either way, so the
+    step recording the run can follow it).
 
     Args:
         model_uri: the newly trained model folder.
         au_prc: its overall AU-PRC on the TEST split.
-        serving_root: folder (any URL) of the serving model.
+        serving_root: folder (any URL) of the serving model; "" for no gate.
         model_display_name: recorded in the pointer.
         source_uri: where the model is kept for the record (its artifact URI), default ``model_uri``.
+        evaluations_uri: the ``evaluations.json`` of ``au_prc``, recorded in the pointer.
 
     Returns:
         Whether it was promoted and which model serves now.
     """
+    if not serving_root:
+        return PromotionResult(False, au_prc, None, "", "", "", "no serving root given: the gate is off")
     pointer_uri = storage.join(serving_root, SERVING_POINTER)
     current_uri = storage.join(serving_root, SERVING_CURRENT)
     current = read_serving_pointer(serving_root)
@@ -152,6 +170,7 @@ def promote_if_better(
         au_prc=au_prc,
         promoted_at=rfc3339_now(),
         previous=PreviousServing(current.version_uri, current.au_prc, current.promoted_at) if current else None,
+        evaluations_uri=evaluations_uri,
     )
     write_serving_pointer(serving_root, pointer)
     reason = (

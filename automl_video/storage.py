@@ -1,8 +1,12 @@
 """Every input and output of automl-video is a URL read and written through fsspec.
 
-Local paths, ``file://``, ``gs://``, ``s3://`` and ``memory://`` all work. Writes are atomic: a local file
-is written under a temporary name in the same folder and renamed; an object store publishes an object
-only when its single upload completes, so the final name is never seen half-written.
+Local paths, ``file://``, ``gs://`` and ``memory://`` work out of the box; ``s3://`` (AWS S3 and
+S3-compatible stores such as MinIO, endpoint from ``AWS_ENDPOINT_URL_S3``) with the ``s3`` extra
+(``pip install 'automl-video[s3]'``, s3fs). A URL whose filesystem driver is missing is one error
+naming what to install. Writes are atomic: a local file is written under a temporary name in the same
+folder and renamed; an object store publishes an object only when its single upload completes, so the
+final name is never seen half-written. Folders travel with fsspec's recursive ``get`` / ``put``
+(concurrent transfers on object stores).
 
 TensorFlow's own ``tf.io.gfile`` cannot reach a GCS emulator, so code that needs a local file (Keras,
 the TFLite converter, PyAV seeking) uses :func:`local_copy` / :func:`upload_dir` around it.
@@ -19,6 +23,8 @@ from typing import Any
 
 import fsspec
 
+from automl_video.errors import AutoMLVideoError
+
 # gcsfs probes for hierarchical-namespace buckets on every call unless told not to; against an emulator
 # (and most buckets) that probe stalls for a minute. Must be set before gcsfs is imported.
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
@@ -26,11 +32,31 @@ os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 _LOCAL_PROTOCOLS = {"file", "local"}
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+# What a plain open() would give a new file: published files are never left 0600 by mkstemp.
+PUBLISHED_FILE_MODE = 0o666 & ~_UMASK
+# Filesystem drivers that are extras of this package, by URL scheme.
+_EXTRAS = {"s3": "s3", "s3a": "s3"}
+
+
+class MissingDriverError(AutoMLVideoError, ImportError):
+    """A URL needs a filesystem driver that is not installed; the message says which to install."""
 
 
 def filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
-    """Return the fsspec filesystem for ``url`` and the path inside it."""
-    fs, path = fsspec.core.url_to_fs(url)
+    """Return the fsspec filesystem for ``url`` and the path inside it.
+
+    Raises:
+        MissingDriverError: the URL's scheme needs a package that is not installed.
+    """
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+    except ImportError as e:
+        scheme = url.split("://", 1)[0].lower()
+        extra = _EXTRAS.get(scheme)
+        fix = f"pip install 'automl-video[{extra}]'" if extra else f"install the fsspec driver of {scheme}:// ({e})"
+        raise MissingDriverError(
+            f"{url}: {scheme}:// URLs need a filesystem driver that is not installed: {fix}"
+        ) from None
     return fs, path
 
 
@@ -117,7 +143,7 @@ def write_bytes(url: str, data: bytes) -> None:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
         try:
             # mkstemp creates 0600 files; published outputs get the permissions a plain open() would.
-            os.chmod(tmp, 0o666 & ~_UMASK)
+            os.chmod(tmp, PUBLISHED_FILE_MODE)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
@@ -184,20 +210,24 @@ def local_dir(url: str) -> Iterator[str]:
 
 
 def download_dir(url: str, local: str) -> None:
+    """Copy the folder at ``url`` into the local folder ``local`` (fsspec's recursive ``get``)."""
     fs, path = filesystem(url)
     os.makedirs(local, exist_ok=True)
-    prefix = path.rstrip("/") + "/"
-    for remote in fs.find(path):
-        target = os.path.join(local, remote[len(prefix) :])
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        fs.get_file(remote, target)
+    if fs.find(path):  # get() of a missing or empty folder is an error on some stores, nothing on others
+        fs.get(path.rstrip("/") + "/", local.rstrip(os.sep) + os.sep, recursive=True)
 
 
 def upload_dir(local: str, url: str) -> None:
-    """Copy a local folder to ``url`` file by file, each file written atomically.
+    """Copy a local folder to ``url``: local targets file by file, each written atomically; object
+    stores with fsspec's recursive ``put`` (each object appears whole when its upload completes).
 
     Callers that publish a folder as one unit write a marker file last (see :func:`publish_dir`).
     """
+    if not is_local(url):
+        fs, path = filesystem(url)
+        if any(files for _, _, files in os.walk(local)):
+            fs.put(local.rstrip(os.sep) + os.sep, path.rstrip("/") + "/", recursive=True)
+        return
     for root, _, files in os.walk(local):
         for name in sorted(files):
             source = os.path.join(root, name)

@@ -97,6 +97,9 @@ def _local_target(url: str) -> Iterator[str]:
         os.close(fd)
         try:
             yield tmp
+            # mkstemp makes the file 0600: published, it gets the umask's permissions, as storage.write_bytes
+            # gives (a container's user must read videos made on its host).
+            os.chmod(tmp, storage.PUBLISHED_FILE_MODE)
             os.replace(tmp, final)
         finally:
             with contextlib.suppress(FileNotFoundError):

@@ -14,6 +14,7 @@ from automl_video_components.export_model import export_model
 from automl_video_components.import_dataset import import_dataset
 from automl_video_components.merge_predictions import merge_predictions
 from automl_video_components.promote_model import promote_model
+from automl_video_components.record_run import record_batch_prediction, record_run_end, record_training_run
 from automl_video_components.split_dataset import split_dataset
 from automl_video_components.train_model import train_model
 
@@ -25,6 +26,9 @@ __all__ = [
     "merge_predictions",
     "plan_prediction_shards",
     "promote_model",
+    "record_batch_prediction",
+    "record_run_end",
+    "record_training_run",
     "split_dataset",
     "train_model",
 ]

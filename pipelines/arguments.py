@@ -15,7 +15,9 @@ class TrainingArguments:
     """Parameters of the training pipeline; mirror ``AutoMLVideoTrainingJob`` and its ``run``.
 
     Fractions left None give AutoML's default split (80% TRAIN, 20% TEST). Batch prediction runs
-    after training when ``predictions_prefix`` is set; the gate runs when ``serving_root`` is set.
+    after training when ``predictions_prefix`` is set; the gate promotes when ``serving_root`` is set.
+    The run is recorded in ``registry_url`` (default: the cluster's, else the local one; ``off``: not
+    recorded, :mod:`automl_video.records`).
     """
 
     sources: list[str]
@@ -36,10 +38,12 @@ class TrainingArguments:
     predictions_prefix: str = ""
     prediction_params: dict[str, Any] = field(default_factory=dict)
     prediction_shards: int = 2
+    registry_url: str = ""
 
     def parameters(self) -> dict[str, Any]:
         """The pipeline parameters, validated here so a bad value fails before anything runs."""
         from automl_video.data.splits import validate_fractions
+        from automl_video.registry.labels import validate_labels
 
         if not self.sources:
             raise ValueError("no import source given: pass at least one CSV URI, glob or prefix/")
@@ -52,6 +56,7 @@ class TrainingArguments:
         if self.predictions_prefix and not self.prediction_inputs:
             raise ValueError("batch prediction asked (predictions prefix given) but no prediction input")
         shard_indices(self.prediction_shards)
+        validate_labels(self.model_labels)
         doc = dataclasses.asdict(self)
         doc["training_fraction_split"], doc["test_fraction_split"] = fraction_parameters(
             self.training_fraction_split, self.test_fraction_split
@@ -68,6 +73,7 @@ class BatchPredictionArguments:
     predictions_prefix: str
     prediction_params: dict[str, Any] = field(default_factory=dict)
     shards: int = 2
+    registry_url: str = ""
 
     def parameters(self) -> dict[str, Any]:
         if not self.inputs:

@@ -19,6 +19,7 @@ from kfp import local as kfp_local
 from automl_video import storage
 from automl_video_pipelines import PipelineRunError, check_pipeline_name
 from automl_video_pipelines.compiling import build_pipelines
+from automl_video_pipelines.containers import ContainerRunner
 from automl_video_pipelines.settings import ClusterSettings
 
 
@@ -74,18 +75,23 @@ def run_local(
     pipeline_root: str,
     settings: ClusterSettings | None = None,
     log_file: str | None = None,
+    containers: ContainerRunner | None = None,
 ) -> LocalRunResult:
-    """Run a pipeline on this machine through ``kfp.local``, each task a subprocess of this Python.
+    """Run a pipeline on this machine through ``kfp.local``: each task a subprocess of this Python, or,
+    with ``containers``, a container of its image (:mod:`automl_video_pipelines.containers`).
 
     Task output goes to ``log_file``, or to stderr (stdout stays for the CLI's result); which task
-    runs and how it ended is logged on stderr either way.
+    runs and how it ended is logged on stderr either way. The record steps write the registry of
+    ``parameters["registry_url"]``, else the default one (``kfp.local`` does not cache, so the
+    caching settings change nothing here).
 
     Args:
         pipeline: ``training`` or ``batch-prediction``.
         parameters: the pipeline parameters (``TrainingArguments.parameters()`` ...).
         pipeline_root: local folder receiving every task's artifacts (one sub-folder per run).
-        settings: cluster settings; only their retries would matter locally, and they are turned off.
+        settings: cluster settings: retries are turned off; the images matter only with ``containers``.
         log_file: local file receiving the tasks' own output.
+        containers: run every task in its image on this Docker-compatible engine.
 
     Returns:
         The run's tasks, output locations and timing.
@@ -100,11 +106,20 @@ def run_local(
     # kfp.local honours retries (with their minutes of backoff), but here no node gets preempted: a
     # failure would only fail again.
     settings = dataclasses.replace(settings or ClusterSettings.from_env(), retries=0)
+    if containers is None:
+        runner = kfp_local.SubprocessRunner(use_venv=False)
+    else:
+        settings = dataclasses.replace(settings, image_parameters=False)
+        parameters, registry_folder = _with_registry_url(parameters)
+        folders = containers.folders(parameters, root) + ([registry_folder] if registry_folder else [])
+        runner = containers.kfp_runner(folders)
     pipeline_func = build_pipelines(settings)[pipeline]
-    kfp_local.init(runner=kfp_local.SubprocessRunner(use_venv=False), pipeline_root=root, raise_on_error=True)
+    kfp_local.init(runner=runner, pipeline_root=root, raise_on_error=True)
     started = time.time()
     failure = None
     with contextlib.ExitStack() as stack:
+        if containers is not None:
+            stack.enter_context(containers.relayed())
         stack.enter_context(_kfp_local_side_effects_undone())
         task_output = stack.enter_context(_TaskOutput(log_file))
         stack.enter_context(contextlib.redirect_stdout(task_output))
@@ -131,6 +146,23 @@ def run_local(
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _with_registry_url(parameters: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The parameters with the registry the containers must write (the one this process would), and the
+    folder of a SQLite registry to mount ("" for none)."""
+    from automl_video.records import RecordTarget
+
+    target = RecordTarget.resolve(parameters.get("registry_url", ""))
+    if target is None:
+        return parameters, ""
+    import sqlalchemy as sa
+
+    url = sa.make_url(target.url)
+    folder = os.path.dirname(os.path.abspath(url.database)) if url.get_backend_name() == "sqlite" else ""
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    return {**parameters, "registry_url": target.url}, folder
 
 
 @contextlib.contextmanager

@@ -6,13 +6,31 @@ from typing import Any
 
 from automl_video.images import CPU_IMAGE, GPU_IMAGE
 
-# Kubernetes objects of k8s/ that every task reads, both optional: on GKE with workload identity the
-# config map sets nothing and no secret exists; elsewhere the config map points
-# GOOGLE_APPLICATION_CREDENTIALS at the key file of the mounted secret.
+# Kubernetes objects of k8s/ that every task reads, all optional: on GKE with workload identity the
+# config map sets nothing and no storage secret exists; elsewhere the config map points
+# GOOGLE_APPLICATION_CREDENTIALS at the key file of the mounted secret. The registry the record steps
+# write comes from the registry secret (its URL may hold a password); project and location of the
+# records from the config map.
 CONFIG_MAP = "automl-video-config"
-CONFIG_MAP_ENV = ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT")
+CONFIG_MAP_ENV = (
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "GOOGLE_CLOUD_PROJECT",
+    "AUTOML_VIDEO_PROJECT",
+    "AUTOML_VIDEO_LOCATION",
+)
 STORAGE_SECRET = "automl-video-storage"
 STORAGE_SECRET_MOUNT = "/var/secrets/automl-video-storage"
+REGISTRY_SECRET = "automl-video-registry"
+REGISTRY_SECRET_ENV = ("AUTOML_VIDEO_REGISTRY_URL",)
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(text)
 
 
 @dataclass
@@ -23,6 +41,13 @@ class ClusterSettings:
     ``gpu_node_label`` (``key=value``; empty: any node) and tolerate the ``gpu_taint`` key; every
     other task stays on CPU nodes. Tasks are retried ``retries`` times (a preempted spot node fails
     the pod; the retry lands on another one).
+
+    ``enable_caching`` lets KFP reuse the outputs of a task run before with the same inputs, for the
+    tasks whose result depends on nothing else (split, train, evaluate, export, the shard plan);
+    tasks that read or write state outside their inputs (import from a source prefix, the serving
+    gate, batch prediction, the record steps, the model importer) never cache. ``image_parameters``
+    False compiles the images as constants instead of run parameters: kfp.local's DockerRunner runs
+    the image a task names without resolving pipeline parameters.
     """
 
     cpu_image: str = CPU_IMAGE
@@ -37,6 +62,8 @@ class ClusterSettings:
     gpu_memory_request: str = "16Gi"
     retries: int = 3
     retry_backoff: str = "60s"
+    enable_caching: bool = True
+    image_parameters: bool = True
 
     # Environment variable of each field (``from_env``, the CLI help, keys of k8s/ automl-video-config).
     ENV = {
@@ -47,6 +74,7 @@ class ClusterSettings:
         "gpu_node_label": "AUTOML_VIDEO_GPU_NODE_LABEL",
         "gpu_taint": "AUTOML_VIDEO_GPU_TAINT",
         "retries": "AUTOML_VIDEO_RETRIES",
+        "enable_caching": "AUTOML_VIDEO_ENABLE_CACHING",
     }
 
     def __post_init__(self) -> None:
@@ -74,8 +102,9 @@ class ClusterSettings:
         for name, variable in cls.ENV.items():
             if variable in os.environ:
                 kind = type(getattr(cls, name))
+                parse = _parse_bool if kind is bool else kind
                 try:
-                    values[name] = kind(os.environ[variable])
+                    values[name] = parse(os.environ[variable])
                 except ValueError:
                     raise ValueError(f"{variable}={os.environ[variable]!r} is not a valid {kind.__name__}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -120,3 +120,14 @@ def test_a_hand_edited_pointer_needs_only_its_au_prc(tmp_path):
     assert pointer.au_prc == 0.6 and pointer.version_uri == "" and pointer.previous is None
     kept = promote_if_better(make_model(tmp_path / "m", "worse"), 0.5, str(tmp_path))
     assert not kept.promoted and kept.version_uri == ""
+
+
+def test_the_pointer_names_the_evaluation_the_gate_used_and_no_root_turns_the_gate_off(tmp_path):
+    model = make_model(tmp_path / "m", "x")
+    off = promote_if_better(model, 0.9, "")
+    assert not off.promoted and off.pointer_uri == "" and off.reason == "no serving root given: the gate is off"
+    evaluations = "gs://bucket/root/run-1/evaluate-model/evaluation/evaluations.json"
+    promote_if_better(model, 0.9, str(tmp_path / "serving"), evaluations_uri=evaluations)
+    pointer = read_serving_pointer(str(tmp_path / "serving"))
+    assert pointer.evaluations_uri == evaluations
+    assert list(storage.read_json(str(tmp_path / "serving" / SERVING_POINTER)))[-1] == "evaluations_uri"

@@ -11,7 +11,7 @@ import pytest
 
 from automl_video import storage
 
-BACKENDS = ("path", "file", "memory", "gs")
+BACKENDS = ("path", "file", "memory", "gs", "s3")
 
 
 @pytest.fixture(params=BACKENDS)
@@ -23,7 +23,8 @@ def root(request, tmp_path):
         return f"file://{tmp_path}/root"
     if request.param == "memory":
         return f"memory://storage-tests/{uuid.uuid4().hex}"
-    return storage.join(request.getfixturevalue("gcs_bucket"), "root")
+    bucket = request.getfixturevalue("gcs_bucket" if request.param == "gs" else "s3_bucket")
+    return storage.join(bucket, "root")
 
 
 def test_read_write_list_remove_round_trip(root):
@@ -83,10 +84,41 @@ def test_local_copy_of_a_local_file_is_the_file_itself(tmp_path):
     assert storage.is_local(str(target)) and storage.local_path(f"file://{target}") == str(target)
 
 
-def test_gs_is_not_local(gcs_bucket):
-    assert not storage.is_local(gcs_bucket)
+def test_object_stores_are_not_local(object_store):
+    assert not storage.is_local(object_store)
     with pytest.raises(ValueError, match="not a local path"):
-        storage.local_path(storage.join(gcs_bucket, "x"))
+        storage.local_path(storage.join(object_store, "x"))
+
+
+def test_a_missing_filesystem_driver_is_one_line_naming_the_extra(tmp_path):
+    """Without s3fs, an s3:// URL says what to install, as a user error (one line from the CLI)."""
+    blocked = "import sys; sys.modules['s3fs'] = None; "  # as if the s3 extra were not installed
+    library = subprocess.run(
+        [sys.executable, "-c", blocked + "from automl_video import storage; storage.exists('s3://bucket/x')"],
+        capture_output=True,
+        text=True,
+    )
+    assert library.returncode == 1
+    assert (
+        "MissingDriverError: s3://bucket/x: s3:// URLs need a filesystem driver that is not installed: "
+        in library.stderr
+    )
+    assert "pip install 'automl-video[s3]'" in library.stderr
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            blocked + "from automl_video.cli import main; sys.exit(main(['dataset', 'describe', "
+            "'--dataset', 's3://bucket/data']))",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert cli.returncode == 2
+    assert cli.stderr.strip().splitlines() == [
+        "automl-video: error: s3://bucket/data/dataset.json: s3:// URLs need a filesystem driver that is not "
+        "installed: pip install 'automl-video[s3]'"
+    ]
 
 
 def test_join_never_doubles_slashes():

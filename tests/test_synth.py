@@ -94,3 +94,18 @@ def test_long_video_is_cheap_and_as_long_as_asked(tmp_path):
 def test_make_video_needs_a_length_for_a_frame_function(tmp_path):
     with pytest.raises(ValueError, match="num_frames"):
         synth.make_video(str(tmp_path / "x.mp4"), lambda i: np.zeros((8, 8, 3), np.uint8))
+
+
+def test_videos_are_published_with_the_umask_permissions(tmp_path):
+    """Not mkstemp's 0600: a container's user (uid 1000) must read videos made on its host, as it reads
+    every file storage.write_bytes publishes."""
+    import os
+    import stat
+
+    from automl_video import storage
+
+    uri = synth.make_motion_video(str(tmp_path / "m.mp4"), "left_to_right", seconds=0.5, width=32, height=32)
+    storage.write_text(str(tmp_path / "other.txt"), "x")
+    mode = stat.S_IMODE(os.stat(uri).st_mode)
+    assert mode == stat.S_IMODE(os.stat(tmp_path / "other.txt").st_mode) == storage.PUBLISHED_FILE_MODE
+    assert mode != 0o600 and not [n for n in os.listdir(tmp_path) if n.startswith(".tmp-")]

@@ -16,7 +16,7 @@ from automl_video.progress import setup_logging
 
 # Each module defines ``register(subparsers)`` adding its commands; a command's handler is stored as
 # ``func`` and returns a JSON-serialisable result (or None) that :func:`emit` prints.
-COMMAND_MODULES = ("synth", "dataset", "train", "evaluate", "export", "predict", "pipeline", "demo")
+COMMAND_MODULES = ("synth", "dataset", "train", "evaluate", "export", "predict", "pipeline", "demo", "registry")
 
 USER_ERRORS = (AutoMLVideoError, ValueError, FileNotFoundError, PermissionError)
 
@@ -36,7 +36,10 @@ def emit(result: Any, as_json: bool, human: Callable[[Any], str] | None = None) 
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from automl_video import __version__
+
     parser = argparse.ArgumentParser(prog="automl-video", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"automl-video {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:

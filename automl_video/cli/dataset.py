@@ -3,6 +3,7 @@
 import dataclasses
 
 from automl_video.cli import add_json_flag, emit
+from automl_video.cli.registry import add_registry_flags, recorder
 from automl_video.data import describe, importer, splits
 from automl_video.tasks import DEFAULT_PREDICTION_TYPE, TASK_MODULES, get_task
 
@@ -39,6 +40,7 @@ def register(subparsers) -> None:
         default=DEFAULT_PREDICTION_TYPE,
         help="prediction type of a new dataset (an existing one keeps its own and refuses another)",
     )
+    add_registry_flags(parser)
     add_json_flag(parser)
     parser.set_defaults(func=_import)
 
@@ -60,10 +62,15 @@ def register(subparsers) -> None:
 
 
 def _import(args) -> None:
-    result = importer.import_data(
-        args.source, args.dataset, args.exhaustive, args.max_error_fraction, args.display_name, args.prediction_type
-    )
-    emit(dataclasses.asdict(result), args.json, human=_import_summary)
+    """Import, then record the dataset (a refused import imports nothing and records nothing)."""
+    with recorder(args) as recording:
+        result = importer.import_data(
+            args.source, args.dataset, args.exhaustive, args.max_error_fraction, args.display_name, args.prediction_type
+        )
+        doc = dataclasses.asdict(result)
+        if recording is not None:
+            doc["registered"] = {"dataset": recording.dataset(args.dataset, args.source, args.display_name).name}
+    emit(doc, args.json, human=_import_summary)
 
 
 def _import_summary(result: dict) -> str:
@@ -75,6 +82,7 @@ def _import_summary(result: dict) -> str:
     ]
     lines += [f"  {f['uri']} row {f['row']}: {f['message']}" for f in result["partial_failures"]]
     lines += [f"  note: {note}" for note in result["notes"]]
+    lines += [f"registered as {name}" for name in result.get("registered", {}).values()]
     return "\n".join(lines)
 
 

@@ -4,6 +4,7 @@ import argparse
 from typing import Any
 
 from automl_video.cli import add_json_flag, emit
+from automl_video.cli.registry import add_registry_flags, recorder
 
 
 def register(subparsers) -> None:
@@ -19,6 +20,7 @@ def register(subparsers) -> None:
     parser.add_argument("--dataset", required=True, help="dataset URI whose TEST split is evaluated")
     parser.add_argument("--output", required=True, help="folder URI receiving the evaluation files")
     parser.add_argument("--model-name", default="", help="model resource name used in each evaluation's name")
+    add_registry_flags(parser)
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
@@ -26,8 +28,14 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> None:
     from automl_video.evaluation import evaluate  # TensorFlow loads only when the command runs
 
-    result = evaluate(args.model, args.dataset, args.output, model_name=args.model_name)
-    emit(result.to_json(), args.json, human=format_result)
+    with recorder(args) as recording:
+        doc = evaluate(args.model, args.dataset, args.output, model_name=args.model_name).to_json()
+        if recording is not None:
+            # The model version (registered now if it was not) gets these evaluations, once.
+            dataset = recording.dataset(args.dataset)
+            model = recording.model(args.model, dataset_id=dataset.resource_id, evaluations_uri=doc["evaluations_uri"])
+            doc["registered"] = {"model": model.versioned_name}
+    emit(doc, args.json, human=format_result)
 
 
 def format_result(doc: dict[str, Any]) -> str:
@@ -35,4 +43,6 @@ def format_result(doc: dict[str, Any]) -> str:
     from automl_video.tasks import get_task
 
     summary = get_task(doc["prediction_type"]).evaluator().format_summary(doc)
-    return "\n".join([summary, "", f"evaluations: {doc['evaluations_uri']}", f"report:      {doc['report_uri']}"])
+    lines = [summary, "", f"evaluations: {doc['evaluations_uri']}", f"report:      {doc['report_uri']}"]
+    lines += [f"registered on {name}" for name in doc.get("registered", {}).values()]
+    return "\n".join(lines)

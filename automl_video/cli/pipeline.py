@@ -1,8 +1,10 @@
 """``automl-video pipeline``: compile the Kubeflow pipelines, run them locally, submit or schedule them.
 
 ``run --local`` executes the DAG on this machine through ``kfp.local`` (each task a subprocess of
-this Python); ``submit`` and ``schedule`` send it to a KFP API server. kfp loads only when a command
-runs: the handlers import :mod:`automl_video_pipelines` modules that use it.
+this Python, or with ``--containers`` a container of its image); ``submit`` and ``schedule`` send it
+to a KFP API server. Every run records itself in the registry (``--registry-url``; the cluster's or
+the local one by default). kfp loads only when a command runs: the handlers import
+:mod:`automl_video_pipelines` modules that use it.
 """
 
 import argparse
@@ -45,7 +47,25 @@ def register(subparsers) -> None:
         "--pipeline-root", default="./pipeline-root", help="local folder receiving every task's artifacts"
     )
     run_parser.add_argument("--log-file", default=None, help="write the tasks' own output here instead of stderr")
+    containers = run_parser.add_argument_group("every task in its image (kfp.local DockerRunner)")
+    containers.add_argument(
+        "--containers", action="store_true", help="run each task in a container of its image (--image/--gpu-image)"
+    )
+    containers.add_argument(
+        "--docker-host",
+        default="",
+        metavar="URL",
+        help="Docker-compatible engine socket, e.g. unix:///run/podman/podman.sock [$DOCKER_HOST]",
+    )
+    containers.add_argument(
+        "--mount",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="host folder the tasks need besides those the parameters name (e.g. where the CSVs' videos are); repeatable",
+    )
     _add_run_flags(run_parser)
+    _add_cluster_flags(run_parser)
     add_json_flag(run_parser)
     run_parser.set_defaults(func=_run_local)
 
@@ -122,6 +142,13 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
         help="e.g. score_threshold=0.3, shot_classification=true; repeatable",
     )
     prediction.add_argument("--shards", type=int, default=defaults.prediction_shards, help="parallel prediction tasks")
+    parser.add_argument(
+        "--registry-url",
+        default="",
+        metavar="URL",
+        help="registry the run records itself in; 'off' for none [on a cluster its automl-video-registry "
+        "secret; locally $AUTOML_VIDEO_REGISTRY_URL, else ~/.automl-video/registry.sqlite]",
+    )
 
 
 def _add_cluster_flags(parser: argparse.ArgumentParser) -> None:
@@ -139,6 +166,13 @@ def _add_cluster_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--accelerator", default=None, help=f"resource name [{env['accelerator']}]")
     group.add_argument("--gpus", type=int, default=None, help=f"GPUs per train/predict task [{env['gpus']}]")
     group.add_argument("--retries", type=int, default=None, help=f"retries of a failed task [{env['retries']}]")
+    group.add_argument(
+        "--cache",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="let KFP reuse earlier outputs of split/train/evaluate/export when their inputs are the same; "
+        f"import, gate, prediction and record tasks always run (default on) [{env['enable_caching']}]",
+    )
 
 
 def _add_target_flags(parser: argparse.ArgumentParser) -> None:
@@ -181,6 +215,7 @@ def pipeline_parameters(args: argparse.Namespace) -> dict[str, Any]:
             predictions_prefix=args.predictions_prefix,
             prediction_params=prediction_params,
             shards=args.shards,
+            registry_url=args.registry_url,
         ).parameters()
     return TrainingArguments(
         sources=args.source,
@@ -201,6 +236,7 @@ def pipeline_parameters(args: argparse.Namespace) -> dict[str, Any]:
         predictions_prefix=args.predictions_prefix,
         prediction_params=prediction_params,
         prediction_shards=args.shards,
+        registry_url=args.registry_url,
     ).parameters()
 
 
@@ -213,6 +249,7 @@ def cluster_settings(args: argparse.Namespace) -> ClusterSettings:
         accelerator=args.accelerator,
         gpus=args.gpus,
         retries=args.retries,
+        enable_caching=args.cache,
     )
 
 
@@ -241,9 +278,18 @@ def _compile(args: argparse.Namespace) -> None:
 
 def _run_local(args: argparse.Namespace) -> None:
     parameters = pipeline_parameters(args)  # a bad value fails before kfp loads
+    from automl_video_pipelines.containers import ContainerRunner
     from automl_video_pipelines.local import run_local
 
-    result = run_local(args.pipeline, parameters, args.pipeline_root, log_file=args.log_file)
+    containers = ContainerRunner(args.docker_host, tuple(args.mount)) if args.containers else None
+    result = run_local(
+        args.pipeline,
+        parameters,
+        args.pipeline_root,
+        settings=cluster_settings(args),
+        log_file=args.log_file,
+        containers=containers,
+    )
     emit(run_summary(result), args.json, human=format_run_summary)
 
 
@@ -306,6 +352,13 @@ def run_summary(result: "LocalRunResult") -> dict[str, Any]:
     if result.has_task("merge-predictions"):
         summary["predictions"] = result.task("merge-predictions").metadata["predictions"]
         outputs["predictions"] = summary["predictions"]["output_dir"]
+    summary["registered"] = {
+        key: value
+        for task in ("record-training-run", "record-batch-prediction")
+        if result.has_task(task)
+        for key, value in result.task(task).metadata["record"].items()
+        if key in ("registry", "reason", "training_pipeline", "dataset", "model", "batch_prediction_job")
+    }
     return summary
 
 
@@ -316,8 +369,11 @@ def format_run_summary(summary: dict[str, Any]) -> str:
         lines += [format_result(summary["evaluation"]), ""]
     if "promotion" in summary:
         promotion = summary["promotion"]
-        verdict = "promoted to" if promotion["promoted"] else "not promoted; serving stays"
-        lines += [f"gate: {verdict} {promotion['serving_model_uri']} ({promotion['reason']})", ""]
+        if not promotion["pointer_uri"]:
+            lines += [f"gate: {promotion['reason']}", ""]
+        else:
+            verdict = "promoted to" if promotion["promoted"] else "not promoted; serving stays"
+            lines += [f"gate: {verdict} {promotion['serving_model_uri']} ({promotion['reason']})", ""]
     if "predictions" in summary:
         predictions = summary["predictions"]
         lines += [
@@ -325,6 +381,14 @@ def format_run_summary(summary: dict[str, Any]) -> str:
             f"{predictions['failed_rows']} failed",
             "",
         ]
+    registered = summary.get("registered", {})
+    if registered.get("registry"):
+        names = [
+            registered[k] for k in ("training_pipeline", "dataset", "model", "batch_prediction_job") if k in registered
+        ]
+        lines += [f"recorded in {registered['registry']}: {', '.join(names)}", ""]
+    elif registered.get("reason"):
+        lines += [f"not recorded: {registered['reason']}", ""]
     lines.append("outputs:")
     width = max((len(key) for key in summary["outputs"]), default=0)
     lines += [f"  {key:<{width}}  {uri}" for key, uri in summary["outputs"].items()]

@@ -2,7 +2,9 @@
 
 import argparse
 
+from automl_video import records
 from automl_video.cli import add_json_flag, emit
+from automl_video.cli.registry import add_registry_flags, recorded_job, recorder
 
 
 def register(subparsers) -> None:
@@ -63,6 +65,7 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--merge", action="store_true", help="write the final output from finished shard runs (same arguments)"
     )
+    add_registry_flags(parser)
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
@@ -85,12 +88,31 @@ def run(args) -> int:
             raise ValueError(f"--param {pair!r} must be KEY=VALUE")
         mapping[key.strip()] = value.strip()
     params = prediction_params(args.model, mapping)
-    if args.merge:
-        result = merge_shards(args.model, args.input, args.output_prefix, params)
-    else:
-        result = batch_predict(args.model, args.input, args.output_prefix, params, shard=parse_shard(args.shard))
-    emit(result.to_json(), args.json, human=_summary)
+    shard = parse_shard(args.shard)
+    # One job per complete output: a whole run, or the merge of shard runs (a shard alone is not one).
+    with recorder(args if args.merge or shard[1] == 1 else None) as recording:
+        with recorded_job(recording, lambda r: _start_job(r, args, mapping)) as job:
+            if args.merge:
+                result = merge_shards(args.model, args.input, args.output_prefix, params)
+            else:
+                result = batch_predict(args.model, args.input, args.output_prefix, params, shard=shard)
+            doc = result.to_json()
+            if job is not None:
+                recording.finish_batch_prediction(job.name, records.PredictionOutcome.of(result))
+                doc["registered"] = {"batch_prediction_job": job.name}
+    emit(doc, args.json, human=_summary)
     return 1 if result.failed_rows and not result.succeeded_rows else 0
+
+
+def _start_job(recording: records.Recorder, args, model_parameters: dict):
+    return recording.start_batch_prediction(
+        display_name=f"automl-video predict {args.output_prefix}"[:128],
+        model=recording.served_model(args.model),
+        inputs=args.input,
+        output_prefix=args.output_prefix,
+        model_parameters=model_parameters,
+        run_info={"backend": "cli"},
+    )
 
 
 def _summary(doc: dict) -> str:
@@ -107,4 +129,5 @@ def _summary(doc: dict) -> str:
             f"shard {shard_index}/{shard_count} done; run the other shards, then the same command with --merge"
         )
     lines += [f"failed: {f['message']}" for f in doc["failures"]]
+    lines += [f"registered as {name}" for name in doc.get("registered", {}).values()]
     return "\n".join(lines)

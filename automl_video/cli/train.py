@@ -2,7 +2,9 @@
 
 import argparse
 
+from automl_video import records
 from automl_video.cli import add_json_flag, emit
+from automl_video.cli.registry import add_registry_flags, recorded_job, recorder
 
 
 def register(subparsers) -> None:
@@ -45,6 +47,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--cache-gb", type=float, help="size budget of the clip cache in GB (default 20)")
     parser.add_argument("--display-name", help="the model's display name (default: last part of --model)")
+    add_registry_flags(parser)
     add_json_flag(parser)
     parser.set_defaults(func=_train)
 
@@ -89,8 +92,33 @@ def _train(args: argparse.Namespace):
         "display_name": args.display_name,
     }
     options = {name: value for name, value in given.items() if value is not None}  # the rest: library defaults
-    result = train_lib.train(args.dataset, args.model, model_type=args.model_type, **options)
-    emit(result.to_json(), args.json, human=_summary)
+    with recorder(args) as recording:
+        dataset = recording.dataset(args.dataset) if recording else None
+        with recorded_job(recording, lambda r: _start_job(r, args, dataset)) as job:
+            doc = train_lib.train(args.dataset, args.model, model_type=args.model_type, **options).to_json()
+            if job is not None:
+                version = records.ModelVersionOptions(display_name=args.display_name or "")
+                model = recording.model(
+                    args.model,
+                    dataset_id=dataset.resource_id if dataset else None,
+                    training_pipeline=job.name,
+                    options=version,
+                )
+                recording.finish_training(job.name, model)
+                doc["registered"] = {"training_pipeline": job.name, "model": model.versioned_name}
+    emit(doc, args.json, human=_summary)
+
+
+def _start_job(recording: records.Recorder, args: argparse.Namespace, dataset):
+    """The training pipeline job of a ``train`` command, RUNNING while it trains."""
+    return recording.start_training(
+        display_name=f"automl-video train {args.model}"[:128],
+        prediction_type=dataset.prediction_type,
+        model_type=args.model_type,
+        dataset=dataset,
+        model_display_name=args.display_name or "",
+        run_info={"backend": "cli", "model_uri": args.model},
+    )
 
 
 def _summary(doc: dict) -> str:
@@ -100,9 +128,10 @@ def _summary(doc: dict) -> str:
     spec = doc["input_spec"]
     resumed = f", resumed from epoch {doc['resumed_from_epoch']}" if doc["resumed_from_epoch"] else ""
     failed = f"; {doc['failed_clips']} undecodable spans left out" if doc["failed_clips"] else ""
+    registered = "".join(f"\nregistered as {name}" for name in doc.get("registered", {}).values())
     return (
         f"trained {doc['model_type']} ({spec['num_frames']}x{spec['height']}x{spec['width']}) at {doc['model_uri']}: "
         f"best VALIDATION {metric} {doc['best_validation_score']:.4f} at epoch {doc['best_epoch']} of {doc['epochs']} "
         f"({doc['stop_reason']}{resumed}); {doc['train_examples']} TRAIN / {doc['validation_examples']} VALIDATION "
-        f"examples, {doc['elapsed_seconds']:.0f}s{failed}"
+        f"examples, {doc['elapsed_seconds']:.0f}s{failed}{registered}"
     )

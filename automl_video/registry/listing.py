@@ -9,7 +9,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -29,6 +29,18 @@ class Page(Generic[T]):
 
     items: list[T]
     next_page_token: str = ""
+
+
+def every_item(list_page: Callable[[str | None], Page[T]]) -> list[T]:
+    """The items of every page of a list call, ``list_page(page_token)`` fetching one page."""
+    items: list[T] = []
+    token = None
+    while True:
+        page = list_page(token)
+        items += page.items
+        token = page.next_page_token
+        if not token:
+            return items
 
 
 @dataclass(frozen=True)

@@ -363,6 +363,18 @@ class Registry:
             _DATASETS, project, location, filter=filter, order_by=order_by, page_size=page_size, page_token=page_token
         )
 
+    def find_dataset(self, project: str, location: str, data_uri: str) -> DatasetRecord | None:
+        """The newest dataset of ``project``/``location`` whose data lives at ``data_uri``, None if none does."""
+        table = tables.datasets
+        with self._read() as connection:
+            row = connection.execute(
+                sa.select(table)
+                .where(table.c.project == project, table.c.location == location, table.c.data_uri == data_uri)
+                .order_by(table.c.seq.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else DatasetRecord.from_row(row)
+
     # -- models -------------------------------------------------------------------------------------
 
     def upload_model(
@@ -521,6 +533,22 @@ class Registry:
         """A model version by ``name`` (its default version), ``name@VERSION_ID`` or ``name@ALIAS``."""
         with self._read() as connection:
             return self._model_record(connection, *self._resolve(connection, ref))
+
+    def find_model_version(self, project: str, location: str, artifact_uri: str) -> ModelRecord | None:
+        """The newest model version of ``project``/``location`` whose artifacts are at ``artifact_uri``, None if none."""
+        with self._read() as connection:
+            row = connection.execute(
+                sa.select(*_MODEL_COLUMNS)
+                .select_from(tables.models.join(_mv, _mv.c.model_name == tables.models.c.name))
+                .where(
+                    tables.models.c.project == project,
+                    tables.models.c.location == location,
+                    _mv.c.artifact_uri == artifact_uri,
+                )
+                .order_by(_mv.c.version_create_time.desc(), tables.models.c.seq.desc(), _mv.c.version_id.desc())
+                .limit(1)
+            ).first()
+            return None if row is None else self._model_records(connection, [row])[0]
 
     def list_models(
         self,

@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING
 from automl_video import storage
 from automl_video.data import dataset as dataset_lib
 from automl_video.errors import AutoMLVideoError
-from automl_video.registry import ModelRecord, NewModelEvaluation, Registry, names
+from automl_video.records import OFF, ModelVersionOptions, PredictionOutcome, Recorder, error_status
+from automl_video.registry import ModelRecord, Registry, names
 from automl_video.registry.errors import FailedPreconditionError
 from automl_video.registry.resources import JobRecord
 from automl_video.registry.states import CANCELLING_STATES, state_like
-from automl_video.rpc import MAX_PARTIAL_FAILURES, Code, Status
+from automl_video.rpc import Code, Status
 from automl_video.sdk import config, data_filters
 
 if TYPE_CHECKING:
@@ -43,14 +44,6 @@ KFP_POLL_SECONDS = 15.0
 
 class Cancelled(Exception):
     """The job was asked to stop; raised between stages."""
-
-
-def _status(error: Exception) -> Status:
-    if isinstance(error, FileNotFoundError):
-        return Status(Code.NOT_FOUND, str(error))
-    if isinstance(error, (AutoMLVideoError, ValueError)):
-        return Status(Code.INVALID_ARGUMENT, str(error))
-    return Status(Code.INTERNAL, f"{type(error).__name__}: {error}")
 
 
 @dataclass
@@ -90,7 +83,7 @@ class JobRunner:
                 log.error("%s failed: %s", self.name, error)
             else:
                 log.exception("%s failed", self.name)
-            return self.registry.update_job(self.name, state=state_like(state, "FAILED"), error=_status(error))
+            return self.registry.update_job(self.name, state=state_like(state, "FAILED"), error=error_status(error))
 
 
 # -- training -----------------------------------------------------------------------------------------
@@ -122,6 +115,7 @@ class TrainingPlan:
     seed: int = 0
     budget_minutes: float | None = None  # None: the stage's default
     max_epochs: int | None = None  # local backend only
+    enable_caching: bool | None = None  # kfp backend: None keeps the compiled default (on)
 
     @property
     def dataset_id(self) -> str:
@@ -191,12 +185,7 @@ def train_locally(runner: JobRunner, plan: TrainingPlan) -> TrainingOutcome:
     runner.step("evaluate")
     result = evaluation.evaluate(model_uri, dataset_uri, storage.join(plan.work_uri, "evaluation"))
     runner.step("upload model")
-    return _upload_model(runner, plan, model_uri, _evaluations(result.evaluations_uri))
-
-
-def _evaluations(evaluations_uri: str) -> list[NewModelEvaluation]:
-    """The entries of an ``evaluations.json`` (AutoML ``ModelEvaluation`` JSON) as registry records."""
-    return [NewModelEvaluation.from_automl_json(doc) for doc in storage.read_json(evaluations_uri)]
+    return _upload_model(runner, plan, model_uri, result.evaluations_uri)
 
 
 def kfp_training_arguments(plan: TrainingPlan) -> "TrainingArguments":
@@ -215,6 +204,7 @@ def kfp_training_arguments(plan: TrainingPlan) -> "TrainingArguments":
         model_labels=plan.model_labels,
         seed=plan.seed,
         serving_root=storage.join(plan.work_uri, "serving"),
+        registry_url=OFF,  # the job records itself (in this SDK's registry, which the cluster may not reach)
     )
     if plan.budget_minutes is not None:
         arguments.budget_minutes = plan.budget_minutes
@@ -222,44 +212,45 @@ def kfp_training_arguments(plan: TrainingPlan) -> "TrainingArguments":
 
 
 def train_on_kfp(runner: JobRunner, plan: TrainingPlan) -> TrainingOutcome:
-    """Submit the training pipeline on the dataset's import sources and register what its gate promoted."""
+    """Submit the training pipeline on the dataset's import sources and register what its gate promoted,
+    with the evaluations the gate's pointer names: an earlier run's when this run's training and
+    evaluation were cache hits (their outputs stay under the run that made them)."""
     from automl_video.serving import read_serving_pointer
     from automl_video_pipelines import TRAINING_PIPELINE
 
     arguments = kfp_training_arguments(plan)
-    target, submitted = _run_on_kfp(runner, TRAINING_PIPELINE, arguments, plan.display_name)
+    submitted = _run_on_kfp(runner, TRAINING_PIPELINE, arguments, plan.display_name, plan.enable_caching)
     pointer = read_serving_pointer(arguments.serving_root)
     if pointer is None:
         raise AutoMLVideoError(
             f"KFP run {submitted.run_id} succeeded but promoted no model into {arguments.serving_root}"
         )
-    found = storage.glob(storage.join(target.pipeline_root, "**", submitted.run_id, "**", "evaluations.json"))
-    return _upload_model(runner, plan, pointer.version_uri, _evaluations(found[0]) if found else [])
+    if not pointer.evaluations_uri or not storage.exists(pointer.evaluations_uri):
+        raise AutoMLVideoError(
+            f"KFP run {submitted.run_id}: the evaluations the gate used ({pointer.evaluations_uri or 'none named'} "
+            f"in {arguments.serving_root}/serving.json) cannot be read"
+        )
+    return _upload_model(runner, plan, pointer.version_uri, pointer.evaluations_uri)
 
 
-def _upload_model(
-    runner: JobRunner, plan: TrainingPlan, model_uri: str, evaluations: list[NewModelEvaluation]
-) -> TrainingOutcome:
-    from automl_video.modeling.metadata import load_metadata
-
-    metadata = load_metadata(model_uri)
-    model = runner.registry.upload_model(
-        plan.project,
-        plan.location,
+def _upload_model(runner: JobRunner, plan: TrainingPlan, model_uri: str, evaluations_uri: str) -> TrainingOutcome:
+    """Register the job's model as the version the plan asks for, with the evaluations of ``evaluations_uri``."""
+    recorder = Recorder(runner.registry, plan.project, plan.location)
+    options = ModelVersionOptions(
         display_name=plan.model_display_name,
-        artifact_uri=model_uri,
-        model_type=plan.model_type,
-        prediction_type=plan.prediction_type,
+        labels=plan.model_labels,
         model_id=plan.model_id,
         parent_model=plan.parent_model,
         is_default_version=plan.is_default_version,
         version_aliases=plan.version_aliases,
         version_description=plan.version_description,
-        labels=plan.model_labels,
-        training_pipeline=runner.name,
+    )
+    model = recorder.model(
+        model_uri,
         dataset_id=plan.dataset_id,
-        metadata={"annotationSpecs": [vars(s) for s in metadata.annotation_specs]},
-        evaluations=evaluations,
+        training_pipeline=runner.name,
+        evaluations_uri=evaluations_uri,
+        options=options,
     )
     return TrainingOutcome(plan, model)
 
@@ -278,42 +269,7 @@ class PredictionPlan:
     model_parameters: dict[str, object]  # as given (Vertex or AutoML keys): the KFP pipeline's parameter
     params: object  # the same, parsed by the model's task (its parameters dataclass)
     shards: int
-
-
-@dataclass(frozen=True)
-class PredictionOutcome:
-    """What a batch prediction job produced: where its output went and how its instances fared."""
-
-    output_dir: str
-    succeeded: int
-    failed: int
-    incomplete: int
-    partial_failures: list[Status]
-
-    @classmethod
-    def of(cls, result: "PredictionResult") -> "PredictionOutcome":
-        return cls(
-            output_dir=result.output_dir,
-            succeeded=result.succeeded_rows,
-            failed=result.failed_rows,
-            incomplete=result.total_rows - result.succeeded_rows - result.failed_rows,
-            partial_failures=[
-                Status(Code.INVALID_ARGUMENT, f"{f.uri} row {f.row}: {f.message}")
-                for f in result.failures[:MAX_PARTIAL_FAILURES]
-            ],
-        )
-
-    def job_fields(self) -> dict[str, object]:
-        """Vertex ``outputInfo``, ``completionStats`` (counts as strings, as Vertex has them), ``partialFailures``."""
-        return {
-            "output_info": {"gcsOutputDirectory": self.output_dir},
-            "completion_stats": {
-                "successfulCount": str(self.succeeded),
-                "failedCount": str(self.failed),
-                "incompleteCount": str(self.incomplete),
-            },
-            "partial_failures": self.partial_failures,
-        }
+    enable_caching: bool | None = None  # kfp backend: None keeps the compiled default
 
 
 JobOutcome = TrainingOutcome | PredictionOutcome
@@ -345,6 +301,7 @@ def kfp_prediction_arguments(plan: PredictionPlan) -> "BatchPredictionArguments"
         predictions_prefix=plan.output_prefix,
         prediction_params=plan.model_parameters,
         shards=plan.shards,
+        registry_url=OFF,  # the job records itself
     )
 
 
@@ -353,7 +310,9 @@ def predict_on_kfp(runner: JobRunner, plan: PredictionPlan) -> PredictionOutcome
     from automl_video.prediction import engine as predict
     from automl_video_pipelines import BATCH_PREDICTION_PIPELINE
 
-    _run_on_kfp(runner, BATCH_PREDICTION_PIPELINE, kfp_prediction_arguments(plan), plan.display_name)
+    _run_on_kfp(
+        runner, BATCH_PREDICTION_PIPELINE, kfp_prediction_arguments(plan), plan.display_name, plan.enable_caching
+    )
     return _prediction_outcome(
         runner, predict.merge_shards(plan.model_uri, plan.inputs, plan.output_prefix, plan.params)
     )
@@ -374,22 +333,25 @@ def _prediction_outcome(runner: JobRunner, result: "PredictionResult") -> Predic
 
 
 def _run_on_kfp(
-    runner: JobRunner, pipeline: str, arguments: "TrainingArguments | BatchPredictionArguments", run_name: str
-) -> tuple["ClusterTarget", "SubmitResult"]:
-    """Submit a pipeline run, record its id and URL on the job, and follow it to its end.
-
-    Returns:
-        The KFP target and the submitted run.
-    """
+    runner: JobRunner,
+    pipeline: str,
+    arguments: "TrainingArguments | BatchPredictionArguments",
+    run_name: str,
+    enable_caching: bool | None,
+) -> "SubmitResult":
+    """Submit a pipeline run (compiled with caching on or off as asked), record its id and URL on the
+    job, and follow it to its end."""
     from automl_video_pipelines.cluster import submit
+    from automl_video_pipelines.settings import ClusterSettings
 
     parameters = arguments.parameters()  # a bad value fails here, before the submit stage
     target = config.settings().kfp_target()
+    settings = ClusterSettings.from_env(enable_caching=enable_caching)
     runner.step("submit")
-    submitted = submit(target, pipeline, parameters, run_name=run_name)
+    submitted = submit(target, pipeline, parameters, run_name=run_name, settings=settings)
     runner.registry.update_job(runner.name, run_info={"kfp_run_id": submitted.run_id, "kfp_run_url": submitted.run_url})
     follow_kfp_run(runner, target, submitted.run_id)
-    return target, submitted
+    return submitted
 
 
 def follow_kfp_run(runner: JobRunner, target: "ClusterTarget", run_id: str) -> None:

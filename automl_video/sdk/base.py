@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 from automl_video.registry import Page, names
+from automl_video.registry.listing import every_item
 from automl_video.registry.resources import Record
 from automl_video.registry.states import AnyState, is_terminal
 from automl_video.rpc import Status
@@ -18,17 +19,6 @@ _background = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_p
 POLL_SECONDS = 1.0
 
 R = TypeVar("R", bound="Resource")
-
-
-def every_item(list_page: Callable[[str | None], Page]) -> list[Any]:
-    """The items of every page of a list call, ``list_page(page_token)`` fetching one page."""
-    items, token = [], None
-    while True:
-        page = list_page(token)
-        items += page.items
-        token = page.next_page_token
-        if not token:
-            return items
 
 
 class Resource:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from automl_video import storage
+from automl_video.records import DEFAULT_LOCATION, DEFAULT_PROJECT
 from automl_video.registry import Registry, names
 from automl_video.registry.database import ENV_HOME, default_url, normalize_url
 
@@ -15,8 +16,6 @@ if TYPE_CHECKING:
 LOCAL = "local"
 KFP = "kfp"
 BACKENDS = (LOCAL, KFP)
-DEFAULT_PROJECT = "local"
-DEFAULT_LOCATION = "local"
 DEFAULT_EXPERIMENT = "automl-video"
 
 

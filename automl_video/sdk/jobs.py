@@ -95,6 +95,7 @@ class _Request:
     params: object  # the model's task's parameters dataclass
     replicas: _Replicas
     labels: dict[str, str] | None
+    enable_caching: bool | None = None
 
     def register(self) -> BatchPredictionJobRecord:
         """The job's registry record (QUEUED); the registry validates the labels."""
@@ -123,6 +124,7 @@ class _Request:
             model_parameters=self.model_parameters,
             params=self.params,
             shards=self.replicas.shards,
+            enable_caching=self.enable_caching,
         )
 
 
@@ -184,6 +186,7 @@ class BatchPredictionJob(Job):
         project: str | None = None,
         location: str | None = None,
         sync: bool = True,
+        enable_caching: bool | None = None,
     ) -> "BatchPredictionJob":
         """Create a batch prediction job and run it on the ``init`` backend.
 
@@ -202,6 +205,8 @@ class BatchPredictionJob(Job):
             max_replica_count: number of shards.
             labels: user labels (Vertex rules).
             sync: wait for the job to end (raising RuntimeError if it failed); False returns at once.
+            enable_caching: kfp backend: as in ``AutoMLVideoTrainingJob.run`` (prediction itself never
+                caches; only the shard plan can).
 
         Raises:
             ValueError: invalid sources, destinations, formats, parameters, replica counts or labels.
@@ -241,6 +246,7 @@ class BatchPredictionJob(Job):
             params=params,
             replicas=replicas,
             labels=labels,
+            enable_caching=enable_caching,
         )
         return cls._wrap(request.register())._run(request.plan(), sync)
 

@@ -246,6 +246,7 @@ class Model(Resource):
         max_replica_count: int | None = None,
         labels: dict[str, str] | None = None,
         sync: bool = True,
+        enable_caching: bool | None = None,
     ):
         """Batch-predict with this version; see :meth:`BatchPredictionJob.create`."""
         from automl_video.sdk.jobs import BatchPredictionJob
@@ -264,6 +265,7 @@ class Model(Resource):
             project=self.project,
             location=self.location,
             sync=sync,
+            enable_caching=enable_caching,
         )
 
 

@@ -53,6 +53,7 @@ class TrainingRunOptions:
     budget_minutes: float | None = None
     max_epochs: int | None = None
     seed: int = 0
+    enable_caching: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,7 @@ class AutoMLVideoTrainingJob(Job):
         budget_minutes: float | None = None,
         max_epochs: int | None = None,
         seed: int = 0,
+        enable_caching: bool | None = None,
     ) -> Model:
         """Run the training pipeline and return the model it registers.
 
@@ -192,6 +194,9 @@ class AutoMLVideoTrainingJob(Job):
             budget_minutes: training time budget (automl-video; default that of the train stage).
             max_epochs: upper bound on epochs (automl-video, local backend).
             seed: seed of the split and the training (automl-video).
+            enable_caching: kfp backend: whether KFP may reuse earlier outputs of the tasks that depend
+                only on their inputs (as Vertex ``PipelineJob`` has it; None: the compiled default, on).
+                Import, gate and record tasks always run.
 
         Returns:
             The trained model version.
@@ -220,6 +225,7 @@ class AutoMLVideoTrainingJob(Job):
             budget_minutes=budget_minutes,
             max_epochs=max_epochs,
             seed=seed,
+            enable_caching=enable_caching,
         )
         plan = self._plan(dataset, options)
         record = self._register(plan)
@@ -276,6 +282,7 @@ class AutoMLVideoTrainingJob(Job):
             seed=options.seed,
             budget_minutes=options.budget_minutes,
             max_epochs=options.max_epochs,
+            enable_caching=options.enable_caching,
         )
 
     def _register(self, plan: backends.TrainingPlan) -> TrainingPipelineRecord:

@@ -394,7 +394,8 @@ def test_split_of_imported_videos_never_shares_content_between_sets(synth_small,
     assert sum(len(s) for s in sets.values()) == len(dataset.videos) == 24
 
 
-def test_gcs_sources_and_destination(gcs_bucket, tmp_path, capsys):
+def test_object_store_sources_and_destination(object_store, tmp_path, capsys):
+    gcs_bucket = object_store  # gs:// or s3://
     source = classification_synth.generate(f"{gcs_bucket}/synth", classes=2, videos_per_class=3, seconds=1.0, seed=1)
     uri = f"{gcs_bucket}/datasets/motion"
 

@@ -1,17 +1,21 @@
-"""The whole training DAG, then the batch-prediction DAG, end to end through kfp.local on real videos.
+"""The whole training DAG, then the batch-prediction DAG, end to end through kfp.local on real videos,
+each run recorded in the registry; a second training run over the same source prefix sees the CSVs
+added to it since.
 
 Each task is a subprocess running the real stage (real TF training, tiny budget), so this is the
-slowest test module (about two minutes on 2 cores); one session-scoped run serves every assertion.
+slowest test module (about four minutes on 2 cores); one module-scoped run serves most assertions.
 """
 
 import csv
 import io
 import json
+import re
 
 import pytest
 
-from automl_video import storage
+from automl_video import records, storage
 from automl_video.cli import main
+from automl_video.registry import JobState, PipelineState
 from automl_video.serving import read_serving_pointer
 from automl_video_pipelines import BATCH_PREDICTION_PIPELINE, TRAINING_PIPELINE, PipelineRunError
 from automl_video_pipelines.arguments import BatchPredictionArguments, TrainingArguments
@@ -29,6 +33,9 @@ TRAINING_TASKS = {
     "plan-prediction-shards",
     "batch-predict-shard",
     "merge-predictions",
+    "record-training-run",
+    "record-batch-prediction",
+    "record-run-end",
 }
 
 
@@ -47,18 +54,23 @@ def prediction_input(synth_small, workspace) -> str:
     return uri
 
 
+def write_import(data, folder, name: str) -> None:
+    """A top-level import CSV ``<name>.csv`` under ``folder`` over ``data``'s CSVs without the negative
+    (``-``) spans: every TEST example then has exactly one label, so the evaluation has a confusion
+    matrix for the KFP UI."""
+    listing = []
+    for use, uri in data.csvs.items():
+        rows = [row for row in storage.read_text(uri).splitlines() if row and row.split(",")[1] != "-"]
+        storage.write_text(str(folder / f"{name}-{use.lower()}.csv"), "\n".join(rows) + "\n")
+        listing.append(f"{use},{folder / f'{name}-{use.lower()}.csv'}")
+    storage.write_text(str(folder / f"{name}.csv"), "\n".join(listing) + "\n")
+
+
 @pytest.fixture(scope="module")
 def imports(synth_small, workspace) -> str:
-    """synth_small's CSVs without the negative (``-``) spans: every TEST example then has exactly one
-    label, so the evaluation has a confusion matrix for the KFP UI."""
-    folder = workspace / "imports"
-    listing = []
-    for use, uri in synth_small.csvs.items():
-        rows = [row for row in storage.read_text(uri).splitlines() if row and row.split(",")[1] != "-"]
-        storage.write_text(str(folder / f"{use.lower()}.csv"), "\n".join(rows) + "\n")
-        listing.append(f"{use},{folder / f'{use.lower()}.csv'}")
-    storage.write_text(str(folder / "import.csv"), "\n".join(listing) + "\n")
-    return str(folder) + "/"
+    """A source prefix holding one import CSV over synth_small."""
+    write_import(synth_small, workspace / "imports", "import")
+    return str(workspace / "imports") + "/"
 
 
 @pytest.fixture(scope="module")
@@ -171,20 +183,116 @@ def test_batch_prediction_pipeline_on_the_serving_model(training_run, workspace,
         "plan-prediction-shards",
         "batch-predict-shard",
         "merge-predictions",
+        "record-batch-prediction",
+        "record-run-end",
     }
     output_dir = summary["outputs"]["predictions"]
     assert output_dir.startswith(str(workspace / "batch-predictions"))
     assert [row[-1] == "OK" for row in read_index(output_dir)] == [True, True, True, False]
+    # Recorded as a job of the version <serving>/current was promoted from.
+    with records.RecordTarget.resolve().recorder() as recorder:
+        job = recorder.registry.get_batch_prediction_job(summary["registered"]["batch_prediction_job"])
+        served = recorder.registry.get_model(f"{job.model}@{job.model_version_id}")
+    assert served.artifact_uri == read_serving_pointer(str(workspace / "serving")).source_model_uri
+    assert job.state is JobState.JOB_STATE_SUCCEEDED and job.output_info["gcsOutputDirectory"] == output_dir
 
 
-def test_a_failing_task_is_named_and_earlier_outputs_stay(workspace):
-    parameters = TrainingArguments(sources=[str(workspace / "no-such-folder") + "/"]).parameters()
+def test_a_second_run_over_the_source_prefix_sees_the_new_csvs(training_run, imports, workspace, tmp_path_factory):
+    """Scheduled retraining: the same parameters, new import CSVs dropped under the prefix since."""
+    from automl_video.tasks.classification import synth as classification_synth
+
+    more = classification_synth.generate(
+        str(tmp_path_factory.mktemp("more_videos")), classes=4, videos_per_class=2, seconds=2.0, seed=11
+    )
+    write_import(more, workspace / "imports", "more")
+    parameters = TrainingArguments(
+        sources=[imports],
+        model_type="MOBILE_VERSATILE_1",
+        model_display_name="motions",
+        budget_minutes=0.25,
+        seed=3,
+        serving_root=str(workspace / "serving"),
+    ).parameters()
+    second = run_local(TRAINING_PIPELINE, parameters, str(workspace / "root"), log_file=str(workspace / "second.log"))
+
+    def videos(run) -> set[str]:
+        dataset = storage.read_json(storage.join(run.task("split-dataset").artifacts["split"], "dataset.json"))
+        return {v["uri"] for v in dataset["videos"]}
+
+    assert videos(second) == videos(training_run) | set(more.videos)
+    first_model = recorded(training_run.task("record-training-run"))["model"]
+    second_model = recorded(second.task("record-training-run"))["model"]
+    # A new version of the same model; the serving alias is wherever the gate left it.
+    assert second_model.split("@")[0] == first_model.split("@")[0] and second_model != first_model
+    with records.RecordTarget.resolve().recorder() as recorder:
+        serving = recorder.registry.get_model(f"{first_model.split('@')[0]}@{records.SERVING_ALIAS}")
+    promoted = second.task("promote-model").parameters["Output"]
+    assert serving.versioned_name == (second_model if promoted else first_model)
+
+
+def recorded(task) -> dict:
+    """The registry records a record step made, read back through its artifact's metadata."""
+    record = task.metadata["record"]
+    assert record["recorded"], record
+    return record
+
+
+def test_the_training_run_is_recorded(training_run, imports):
+    record = recorded(training_run.task("record-training-run"))
+    with records.RecordTarget.resolve().recorder() as recorder:
+        registry = recorder.registry
+        job = registry.get_training_pipeline(record["training_pipeline"])
+        assert job.state is PipelineState.PIPELINE_STATE_SUCCEEDED and job.start_time and job.end_time
+        assert job.labels[records.RUN_LABEL] and job.run_info["kfp_run_id"]
+        model = registry.get_model(record["model"])
+        assert model.display_name == "motions" and model.labels == {"suite": "test"}
+        assert model.artifact_uri == training_run.task("train-model").artifacts["model"]
+        assert {"default", records.SERVING_ALIAS} <= set(model.version_aliases)  # the gate promoted it
+        assert job.model_to_upload["name"] == model.name and job.model_to_upload["versionId"] == model.version_id
+        evaluations = registry.list_model_evaluations(record["model"]).items
+        overall = storage.read_json(
+            storage.join(training_run.task("evaluate-model").artifacts["evaluation"], "evaluations.json")
+        )
+        assert len(evaluations) == len(overall)
+        dataset = registry.get_dataset(record["dataset"])
+        assert dataset.data_uri == training_run.task("split-dataset").artifacts["split"]
+        assert dataset.metadata["importSources"] == [imports] and dataset.data_item_count > 0
+        assert model.dataset_id == dataset.resource_id
+
+
+def test_the_batch_prediction_of_the_training_run_is_recorded(training_run):
+    record = recorded(training_run.task("record-batch-prediction"))
+    trained = recorded(training_run.task("record-training-run"))["model"]
+    with records.RecordTarget.resolve().recorder() as recorder:
+        job = recorder.registry.get_batch_prediction_job(record["batch_prediction_job"])
+    assert job.state is JobState.JOB_STATE_SUCCEEDED
+    assert f"{job.model}@{job.model_version_id}" == trained
+    assert job.completion_stats == {"successfulCount": "3", "failedCount": "1", "incompleteCount": "0"}
+    assert (
+        job.output_info["gcsOutputDirectory"]
+        == training_run.task("merge-predictions").metadata["predictions"]["output_dir"]
+    )
+    assert len(job.partial_failures) == 1 and "missing.mp4" in job.partial_failures[0].message
+
+
+def test_a_failing_task_is_named_earlier_outputs_stay_and_the_failure_is_recorded(workspace):
+    parameters = TrainingArguments(
+        sources=[str(workspace / "no-such-folder") + "/"], model_display_name="never-trained"
+    ).parameters()
     expected = r"the training pipeline failed: task 'import-dataset' failed .*failed\.log.*outputs so far are under"
     with pytest.raises(PipelineRunError, match=expected):
         run_local(TRAINING_PIPELINE, parameters, str(workspace / "fail-root"), log_file=str(workspace / "failed.log"))
-    log = open(workspace / "failed.log").read()
+    log = re.sub(r"\x1b\[[0-9;]*m", "", open(workspace / "failed.log").read())  # kfp.local colours task names
     assert "no import CSV (rows ML_USE,CSV_URI) under this prefix" in log
-    assert log.count("Executing task") == 1  # no retries locally: nothing downstream ran, nothing re-ran
+    # No retries locally: nothing downstream ran, nothing re-ran; the exit task recorded the failure.
+    assert log.count("Executing task") == 2 and "Executing task 'record-run-end'" in log
+    with records.RecordTarget.resolve().recorder() as recorder:
+        failed = recorder.registry.list_training_pipelines(
+            "local", "local", filter='state="PIPELINE_STATE_FAILED"', order_by="create_time desc"
+        ).items
+    # kfp.local's PipelineTaskFinalStatus names only the failed group; KFP names the task and its error.
+    assert failed and failed[0].error.message == "Task exit-handler-1 failed."
+    assert failed[0].model_to_upload == {} and failed[0].run_info["pipeline"] == TRAINING_PIPELINE
 
 
 def test_bad_parameters_are_refused_before_running():

@@ -152,30 +152,38 @@ def test_training_pipeline_parameters_mirror_the_vertex_job(compiled):
     assert "defaultValue" not in parameters["sources"]  # required
 
 
+def dag_of(pipeline_spec: dict, task: dict) -> dict:
+    return pipeline_spec["components"][task["componentRef"]["name"]]["dag"]["tasks"]
+
+
 def test_training_dag_branches(compiled):
-    """Export only when the train task reports an exportable model (``ModelType.exportable``, decided
-    at run time: the DAG names no model type), the gate only with a serving root, prediction only with
-    a prefix."""
+    """Everything runs inside an exit handler whose exit task records a failed run. Export only when
+    the train task reports an exportable model (``ModelType.exportable``, decided at run time: the DAG
+    names no model type), prediction only with a prefix and after the run is recorded; the gate runs
+    always (without a serving root it promotes nothing) so the record step can follow it."""
     pipeline_spec, _ = compiled["training"]
     root_tasks = pipeline_spec["root"]["dag"]["tasks"]
-    assert set(root_tasks) == {
+    assert set(root_tasks) == {"exit-handler-1", "record-run-end"}
+    assert root_tasks["record-run-end"]["triggerPolicy"]["strategy"] == "ALL_UPSTREAM_TASKS_COMPLETED"
+    assert root_tasks["record-run-end"]["dependentTasks"] == ["exit-handler-1"]
+    tasks = dag_of(pipeline_spec, root_tasks["exit-handler-1"])
+    assert set(tasks) == {
         "import-dataset",
         "split-dataset",
         "train-model",
         "evaluate-model",
-        "condition-1",
+        "promote-model",
+        "record-training-run",
         "condition-2",
         "condition-3",
     }
     conditions = {
-        pipeline_spec["components"][task["componentRef"]["name"]]["dag"]["tasks"].popitem()[0]: task["triggerPolicy"][
-            "condition"
-        ]
-        for name, task in root_tasks.items()
+        next(iter(dag_of(pipeline_spec, task))): task["triggerPolicy"]["condition"]
+        for name, task in tasks.items()
         if name.startswith("condition-")
     }
     assert conditions["export-model"] == "inputs.parameter_values['pipelinechannel--train-model-Output'] == true"
-    export_branch = next(task for task in root_tasks.values() if task["taskInfo"]["name"] == "exportable")
+    export_branch = next(task for task in tasks.values() if task["taskInfo"]["name"] == "exportable")
     assert export_branch["inputs"]["parameters"]["pipelinechannel--train-model-Output"] == {
         "taskOutputParameter": {"outputParameterKey": "Output", "producerTask": "train-model"}
     }
@@ -183,11 +191,109 @@ def test_training_dag_branches(compiled):
     train_outputs = pipeline_spec["components"]["comp-train-model"]["outputDefinitions"]["parameters"]
     assert train_outputs == {"Output": {"parameterType": "BOOLEAN"}}
     assert not any("CLOUD" in condition for condition in conditions.values())
-    assert conditions["promote-model"] == "inputs.parameter_values['pipelinechannel--serving_root'] != ''"
     assert conditions["automl-video-predict-shards"] == (
         "inputs.parameter_values['pipelinechannel--predictions_prefix'] != ''"
     )
-    assert root_tasks["evaluate-model"]["dependentTasks"] == ["split-dataset", "train-model"]
+    predict_branch = next(task for task in tasks.values() if task["taskInfo"]["name"] == "predict")
+    assert "record-training-run" in predict_branch["dependentTasks"]
+    assert tasks["evaluate-model"]["dependentTasks"] == ["split-dataset", "train-model"]
+    assert set(tasks["promote-model"]["dependentTasks"]) == {"evaluate-model", "train-model"}
+    assert set(tasks["record-training-run"]["dependentTasks"]) == {
+        "evaluate-model",
+        "promote-model",
+        "split-dataset",
+        "train-model",
+    }
+
+
+def container_tasks(pipeline_spec: dict) -> dict[str, dict]:
+    """Every task of every DAG by its path (``exit-handler-1/condition-3/…/merge-predictions``)."""
+    found = {}
+
+    def walk(dag: dict, prefix: str) -> None:
+        for name, task in dag.get("tasks", {}).items():
+            found[prefix + name] = task
+            component = pipeline_spec["components"][task["componentRef"]["name"]]
+            if "dag" in component:
+                walk(component["dag"], f"{prefix}{name}/")
+
+    walk(pipeline_spec["root"]["dag"], "")
+    return found
+
+
+# Tasks whose outputs depend on their inputs alone: KFP may reuse them. Every other task reads or
+# writes outside state (sources matched at run time, the serving pointer, predictions, the registry).
+PURE_TASKS = {"split-dataset", "train-model", "evaluate-model", "export-model", "plan-prediction-shards"}
+SIDE_EFFECT_TASKS = {
+    "import-dataset",
+    "promote-model",
+    "record-training-run",
+    "record-run-end",
+    "batch-predict-shard",
+    "merge-predictions",
+    "record-batch-prediction",
+    "importer",
+    "automl-video-predict-shards",
+}
+
+
+@pytest.mark.parametrize("caching", [True, False], ids=["cache", "no-cache"])
+def test_no_task_reading_outside_state_is_cached(caching, tmp_path):
+    """Read task by task from the compiled YAML: with caching on (the default, as `--cache` asks) only
+    the pure tasks cache; with `--no-cache` none does."""
+    flag = "--cache" if caching else "--no-cache"
+    assert main(["pipeline", "compile", "--output", str(tmp_path), flag]) == 0
+    seen = set()
+    for name in PIPELINE_NAMES:
+        with open(tmp_path / f"{name}.yaml") as f:
+            pipeline_spec, _ = yaml.safe_load_all(f)
+        for path, task in container_tasks(pipeline_spec).items():
+            task_name = path.rsplit("/", 1)[-1]
+            if task_name.startswith(("exit-handler-", "condition-", "for-loop-")):
+                continue  # groups: no container of their own
+            cached = task.get("cachingOptions", {}).get("enableCache", False)
+            assert task_name in PURE_TASKS | SIDE_EFFECT_TASKS, (
+                f"{name}: {path} is neither pure nor known to read outside state"
+            )
+            assert cached == (caching and task_name in PURE_TASKS), (name, path, cached)
+            seen.add(task_name)
+    assert seen == PURE_TASKS | SIDE_EFFECT_TASKS
+
+
+def test_caching_defaults_on_and_follows_the_environment(monkeypatch):
+    assert ClusterSettings.from_env().enable_caching is True
+    monkeypatch.setenv("AUTOML_VIDEO_ENABLE_CACHING", "false")
+    assert ClusterSettings.from_env().enable_caching is False
+    assert ClusterSettings.from_env(enable_caching=True).enable_caching is True
+    monkeypatch.setenv("AUTOML_VIDEO_ENABLE_CACHING", "sometimes")
+    with pytest.raises(ValueError, match="AUTOML_VIDEO_ENABLE_CACHING='sometimes' is not a valid bool"):
+        ClusterSettings.from_env()
+
+
+def test_the_batch_pipeline_imports_its_model_afresh_every_run(compiled):
+    pipeline_spec, _ = compiled["batch-prediction"]
+    importer = executors(pipeline_spec)["exec-importer"]["importer"]
+    assert importer["reimport"] is True
+
+
+def test_record_steps_get_the_run_id_and_the_registry(compiled):
+    """Every record step gets KFP's run ID and name and the run's registry_url; the registry secret
+    of k8s/ is read into every task (optional)."""
+    for pipeline_spec, platform_spec in compiled.values():
+        parameters = pipeline_spec["root"]["inputDefinitions"]["parameters"]
+        assert parameters["registry_url"]["defaultValue"] == ""
+        for path, task in container_tasks(pipeline_spec).items():
+            if path.rsplit("/", 1)[-1].startswith("record-"):
+                inputs = task["inputs"]["parameters"]
+                assert inputs["run_id"]["runtimeValue"]["constant"] == "{{$.pipeline_job_uuid}}", path
+                assert inputs["run_name"]["runtimeValue"]["constant"] == "{{$.pipeline_job_name}}", path
+                assert "registry_url" in inputs, path
+        for label, config in platform_spec["platforms"]["kubernetes"]["deploymentSpec"]["executors"].items():
+            secret_env = config["secretAsEnv"][0]
+            assert secret_env["secretName"] == "automl-video-registry" and secret_env["optional"] is True, label
+            assert secret_env["keyToEnv"] == [
+                {"secretKey": "AUTOML_VIDEO_REGISTRY_URL", "envVar": "AUTOML_VIDEO_REGISTRY_URL"}
+            ]
 
 
 def test_batch_prediction_fans_out_and_collects(compiled):
@@ -272,3 +378,8 @@ def test_build_script_without_a_container_engine_says_so(tmp_path):
     assert "container engine 'no-such-engine' is not installed or not running" in built.stderr
     assert (tmp_path / "batch-prediction.yaml").exists()  # pipelines are compiled first, engine or not
     assert run_build("--no-such-option").returncode == 2
+    wrong = run_build("--images", "tpu", "--output", str(tmp_path))
+    assert wrong.returncode == 2 and "--images takes cpu, gpu or cpu,gpu, not 'tpu'" in wrong.stderr
+    usage = run_build("--help").stdout
+    for option in ("--base-image IMAGE", "--build-flag FLAG", "--images cpu,gpu", "docker|podman|buildah"):
+        assert option in usage, option

@@ -1,0 +1,40 @@
+"""`automl-video demo` end to end (a small one): the whole training DAG through kfp.local on generated
+videos, recorded in the default registry, so that `automl-video models list --json` shows the model
+and its evaluations right after."""
+
+import json
+
+import pytest
+
+from automl_video.cli import main
+
+pytestmark = pytest.mark.slow  # one whole pipeline run, about a minute on 2 cores
+
+
+def test_after_the_demo_models_list_shows_the_model_and_its_evaluations(tmp_path, capsys):
+    demo = ["demo", "--output", str(tmp_path / "demo"), "--classes", "2", "--videos-per-class", "4"]
+    demo += ["--seconds", "1", "--budget-minutes", "0.2", "--shards", "1", "--json"]
+    assert main(demo) == 0
+    summary = json.loads(capsys.readouterr().out)
+    registered = summary["registered"]
+    assert registered["registry"] and "@" in registered["model"]
+
+    # The registry of the tests' environment is the default one, as ~/.automl-video is a user's.
+    assert main(["models", "list", "--filter", 'display_name="demo-motions-model"', "--json"]) == 0
+    models = json.loads(capsys.readouterr().out)
+    model = next(m for m in models if f"{m['name']}@{m['versionId']}" == registered["model"])
+    assert model["labels"] == {"origin": "automl-video-demo"}
+    assert model["artifactUri"] == summary["outputs"]["model"]
+    assert "serving" in model["versionAliases"]  # the demo's gate promoted its first model
+    overall = [e for e in model["evaluations"] if "annotationSpecId" not in e]
+    assert len(overall) == 1 and overall[0]["metrics"]["auPrc"] == pytest.approx(summary["evaluation"]["score"])
+    assert len(model["evaluations"]) == 1 + 2  # overall and one per label
+
+    assert main(["jobs", "list", "--filter", f'labels.kfp-run-id="{_run_label(model, capsys)}"', "--json"]) == 0
+    kinds = sorted(j["name"].split("/")[-2] for j in json.loads(capsys.readouterr().out))
+    assert kinds == ["batchPredictionJobs", "trainingPipelines"]
+
+
+def _run_label(model: dict, capsys) -> str:
+    assert main(["jobs", "get", model["trainingPipeline"], "--json"]) == 0
+    return json.loads(capsys.readouterr().out)["labels"]["kfp-run-id"]
