@@ -13,9 +13,10 @@ DATASETS = "datasets"
 MODELS = "models"
 TRAINING_PIPELINES = "trainingPipelines"
 BATCH_PREDICTION_JOBS = "batchPredictionJobs"
+OPERATIONS = "operations"
 EVALUATIONS = "evaluations"
 AUTOML_EVALUATIONS = "modelEvaluations"
-TOP_LEVEL_COLLECTIONS = (DATASETS, MODELS, TRAINING_PIPELINES, BATCH_PREDICTION_JOBS)
+TOP_LEVEL_COLLECTIONS = (DATASETS, MODELS, TRAINING_PIPELINES, BATCH_PREDICTION_JOBS, OPERATIONS)
 
 _PROJECT_OR_LOCATION = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 # Vertex: "up to 63 characters, valid characters are [a-z0-9_-]. The first character cannot be a number

@@ -174,7 +174,7 @@ def test_migrations_build_the_declared_schema_once_and_refuse_a_newer_database(n
             assert {c["name"] for c in inspector.get_columns(table.name)} == set(table.columns.keys())
         with registry.engine.begin() as connection:
             versions = connection.execute(sa.select(migrations.schema_migrations.c.version)).scalars().all()
-            assert versions == [migrations.LATEST_VERSION]
+            assert versions == [m.version for m in migrations.MIGRATIONS]
             connection.execute(
                 migrations.schema_migrations.insert().values(
                     version=migrations.LATEST_VERSION + 1,
@@ -462,7 +462,10 @@ def test_list_filters(registry, catalogue, expression, expected):
 @pytest.mark.parametrize(
     "expression, message",
     [
-        ("colour=red", "unknown field 'colour'; filterable fields: create_time, display_name, labels, update_time"),
+        (
+            "colour=red",
+            "unknown field 'colour'; filterable fields: create_time, display_name, labels, prediction_type, update_time, video_classification_dataset_metadata, video_object_tracking_dataset_metadata",
+        ),
         ('display_name="open', "unterminated string at position 13"),
         ("display_name=", "expected a value after '=' at the end"),
         ("(display_name=a", r"expected '\)' at the end"),
