@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import fsspec
@@ -23,9 +23,22 @@ import fsspec
 # (and most buckets) that probe stalls for a minute. Must be set before gcsfs is imported.
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
+# Raises PermissionError naming the URI when it may not be read or written (a server's allowed roots).
+UriGuard = Callable[[str], None]
 _LOCAL_PROTOCOLS = {"file", "local"}
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+
+def refused(uri: str, guard: UriGuard | None) -> str | None:
+    """Why ``guard`` refuses ``uri`` (its PermissionError's message), or None when it may be used."""
+    if guard is None:
+        return None
+    try:
+        guard(uri)
+    except PermissionError as e:
+        return str(e)
+    return None
 
 
 def filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
