@@ -82,6 +82,11 @@ def to_vertex(name: str) -> str:
     return name.replace(f"/{AUTOML_EVALUATIONS}/", f"/{EVALUATIONS}/")
 
 
+def to_automl(name: str) -> str:
+    """A name in its AutoML v1beta1 form (evaluations are ``modelEvaluations``)."""
+    return name.replace(f"/{EVALUATIONS}/", f"/{AUTOML_EVALUATIONS}/")
+
+
 def parse(name: str) -> ParsedName:
     """Split a full resource name into its parts; ValueError names what is malformed."""
     match = _NAME.fullmatch(name) if isinstance(name, str) else None

@@ -266,10 +266,9 @@ class ModelEvaluationRecord(Record):
 
     def to_automl_dict(self) -> dict[str, Any]:
         """AutoML v1beta1 ``ModelEvaluation`` (the shape ``evaluations.json`` is written in)."""
-        name = self.name.replace(f"/{names.EVALUATIONS}/", f"/{names.AUTOML_EVALUATIONS}/")
         return _compact(
             {
-                "name": name,
+                "name": names.to_automl(self.name),
                 "annotationSpecId": self.annotation_spec_id,
                 "displayName": self.display_name,
                 "createTime": rfc3339(self.create_time),

@@ -278,6 +278,7 @@ class PredictionPlan:
     model_parameters: dict[str, object]  # as given (Vertex or AutoML keys): the KFP pipeline's parameter
     params: object  # the same, parsed by the model's task (its parameters dataclass)
     shards: int
+    guard: storage.UriGuard | None = None  # local backend: videos it refuses fail their row, unread
 
 
 @dataclass(frozen=True)
@@ -327,7 +328,7 @@ def predict_locally(runner: JobRunner, plan: PredictionPlan) -> PredictionOutcom
     for index in range(plan.shards):
         runner.step(f"predict shard {index + 1}/{plan.shards}")
         result = predict.batch_predict(
-            plan.model_uri, plan.inputs, plan.output_prefix, plan.params, shard=(index, plan.shards)
+            plan.model_uri, plan.inputs, plan.output_prefix, plan.params, shard=(index, plan.shards), guard=plan.guard
         )
     if plan.shards > 1:
         runner.step("merge shards")
