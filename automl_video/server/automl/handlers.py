@@ -60,9 +60,10 @@ def _list_options(call: Call) -> dict:
     }
 
 
-def _destination(call: Call, config: automl.OutputConfig | automl.BatchPredictOutputConfig, what: str) -> str:
-    """The output prefix of an output config, which must be under an allowed root."""
-    if "bigquery_destination" in config:
+def _destination(call: Call, config, what: str) -> str:
+    """The output prefix of an ``OutputConfig``, ``BatchPredictOutputConfig`` or ``ModelExportOutputConfig``,
+    which must be under an allowed root."""
+    if "bigquery_destination" in type(config).meta.fields and "bigquery_destination" in config:
         raise ApiError(Code.INVALID_ARGUMENT, f"{what}: BigQuery destinations are not supported; use gcs_destination")
     prefix = config.gcs_destination.output_uri_prefix
     if not prefix:
