@@ -316,11 +316,11 @@ def batch_predict(call: Call) -> operations_pb2.Operation:
     name = _name(call, names.MODELS, "model")
     request = wire.parse_body(call.body, automl.BatchPredictRequest)
     request.name = name
-    model = call.server.registry.get_model(name)
     if "bigquery_source" in request.input_config:
         raise ApiError(Code.INVALID_ARGUMENT, "BatchPredict: BigQuery sources are not supported; use gcs_source")
     _sources(call, list(request.input_config.gcs_source.input_uris), "BatchPredict")
     prefix = _destination(call, request.output_config, "BatchPredict")
+    model = call.server.registry.get_model(name)
     unknown = sorted(set(request.params) - set(PREDICT_PARAMS))
     if unknown:
         raise ApiError(Code.INVALID_ARGUMENT, f"BatchPredict params {unknown}: allowed are {list(PREDICT_PARAMS)}")
