@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
     from automl_video.registry import Registry
     from automl_video.registry.operations import new_lease_owner
-    from automl_video.server.app import create_app
+    from automl_video.server.app import REQUEST_THREADS, create_app
     from automl_video.server.config import ApiKeys, ConfigError, ServerConfig
     from automl_video.server.roots import AllowedRoots
     from automl_video.server.surface import SURFACE_MODULES, ServerContext, load_surface
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     warning = config.check_binding(keys)
     if warning:
         log.warning("%s", warning)
-    registry = Registry(registry_url)
+    registry = Registry(registry_url, connections=REQUEST_THREADS + 2)  # + the dispatcher and health probe
     server = ServerContext(config, keys, roots, registry)
     app = create_app(server, [load_surface(api) for api in SURFACE_MODULES], new_lease_owner())
     log.info(

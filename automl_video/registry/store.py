@@ -160,11 +160,12 @@ class Registry(OperationStore):
     Args:
         url: a SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg2://…``) or a file path; default
             ``$AUTOML_VIDEO_REGISTRY_URL`` or ``~/.automl-video/registry.sqlite``. Migrated on open.
+        connections: PostgreSQL connections kept open (see :func:`.database.create_engine`).
     """
 
-    def __init__(self, url: str | None = None):
+    def __init__(self, url: str | None = None, connections: int | None = None):
         self.url = database.normalize_url(url)
-        self.engine = database.create_engine(self.url)
+        self.engine = database.create_engine(self.url, connections)
         migrations.migrate(self.engine)
 
     def close(self) -> None:

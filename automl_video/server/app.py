@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 
+import anyio.to_thread
 import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -36,6 +37,8 @@ log = logging.getLogger("automl_video.server")
 access_log = logging.getLogger("automl_video.server.access")
 
 HEALTH_PATH = "/healthz"
+# Threads that run handlers, and the registry connections the server keeps open for them.
+REQUEST_THREADS = 32
 API_KEY_HEADER = "x-goog-api-key"
 
 
@@ -149,6 +152,8 @@ def create_app(server: ServerContext, surfaces: list[Surface], owner: str) -> St
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        # Handlers run in this many threads, each with a registry connection of its own (REQUEST_THREADS).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         task = asyncio.create_task(dispatcher.run())
         try:
             yield
