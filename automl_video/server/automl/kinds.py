@@ -56,8 +56,10 @@ def _row_statuses(failures: list) -> list[Status]:
     return [Status(Code.INVALID_ARGUMENT, f"{f.uri} row {f.row}: {f.message}") for f in failures[:MAX_PARTIAL_FAILURES]]
 
 
-def _in_workspace(config: ServerConfig, uri: str) -> bool:
-    return uri.startswith(config.workspace.rstrip("/") + "/")
+def _remove_if_in_workspace(config: ServerConfig, uri: str) -> None:
+    """Delete a deleted resource's files when the server made them (an SDK resource's stay where they are)."""
+    if uri.startswith(config.workspace.rstrip("/") + "/"):
+        storage.remove(uri, recursive=True)
 
 
 # -- datasets -----------------------------------------------------------------------------------------
@@ -101,8 +103,7 @@ def remove_output(record: OperationRecord, registry: Registry) -> None:
 def delete_dataset(run: OperationRun) -> OperationOutcome:
     dataset = run.registry.get_dataset(run.record.target)
     run.registry.delete_dataset(dataset.name)
-    if _in_workspace(run.config, dataset.data_uri):
-        storage.remove(dataset.data_uri, recursive=True)
+    _remove_if_in_workspace(run.config, dataset.data_uri)
     return OperationOutcome(_empty())
 
 
@@ -187,8 +188,7 @@ def cancel_training(record: OperationRecord, registry: Registry) -> None:
 def delete_model(run: OperationRun) -> OperationOutcome:
     model = run.registry.get_model(run.record.target)
     run.registry.delete_model(model.name)
-    if _in_workspace(run.config, model.artifact_uri):
-        storage.remove(model.artifact_uri, recursive=True)
+    _remove_if_in_workspace(run.config, model.artifact_uri)
     return OperationOutcome(_empty())
 
 
