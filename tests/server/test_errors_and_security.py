@@ -206,3 +206,11 @@ def test_paths_outside_the_allowed_roots_are_refused_and_never_read(server, tiny
     assert any("row 1" in m and "/etc/passwd is outside" in m for m in failures), failures
     assert any(str(link) in m and "outside the server's allowed roots" in m for m in failures), failures
     assert client.get_dataset(name=dataset.name).example_count == 0
+
+
+def test_without_keys_the_server_refuses_to_leave_loopback(tmp_path, capsys):
+    from automl_video.cli import main
+
+    code = main(["serve", "--host", "0.0.0.0", "--workspace", str(tmp_path / "w"), "--port", "1"])
+    assert code == 2
+    assert "without --api-keys the server only binds to loopback" in capsys.readouterr().err
