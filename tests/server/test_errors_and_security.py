@@ -113,7 +113,7 @@ def test_every_error_status_has_its_code_and_message(server, tmp_path):
         client.create_dataset(
             parent=location, dataset=automl.Dataset(display_name="boxes", video_object_tracking_dataset_metadata={})
         )
-    with pytest.raises(exceptions.MethodNotImplemented, match="AutoML Tables"):
+    with pytest.raises(exceptions.MethodNotImplemented, match="not part of the AutoML Video API"):
         client.list_table_specs(parent=dataset.name)
     with pytest.raises(exceptions.MethodNotImplemented, match="online prediction"):
         prediction.predict(name=f"{location}/models/1", payload={})
@@ -125,6 +125,9 @@ def test_every_error_status_has_its_code_and_message(server, tmp_path):
     deleting.result(timeout=120)
     with pytest.raises(exceptions.PreconditionFailed, match="already ended"):
         client._transport.operations_client.cancel_operation(name=deleting.operation.name)
+    waited = call(server, "POST", f"{deleting.operation.name}:wait", json={"timeout": "1s"})
+    assert waited.status_code == 200 and waited.json()["done"] is True
+    assert waited.json()["response"] == {"@type": "type.googleapis.com/google.protobuf.Empty"}
 
     # 500: the server's own data is unreadable; the reply names a request id, the log has the trace.
     with Registry(server.registry_url) as registry:

@@ -350,9 +350,11 @@ def predict(call: Call) -> automl.PredictResponse:
     )
 
 
-def tables_only(call: Call) -> automl.Dataset:
+def not_video(call: Call) -> automl.Dataset:
+    """Methods of other AutoML products (Tables' specs, UpdateDataset, exportEvaluatedExamples)."""
     raise ApiError(
-        Code.UNIMPLEMENTED, "this method is for AutoML Tables; automl-video serves video datasets and models"
+        Code.UNIMPLEMENTED,
+        "this method is not part of the AutoML Video API; automl-video serves video datasets and models",
     )
 
 
@@ -367,13 +369,13 @@ ROUTES = [
     Route("POST", _DATASET + ":importData", import_data),
     Route("POST", _DATASET + ":exportData", export_data),
     Route("GET", _DATASET + "/annotationSpecs/{spec}", get_annotation_spec),
-    Route("GET", _DATASET + "/tableSpecs", tables_only),
-    Route("GET", _DATASET + "/tableSpecs/{table}", tables_only),
-    Route("PATCH", _DATASET + "/tableSpecs/{table}", tables_only),
-    Route("GET", _DATASET + "/tableSpecs/{table}/columnSpecs", tables_only),
-    Route("GET", _DATASET + "/tableSpecs/{table}/columnSpecs/{column}", tables_only),
-    Route("PATCH", _DATASET + "/tableSpecs/{table}/columnSpecs/{column}", tables_only),
-    Route("PATCH", _DATASET, tables_only),
+    Route("GET", _DATASET + "/tableSpecs", not_video),
+    Route("GET", _DATASET + "/tableSpecs/{table}", not_video),
+    Route("PATCH", _DATASET + "/tableSpecs/{table}", not_video),
+    Route("GET", _DATASET + "/tableSpecs/{table}/columnSpecs", not_video),
+    Route("GET", _DATASET + "/tableSpecs/{table}/columnSpecs/{column}", not_video),
+    Route("PATCH", _DATASET + "/tableSpecs/{table}/columnSpecs/{column}", not_video),
+    Route("PATCH", _DATASET, not_video),
     Route("POST", _LOCATION + "/models", create_model),
     Route("GET", _LOCATION + "/models", list_models),
     Route("GET", _MODEL, get_model),
@@ -381,7 +383,7 @@ ROUTES = [
     Route("POST", _MODEL + ":deploy", deploy_model),
     Route("POST", _MODEL + ":undeploy", undeploy_model),
     Route("POST", _MODEL + ":export", export_model),
-    Route("POST", _MODEL + ":exportEvaluatedExamples", tables_only),
+    Route("POST", _MODEL + ":exportEvaluatedExamples", not_video),
     Route("GET", _MODEL + "/modelEvaluations", list_model_evaluations),
     Route("GET", _MODEL + "/modelEvaluations/{evaluation}", get_model_evaluation),
     Route("POST", _MODEL + ":batchPredict", batch_predict),

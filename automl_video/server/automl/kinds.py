@@ -175,7 +175,12 @@ def create_model(run: OperationRun) -> OperationOutcome:
     )
     work = backends.train_on_kfp if run.config.kfp_host else backends.train_locally
     run.progress(5)
-    job = _run_job(run.registry, run.record.work["training_pipeline"], lambda runner: work(runner, plan))
+    job_name = run.record.work["training_pipeline"]
+    # A worker lost after registering the model but before ending its job must not register another.
+    registered = run.registry.list_models(dataset.project, dataset.location, filter=f'training_pipeline="{job_name}"')
+    if registered.items:
+        return OperationOutcome(wire.packed(resources.model_message(registered.items[0])))
+    job = _run_job(run.registry, job_name, lambda runner: work(runner, plan))
     model = run.registry.get_model(job.model_to_upload["name"])
     return OperationOutcome(wire.packed(resources.model_message(model)))
 
