@@ -75,16 +75,13 @@ class Route:
 @dataclass
 class OperationRun:
     """What an operation kind gets in its worker: the operation, the server's settings, the registry,
-    the roots it may read and write, and ``progress`` to report (which also renews its lease)."""
+    and the roots it may read and write."""
 
     record: OperationRecord
     config: ServerConfig
     registry: Registry
     roots: AllowedRoots
     owner: str
-
-    def progress(self, percent: int, details: Mapping[str, Any] | None = None) -> None:
-        self.registry.heartbeat_operation(self.record.name, self.owner, progress_percent=percent, details=details)
 
 
 @dataclass(frozen=True)
@@ -108,10 +105,12 @@ class OperationFailed(Exception):
 
 @dataclass(frozen=True)
 class OperationKind:
-    """``run`` does the work in a worker process; ``cleanup`` removes what a cancelled run half-wrote."""
+    """``run`` does the work in a worker process; ``cleanup`` removes what a cancelled run half-wrote;
+    ``progress`` estimates how far a running one is (0-100), read by the worker's watchdog."""
 
     run: Callable[[OperationRun], OperationOutcome]
     cleanup: Callable[[OperationRecord, Registry], None] = lambda record, registry: None
+    progress: Callable[[OperationRecord, Registry, ServerConfig], int | None] = lambda record, registry, config: None
 
 
 class Surface(Protocol):

@@ -19,14 +19,15 @@ from automl_video.server.config import ServerConfig
 from automl_video.server.dispatcher import EXIT_CANCELLED, EXIT_LEASE_LOST, EXIT_SERVER_GONE
 from automl_video.server.errors import api_error_of, status_of
 from automl_video.server.roots import AllowedRoots
-from automl_video.server.surface import OperationFailed, OperationRun, load_surface
+from automl_video.server.surface import OperationFailed, OperationKind, OperationRun, load_surface
 
 log = logging.getLogger("automl_video.server.worker")
 
 HEARTBEAT_SECONDS = 1.0
 
 
-def _watch(registry: Registry, name: str, owner: str, server_pid: int, interval: float) -> None:
+def _watch(run: OperationRun, kind: OperationKind, server_pid: int, interval: float) -> None:
+    registry, name, owner = run.registry, run.record.name, run.owner
     while True:
         time.sleep(interval)
         if os.getppid() != server_pid:
@@ -34,7 +35,8 @@ def _watch(registry: Registry, name: str, owner: str, server_pid: int, interval:
             registry.release_operation(name, owner)
             os._exit(EXIT_SERVER_GONE)
         try:
-            record = registry.heartbeat_operation(name, owner)
+            percent = kind.progress(run.record, registry, run.config)
+            record = registry.heartbeat_operation(name, owner, progress_percent=percent)
         except FailedPreconditionError as e:
             log.warning("%s", e)
             os._exit(EXIT_LEASE_LOST)
@@ -54,8 +56,8 @@ def main(argv: list[str]) -> int:
     record = registry.get_operation(name)
     kind = load_surface(record.api).operation_kinds[record.kind]
     interval = min(HEARTBEAT_SECONDS, config.lease_seconds / 4)
-    threading.Thread(target=_watch, args=(registry, name, owner, os.getppid(), interval), daemon=True).start()
-    run = OperationRun(record, config, registry, AllowedRoots(config.allowed_roots), owner)
+    run = OperationRun(record, config, registry, AllowedRoots.of(list(config.allowed_roots)), owner)
+    threading.Thread(target=_watch, args=(run, kind, os.getppid(), interval), daemon=True).start()
     try:
         outcome = kind.run(run)
     except OperationFailed as e:

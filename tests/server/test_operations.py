@@ -99,6 +99,9 @@ def test_a_server_killed_during_create_model_resumes_training_from_its_checkpoin
             lambda: os.path.exists(state_file) and json.load(open(state_file))["epochs"] >= 1, 300, "a checkpoint"
         )
         assert client.get_dataset(name=dataset.name).example_count > 0  # the server answers while it trains
+        training = client._transport.operations_client.get_operation(name=name)
+        metadata = automl.OperationMetadata.deserialize(training.metadata.value)
+        assert not training.done and 10 <= metadata.progress_percent <= 85  # training, by its spent budget
         server.stop(signal.SIGKILL)
         # The worker sees its server gone and gives the operation back; nothing is lost.
         wait_until(lambda: registry.get_operation(name).state is OperationState.QUEUED, 60, "the give-back")

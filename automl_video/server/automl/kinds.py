@@ -174,7 +174,6 @@ def create_model(run: OperationRun) -> OperationOutcome:
         budget_minutes=run.config.train_budget_minutes,
     )
     work = backends.train_on_kfp if run.config.kfp_host else backends.train_locally
-    run.progress(5)
     job_name = run.record.work["training_pipeline"]
     # A worker lost after registering the model but before ending its job must not register another.
     registered = run.registry.list_models(dataset.project, dataset.location, filter=f'training_pipeline="{job_name}"')
@@ -183,6 +182,19 @@ def create_model(run: OperationRun) -> OperationOutcome:
     job = _run_job(run.registry, job_name, lambda runner: work(runner, plan))
     model = run.registry.get_model(job.model_to_upload["name"])
     return OperationOutcome(wire.packed(resources.model_message(model)))
+
+
+# CreateModel's progress by its job's stage; training moves from 10 to 85 with its spent budget.
+_TRAINING_STAGES = {"split": 5, "train": 10, "evaluate": 85, "upload model": 95}
+
+
+def training_progress(record: OperationRecord, registry: Registry, config: ServerConfig) -> int | None:
+    stage = registry.get_job(record.work["training_pipeline"]).run_info.get("stage")
+    if stage != "train":
+        return _TRAINING_STAGES.get(stage)
+    state = storage.join(record.work["work_uri"], "model", "checkpoints", "state.json")
+    elapsed = storage.read_json(state).get("elapsed_seconds", 0.0) if storage.exists(state) else 0.0
+    return 10 + int(75 * min(1.0, elapsed / (60 * config.train_budget_minutes)))
 
 
 def cancel_training(record: OperationRecord, registry: Registry) -> None:
@@ -261,7 +273,7 @@ KINDS = {
     Kind.IMPORT_DATA: OperationKind(import_data),
     Kind.EXPORT_DATA: OperationKind(export_data, remove_output),
     Kind.DELETE_DATASET: OperationKind(delete_dataset),
-    Kind.CREATE_MODEL: OperationKind(create_model, cancel_training),
+    Kind.CREATE_MODEL: OperationKind(create_model, cancel_training, training_progress),
     Kind.DELETE_MODEL: OperationKind(delete_model),
     Kind.DEPLOY_MODEL: OperationKind(_deployment("DEPLOYED")),
     Kind.UNDEPLOY_MODEL: OperationKind(_deployment("UNDEPLOYED")),
