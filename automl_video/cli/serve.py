@@ -67,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
 
     workspace = args.workspace if "://" in args.workspace else os.path.abspath(args.workspace)
     storage.makedirs(workspace)
+    if args.registry is None and not storage.is_local(workspace):
+        raise ConfigError(f"--workspace {workspace} is not local: give --registry (SQLite needs a local file)")
     registry_url = args.registry or f"sqlite:///{os.path.join(storage.local_path(workspace), DEFAULT_FILE)}"
     roots = AllowedRoots.of(args.allowed_root or [workspace])
     if not roots.allows(storage.join(workspace, "x")):
