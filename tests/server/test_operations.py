@@ -116,3 +116,19 @@ def test_a_server_killed_during_create_model_resumes_training_from_its_checkpoin
     assert trained.display_name == "motions" and record.attempts == 2
     assert "resuming from epoch" in server.log()
     assert client.get_model(name=trained.name).name == trained.name
+
+
+def test_with_a_kfp_backend_create_model_submits_the_training_pipeline(start_server, tiny_videos):
+    """--backend kfp:HOST trains through the KFP pipelines: with no KFP API server at HOST the operation
+    fails naming it, after the training pipeline reached its submit stage."""
+    server = start_server(
+        "--allowed-root", os.path.dirname(tiny_videos.import_csv), "--backend", "kfp:http://127.0.0.1:9"
+    )
+    client, _ = server.clients()
+    dataset = imported_dataset(client, tiny_videos)
+    creating = client.create_model(parent=parent(PROJECT), model=model_request(dataset))
+    with pytest.raises(exceptions.GoogleAPICallError, match="127.0.0.1:9"):
+        creating.result(timeout=300)
+    with Registry(server.registry_url) as registry:
+        job = registry.get_job(registry.get_operation(creating.operation.name).work["training_pipeline"])
+    assert job.run_info["backend"] == "kfp:http://127.0.0.1:9" and job.run_info["stage"] == "submit"
