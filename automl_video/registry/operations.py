@@ -6,7 +6,8 @@ SUCCEEDED, FAILED or CANCELLED for good. Everything a worker needs is stored wit
 request, the work folders), so any server sharing the registry can run it, and a server that restarts
 finds every operation where it was:
 
-* a worker that dies with its server stops renewing the lease; once it is older than the lease, the
+* the server that claimed an operation renews its lease while its worker process lives (and the worker
+  reports progress); a server that dies stops renewing it, and once it is older than the lease, the
   next claim takes the operation again (``attempts`` + 1) and the new worker resumes its stage (training
   from its checkpoint, prediction from its finished rows), up to :data:`MAX_ATTEMPTS` times;
 * operations with one ``lock_key`` (the dataset they change) never run at once: the second stays
@@ -225,6 +226,8 @@ class OperationStore:
                 if len(claimed) >= limit:
                     break
                 record = OperationRecord.from_row(row)
+                if record.lease_owner == owner:
+                    continue  # this owner's own worker, alive (it renews its leases) or being reaped
                 if record.attempts >= MAX_ATTEMPTS:
                     self._end(
                         connection,
@@ -255,6 +258,21 @@ class OperationStore:
                     locks.add(record.lock_key)
                 claimed.append(self._operation_row(connection, record.name))
         return claimed
+
+    def renew_leases(self, owner: str, names_: Sequence[str]) -> None:
+        """Renew the leases ``owner`` holds on ``names_`` (its workers are alive: it just looked)."""
+        if not names_:
+            return
+        with self._write() as connection:
+            connection.execute(
+                sa.update(_op)
+                .where(
+                    _op.c.name.in_(list(names_)),
+                    _op.c.lease_owner == owner,
+                    _op.c.state == OperationState.RUNNING.value,
+                )
+                .values(heartbeat_time=_naive(utc_now()))
+            )
 
     def _owned(self, connection: sa.Connection, name: str, owner: str) -> OperationRecord:
         record = self._operation_row(connection, name, for_update=True)

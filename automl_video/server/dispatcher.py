@@ -3,7 +3,8 @@ own (``python -m automl_video.server.worker``), so the event loop and its thread
 predict and the server keeps answering while a model trains.
 
 It runs as a background task of the server (its registry calls in a thread), at most ``max_workers``
-workers at once. When a worker exits it checks that the operation ended; if not, the worker was
+workers at once, and renews the lease of each operation whose worker is alive (a worker busy importing
+TensorFlow may not report for seconds, but its server knows it lives). When a worker exits it checks that the operation ended; if not, the worker was
 cancelled (the half-written output is removed, the operation ends CANCELLED) or it died (the operation
 ends FAILED saying how). When the server stops, its workers are stopped and their operations go back to
 the queue, so the next server resumes them at once; a server that dies without stopping them leaves
@@ -66,6 +67,7 @@ class Dispatcher:
             if process.poll() is not None:
                 del self.workers[name]
                 self._after_exit(name, process.returncode)
+        self.server.registry.renew_leases(self.owner, list(self.workers))
         free = self.server.config.max_workers - len(self.workers)
         if free <= 0 or self._stopping:
             return

@@ -1,6 +1,7 @@
 """One operation in its own process: ``python -m automl_video.server.worker OPERATION OWNER``.
 
-A watchdog thread renews the operation's lease every second and ends the process at once when the
+A watchdog thread reports every second (its progress; the server renews the lease while the process
+lives) and ends the process at once when the
 operation is cancelled (the dispatcher then removes what it half-wrote), when another server took the
 lease, or when the server that started it is gone (the operation goes back to the queue first, so a
 restarted server resumes it). The main thread runs the operation's kind and records how it ended.

@@ -86,6 +86,19 @@ def test_a_lost_worker_is_claimed_again_and_given_up_after_max_attempts(registry
     assert f"lost {MAX_ATTEMPTS} times" in ended.error.message
 
 
+def test_an_owner_renews_its_leases_and_never_claims_its_own_operation_again(registry):
+    created = queue(registry)
+    owner = new_lease_owner()
+    claim(registry, owner, lease=0.05)
+    time.sleep(0.1)
+    assert claim(registry, owner, lease=0.05) == []  # its own worker: alive, or about to be reaped
+    registry.renew_leases(owner, [created.name])
+    assert claim(registry, new_lease_owner(), lease=1.0) == []  # the renewed lease is fresh
+    time.sleep(1.1)
+    (taken,) = claim(registry, new_lease_owner(), lease=1.0)
+    assert taken.attempts == 2
+
+
 def test_a_released_operation_is_claimed_again_at_once(registry):
     created = queue(registry)
     first = new_lease_owner()
