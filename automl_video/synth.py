@@ -67,7 +67,7 @@ class SynthOptions:
 
 # Not a motion: the object stays put, jittering by a pixel or two (a hard negative for every motion class).
 STILL = "-"
-_SHAPES = ("disc", "square", "diamond", "ring")
+SHAPES = ("disc", "square", "diamond", "ring")
 
 
 @dataclass
@@ -205,10 +205,14 @@ class Canvas:
         ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
         self.xs, self.ys = xs + 0.5, ys + 0.5
 
-    def mask(self, shape: str, cx: float, cy: float, radius: float) -> np.ndarray:
-        """Boolean mask of ``shape`` centred at (cx, cy); coordinates wrap around the frame edges."""
-        dx = (self.xs - cx + self.width / 2) % self.width - self.width / 2
-        dy = (self.ys - cy + self.height / 2) % self.height - self.height / 2
+    def mask(self, shape: str, cx: float, cy: float, radius: float, wrap: bool = True) -> np.ndarray:
+        """Boolean mask of ``shape`` centred at (cx, cy); coordinates wrap around the frame edges, or
+        (``wrap`` False) the shape leaves the frame at its edges."""
+        if wrap:
+            dx = (self.xs - cx + self.width / 2) % self.width - self.width / 2
+            dy = (self.ys - cy + self.height / 2) % self.height - self.height / 2
+        else:
+            dx, dy = self.xs - cx, self.ys - cy
         if shape == "disc":
             return dx * dx + dy * dy <= radius * radius
         if shape == "square":
@@ -221,20 +225,30 @@ class Canvas:
         raise ValueError(f"unknown shape {shape!r}")
 
 
-def _random_appearance(rng: np.random.Generator, canvas: Canvas) -> _Appearance:
-    """Shape, colours, size and a smooth background, all independent of the motion class."""
+def random_background(rng: np.random.Generator, canvas: Canvas) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth random colour gradient ``[H, W, 3]`` float32, and its mean colour ``[3]``."""
     base = rng.integers(30, 226, size=3).astype(np.float32)
     tilt = rng.uniform(-40, 40, size=(2, 3)).astype(np.float32)
     gx = (canvas.xs / canvas.width - 0.5)[..., None]
     gy = (canvas.ys / canvas.height - 0.5)[..., None]
-    background = np.clip(base + gx * tilt[0] + gy * tilt[1], 0, 255)
+    return np.clip(base + gx * tilt[0] + gy * tilt[1], 0, 255), base
+
+
+def visible_colour(rng: np.random.Generator, background_mean: np.ndarray) -> np.ndarray:
+    """A random object colour, pushed away from the background's mean so the object stays visible."""
     colour = rng.integers(0, 256, size=3).astype(np.float32)
-    # Keep the object visible: push its colour away from the background's mean.
-    if np.abs(colour - base).sum() < 150:
-        colour = np.where(base > 127, base - 120, base + 120).astype(np.float32)
+    if np.abs(colour - background_mean).sum() < 150:
+        colour = np.where(background_mean > 127, background_mean - 120, background_mean + 120).astype(np.float32)
+    return colour
+
+
+def _random_appearance(rng: np.random.Generator, canvas: Canvas) -> _Appearance:
+    """Shape, colours, size and a smooth background, all independent of the motion class."""
+    background, base = random_background(rng, canvas)
+    colour = visible_colour(rng, base)
     short_side = min(canvas.width, canvas.height)
     return _Appearance(
-        shape=str(rng.choice(_SHAPES)),
+        shape=str(rng.choice(SHAPES)),
         colour=colour,
         radius=float(rng.uniform(0.07, 0.13) * short_side),
         background=background,

@@ -27,8 +27,11 @@ def evaluate_model(
     evaluation.metadata.update(run.metadata)
     for name, value in storage.read_json(result.metrics_uri).items():
         metrics.log_metric(name, value)
-    curve = storage.read_json(result.files["pr_curve"])
-    classification_metrics.log_roc_curve(curve["false_positive_rate"], curve["true_positive_rate"], curve["thresholds"])
+    if "pr_curve" in result.files:  # a task without a ROC curve (object tracking) logs its scalars alone
+        curve = storage.read_json(result.files["pr_curve"])
+        classification_metrics.log_roc_curve(
+            curve["false_positive_rate"], curve["true_positive_rate"], curve["thresholds"]
+        )
     if "confusion_matrix" in result.files:
         matrix = storage.read_json(result.files["confusion_matrix"])
         classification_metrics.log_confusion_matrix(matrix["categories"], matrix["matrix"])

@@ -10,9 +10,10 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "evaluate",
         help="evaluate a model on the TEST split (AutoML ModelEvaluation JSON, KFP metrics, HTML report)",
-        description="Score every TEST segment and write evaluations.json (overall first, then one per label), "
-        "metrics.json, pr_curve.json, confusion_matrix.json (multiclass, <= 10 labels), report.html and "
-        "predictions.jsonl under --output.",
+        description="Score every TEST segment (object tracking: every labelled TEST frame) and write "
+        "evaluations.json (overall first, then one per label), metrics.json, report.html, predictions.jsonl and "
+        "the task's files under --output (classification: pr_curve.json, confusion_matrix.json for multiclass "
+        "<= 10 labels; object tracking: track_metrics.json).",
     )
     parser.add_argument("--model", required=True, help="trained model folder URI")
     parser.add_argument("--dataset", required=True, help="dataset URI whose TEST split is evaluated")

@@ -10,8 +10,10 @@ def register(subparsers) -> None:
         "predict",
         help="batch-predict videos with a trained model",
         description=(
-            "Classify the time segments listed in AutoML CSV files (VIDEO_URI,START,END) or Vertex JSONL "
-            "instances, writing prediction-<model>-<timestamp>/ under --output-prefix. A rerun of an "
+            "Predict the time segments listed in AutoML CSV files (VIDEO_URI,START,END) or Vertex JSONL "
+            "instances with the model's prediction type (classification: labels of the segment, shots or "
+            "1-second intervals; object tracking: tracks of boxes, frames at --param frameRate=F, default 10 "
+            "per second), writing prediction-<model>-<timestamp>/ under --output-prefix. A rerun of an "
             "interrupted run resumes it; --shard I/N runs one share of the rows, --merge assembles them."
         ),
     )
@@ -43,7 +45,11 @@ def register(subparsers) -> None:
         "--one-sec", action="store_true", default=None, help="classification: also classify every 1-second interval"
     )
     parser.add_argument(
-        "--max-predictions", type=int, default=None, metavar="N", help="keep at most N labels per type and time span"
+        "--max-predictions",
+        type=int,
+        default=None,
+        metavar="N",
+        help="keep at most N labels per type and time span (object tracking: boxes per frame)",
     )
     parser.add_argument(
         "--param",

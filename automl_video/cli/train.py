@@ -1,4 +1,4 @@
-"""``automl-video train``: train (or resume training) a video classification model."""
+"""``automl-video train``: train (or resume training) a model of the dataset's prediction type."""
 
 import argparse
 
@@ -8,9 +8,10 @@ from automl_video.cli import add_json_flag, emit
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "train",
-        help="train a video classification model on a split dataset (resumes after a crash)",
+        help="train a model of the dataset's prediction type on a split dataset (resumes after a crash)",
         description=(
-            "Train on the TRAIN split with early stopping on VALIDATION AU-PRC, within a wall-clock budget. "
+            "Train on the TRAIN split with early stopping on the task's VALIDATION score (classification: "
+            "AU-PRC; object tracking: box mAP at IoU 0.5), within a wall-clock budget. "
             "Checkpoints go to the model folder every epoch: rerunning the same command after a crash "
             "or kill continues from the last one."
         ),
@@ -20,8 +21,9 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--model-type",
         default="MOBILE_VERSATILE_1",
-        help="MOBILE_VERSATILE_1 (small, exportable to TF/TFLite; default) or CLOUD (bigger, multi-clip, "
-        "not exportable)",
+        help="MOBILE_VERSATILE_1 (small, exportable to TF/TFLite; default) or CLOUD (bigger, not exportable); "
+        "object tracking also MOBILE_CORAL_VERSATILE_1, MOBILE_CORAL_LOW_LATENCY_1 (int8 TFLite for the Edge "
+        "TPU), MOBILE_JETSON_VERSATILE_1, MOBILE_JETSON_LOW_LATENCY_1",
     )
     parser.add_argument(
         "--budget-minutes", type=float, help="wall-clock budget over all runs, decoding included (default 60)"

@@ -47,13 +47,14 @@ class ImportFailed(DatasetError):
 
 @dataclass
 class AnnotationRow:
-    """A row that parsed; its annotation is checked against its video later."""
+    """A row that parsed; its annotation is checked against its video later (None: the row names a
+    video and no annotation)."""
 
     source_uri: str
     row: int
     ml_use: MLUse
     video_uri: str
-    annotation: Any
+    annotation: Any | None
 
 
 @dataclass
@@ -73,6 +74,12 @@ def resolve_uri(reference: str, csv_uri: str) -> str:
     scheme, separator, path = csv_uri.rpartition("://")
     resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), reference))
     return f"{scheme}{separator}{resolved}"
+
+
+def vertex_field(item: dict[str, Any], camel_case: str, default: Any = None) -> Any:
+    """A Vertex JSON field by its camelCase name or its snake_case one (Vertex accepts both)."""
+    snake_case = "".join(f"_{c.lower()}" if c.isupper() else c for c in camel_case)
+    return item.get(camel_case, item.get(snake_case, default))
 
 
 def read_import_files(
@@ -237,7 +244,8 @@ def _read_vertex_jsonl(source: str, rules: AnnotationRules, found: ImportRows, f
             failures.append(RowFailure(source, line_number, str(e)))
             continue
         video_uri = resolve_uri(video_uri.strip(), source)
-        found.rows += [AnnotationRow(source, line_number, ml_use, video_uri, a) for a in annotations]
+        # No annotation: the line still names a video (not yet labelled), imported without one.
+        found.rows += [AnnotationRow(source, line_number, ml_use, video_uri, a) for a in annotations or [None]]
 
 
 def _vertex_jsonl_ml_use(item: dict[str, Any]) -> MLUse:

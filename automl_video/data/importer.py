@@ -62,10 +62,12 @@ class ImportResult:
 
 @dataclass
 class _VideoFacts:
-    """What one video URI turned out to be: its content and duration, or why it cannot be used."""
+    """What one video URI turned out to be: its content, duration and frame rate (0 when not probed),
+    or why it cannot be used."""
 
     content_hash: str = ""
     duration: float = 0.0
+    frame_rate: float = 0.0
     error: str = ""
 
 
@@ -74,7 +76,7 @@ class _AcceptedRow:
     row: AnnotationRow
     content_hash: str
     duration: float
-    annotation: Any  # fitted to the video (e.g. an ``inf`` END resolved)
+    annotation: Any | None  # fitted to the video (e.g. an ``inf`` END resolved); None: the video alone
 
 
 def import_data(
@@ -123,7 +125,8 @@ def import_data(
     row_count = found.row_count
     if row_count == 0:
         raise ImportFailed(f"{', '.join(sources)}: no rows to import")
-    known_durations = {v.content_hash: v.duration for v in dataset.videos}
+    # A task whose annotations name frames needs every video's frame rate: known videos are probed again.
+    known_durations = {} if rules.uses_frame_rate else {v.content_hash: v.duration for v in dataset.videos}
     facts = _inspect_videos(sorted({r.video_uri for r in found.rows}), known_durations, guard)
     accepted = _check_against_videos(found.rows, facts, rules, failures)
     accepted = _drop_conflicts(dataset, accepted, rules, failures)
@@ -240,16 +243,17 @@ def _inspect_videos(
             return _VideoFacts(error=refusal)
         try:
             content_hash = video.content_hash(uri)
-            duration = known_durations.get(content_hash)
+            duration, frame_rate = known_durations.get(content_hash), 0.0
             if duration is None:
-                duration = video.probe(uri).duration
+                info = video.probe(uri)
+                duration, frame_rate = info.duration, info.fps
         except video.VideoError as e:  # its message names the URI
             return _VideoFacts(error=str(e))
         except OSError as e:
             return _VideoFacts(error=f"{uri}: cannot read the video ({e})")
         if duration > MAX_VIDEO_SECONDS + video.DURATION_TOLERANCE_SECONDS:
             return _VideoFacts(error=f"video {uri} lasts {duration:.0f} s; videos may last at most 60 minutes")
-        return _VideoFacts(content_hash=content_hash, duration=duration)
+        return _VideoFacts(content_hash=content_hash, duration=duration, frame_rate=frame_rate)
 
     progress = Progress("inspecting videos", len(uris), unit="videos")
     facts = {}
@@ -265,15 +269,21 @@ def _inspect_videos(
 def _check_against_videos(
     rows: list[AnnotationRow], facts: dict[str, _VideoFacts], rules: AnnotationRules, failures: list[RowFailure]
 ) -> list[_AcceptedRow]:
-    """Rows whose video decodes and whose annotation fits in it (e.g. ``inf`` END resolved)."""
+    """Rows whose video decodes and whose annotation fits in it (e.g. ``inf`` END resolved, a time
+    snapped to a frame); a row without annotation needs only its video."""
     accepted = []
     for r in rows:
         fact = facts[r.video_uri]
         if fact.error:
             failures.append(RowFailure(r.source_uri, r.row, fact.error))
             continue
+        if r.annotation is None:
+            accepted.append(_AcceptedRow(r, fact.content_hash, fact.duration, None))
+            continue
         try:
             annotation = rules.fit_to_video(r.annotation, r.video_uri, fact.duration)
+            if rules.uses_frame_rate:
+                annotation = rules.snap_to_frame(annotation, fact.frame_rate, fact.duration)
         except ValueError as e:
             failures.append(RowFailure(r.source_uri, r.row, str(e)))
             continue
@@ -288,7 +298,8 @@ def _drop_conflicts(
     existing = {v.content_hash: v.annotations for v in dataset.videos}
     new_by_video: dict[str, list[_AcceptedRow]] = {}
     for a in accepted:
-        new_by_video.setdefault(a.content_hash, []).append(a)
+        if a.annotation is not None:
+            new_by_video.setdefault(a.content_hash, []).append(a)
     refused: set[int] = set()
     for content_hash, new_rows in new_by_video.items():
         reasons = rules.conflicts(existing.get(content_hash, []), [a.annotation for a in new_rows])
@@ -324,6 +335,8 @@ def _merge(dataset: Dataset, accepted: list[_AcceptedRow]) -> list[str]:
         if a.row.video_uri not in v.uris:
             v.uris.append(a.row.video_uri)
         ml_uses.setdefault(a.content_hash, {v.ml_use}).add(a.row.ml_use)
+        if a.annotation is None:
+            continue  # the video alone (not yet labelled)
         key = a.annotation.key()
         if key in known[a.content_hash]:
             duplicates += 1

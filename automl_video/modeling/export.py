@@ -1,8 +1,10 @@
 """Export a MOBILE_* model as a TensorFlow SavedModel or a TFLite file, as AutoML Video does.
 
 Both take raw uint8 clips ``[batch, T, H, W, 3]`` (input ``frames``; normalisation is inside the
-network) and return per-label sigmoid scores ``[batch, L]`` (output ``scores``) through the
-``serving_default`` signature. Beside the model the export folder holds ``dict.txt`` (one label per
+network) and return the network's float32 output ``scores`` through the ``serving_default`` signature
+(classification: per-label sigmoid scores ``[batch, L]``; object tracking: per-cell heatmaps and boxes,
+laid out in its task's docs). Which formats and quantizations a model type allows is its task's
+(:meth:`automl_video.tasks.base.Task.export_options`). Beside the model the export folder holds ``dict.txt`` (one label per
 line, in output order) and ``input_spec.json`` (clip shape, sampling, labels, quantization).
 
 TFLite flavours: ``none`` (float32), ``dynamic`` (int8 weights, float activations) and ``int8`` (int8
@@ -34,14 +36,13 @@ from automl_video.data import dataset as dataset_lib
 from automl_video.data.dataset import Split
 from automl_video.errors import AutoMLVideoError
 from automl_video.modeling import loading
-from automl_video.modeling.metadata import EXPORT_FORMATS, InputSpec, load_metadata
+from automl_video.modeling.metadata import EXPORT_FORMATS, QUANTIZATIONS, InputSpec, load_metadata
 from automl_video.progress import Progress
 from automl_video.tasks import get_task
 from automl_video.video import read_clip
 
 log = logging.getLogger(__name__)
 
-QUANTIZATIONS = ("none", "dynamic", "int8")
 INPUT_NAME = "frames"
 OUTPUT_NAME = loading.OUTPUT_LAYER
 SIGNATURE = "serving_default"
@@ -102,6 +103,13 @@ def export_model(
         raise ExportError(
             f"{model_uri}: model type {metadata.model_type} cannot be exported (as in AutoML, only MOBILE_* "
             "models can); train with --model-type MOBILE_VERSATILE_1 to get an exportable model"
+        )
+    allowed = get_task(metadata.prediction_type).export_options(metadata.type)
+    if quantize not in allowed.get(fmt, ()):
+        offered = "; ".join(f"{f} (quantize {', '.join(q)})" for f, q in allowed.items())
+        raise ExportError(
+            f"{model_uri}: a {metadata.model_type} {metadata.prediction_type} model does not export as {fmt} with "
+            f"quantize {quantize}; it exports as {offered}"
         )
     trained = loading.load_model(model_uri)
     spec = trained.metadata.input_spec
@@ -257,7 +265,7 @@ def _input_spec_doc(trained: "loading.TrainedModel", fmt: str, quantize: str) ->
         "model_type": trained.metadata.model_type,
         "signature": SIGNATURE,
         "inputs": {INPUT_NAME: {"dtype": "uint8", "shape": [-1, *spec.shape]}},
-        "outputs": {OUTPUT_NAME: {"dtype": "float32", "shape": [-1, len(trained.metadata.label_names)]}},
+        "outputs": {OUTPUT_NAME: {"dtype": "float32", "shape": [-1, *trained.network.output.shape[1:]]}},
         "sampling": spec.sampling,
         "num_frames": spec.num_frames,
         "height": spec.height,

@@ -19,6 +19,10 @@ from automl_video.times import rfc3339_now
 METADATA_FILE = "model.json"
 # What an exportable model exports as (AutoML ``ModelExportOutputConfig.model_format``).
 EXPORT_FORMATS = ("tf-saved-model", "tflite")
+# TFLite weights and activations: float32, int8 weights (dynamic range), or int8 throughout.
+QUANTIZATIONS = ("none", "dynamic", "int8")
+# Every export a model type may offer: format → its quantizations (a SavedModel is float32).
+ALL_EXPORTS: dict[str, tuple[str, ...]] = {"tf-saved-model": ("none",), "tflite": QUANTIZATIONS}
 
 
 class ModelType(enum.StrEnum):

@@ -30,6 +30,7 @@ METRICS_SCHEMAS = {
         "gs://google-cloud-aiplatform/schema/modelevaluation/video_action_recognition_metrics_1.0.0.yaml"
     ),
 }
+_METRICS_FIELDS = {schema: name for name, schema in METRICS_SCHEMAS.items()}  # schema → ModelEvaluation field
 # aiplatform.schema.dataset.ioformat.video.*: the import schema of each prediction type.
 IMPORT_SCHEMAS = {
     "classification": "gs://google-cloud-aiplatform/schema/dataset/ioformat/video_classification_io_format_1.0.0.yaml",
@@ -273,7 +274,7 @@ class ModelEvaluationRecord(Record):
                 "displayName": self.display_name,
                 "createTime": rfc3339(self.create_time),
                 "evaluatedExampleCount": self.evaluated_example_count,
-                "classificationEvaluationMetrics": self.metrics,
+                _METRICS_FIELDS[self.metrics_schema_uri]: self.metrics,
             }
         )
 

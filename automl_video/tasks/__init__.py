@@ -18,6 +18,7 @@ DEFAULT_PREDICTION_TYPE = "classification"
 # prediction type -> module whose ``TASK`` implements it.
 TASK_MODULES = {
     "classification": "automl_video.tasks.classification",
+    "object_tracking": "automl_video.tasks.object_tracking",
 }
 
 

@@ -28,10 +28,14 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ParsedRow:
-    """A second-level import row: the video as the row names it, and its annotation."""
+    """A second-level import row: the video as the row names it, and its annotation.
+
+    ``annotation`` None: the row names a video and no annotation (object tracking's "not yet labelled"
+    ``VIDEO_URI,,,,,,,,,,,``); the video is imported with no annotation from this row.
+    """
 
     video_uri: str
-    annotation: Any
+    annotation: Any | None
 
 
 class AnnotationRules(ABC):
@@ -39,6 +43,9 @@ class AnnotationRules(ABC):
 
     csv_columns: ClassVar[str]  # the task's CSV columns (AutoML second level; Vertex after ML_USE)
     noun: ClassVar[str]  # what a person calls the annotations ("segments")
+    # Whether annotations name frames (:meth:`snap_to_frame` needs each video's frame rate, so the
+    # importer probes it even for a video already in the dataset).
+    uses_frame_rate: ClassVar[bool] = False
 
     @abstractmethod
     def parse_csv_row(self, fields: list[str], source_uri: str, source_row: int) -> ParsedRow:
@@ -47,11 +54,16 @@ class AnnotationRules(ABC):
     @abstractmethod
     def parse_jsonl_item(self, item: dict[str, Any], source_uri: str, source_row: int) -> list[Any]:
         """The annotations of one Vertex JSONL line (the engine reads its ``videoGcsUri`` and ML_USE);
-        ValueError says what is wrong with the line."""
+        ValueError says what is wrong with the line. An empty list imports the video with no annotation
+        from this line (a video not yet labelled)."""
 
     @abstractmethod
     def fit_to_video(self, annotation: Any, video_uri: str, duration: float) -> Any:
         """The annotation checked against its video's duration; ValueError says why it does not fit."""
+
+    def snap_to_frame(self, annotation: Any, frame_rate: float, duration: float) -> Any:
+        """The annotation moved onto its video's frames (only called when :attr:`uses_frame_rate`)."""
+        return annotation
 
     def conflicts(self, existing: Sequence[Any], new: Sequence[Any]) -> dict[int, str]:
         """Why some of a video's ``new`` annotations are refused beside the others (index → reason)."""
@@ -185,6 +197,13 @@ class Task(ABC):
 
     @abstractmethod
     def prediction(self) -> PredictionRecipe: ...
+
+    def export_options(self, model_type: "ModelType") -> dict[str, tuple[str, ...]]:
+        """The export formats an exportable model type offers, each with the quantizations it allows
+        (default: every format and quantization; a type for one device allows what runs there)."""
+        from automl_video.modeling.metadata import ALL_EXPORTS
+
+        return ALL_EXPORTS
 
     @abstractmethod
     def synthesize(self, output: str, options: "SynthOptions") -> Any:

@@ -107,13 +107,6 @@ def test_dataset_create_import_get_list_and_delete(video_dataset):
         ({"labels": {"Kind": "x"}}, "label 'Kind'"),
         ({"display_name": "x" * 129}, "at most 128"),
         ({"gcs_source": []}, "gcs_source must be a CSV URI or a list of them"),
-        (
-            {
-                "gcs_source": "a.csv",
-                "import_schema_uri": "gs://google-cloud-aiplatform/schema/dataset/ioformat/video_object_tracking_io_format_1.0.0.yaml",
-            },
-            "object_tracking datasets are not yet supported",
-        ),
         ({"gcs_source": "a.csv", "import_schema_uri": "gs://elsewhere/schema.yaml"}, "not a video import schema"),
     ],
 )
@@ -139,7 +132,7 @@ def test_a_refused_import_leaves_the_dataset_empty(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"prediction_type": "object_tracking", "model_type": "CLOUD"}, "'object_tracking' is not yet supported"),
+        ({"prediction_type": "object_tracking", "model_type": "TINY"}, "model_type 'TINY' is not one of"),
         ({"prediction_type": "action_recognition"}, "'action_recognition' is not yet supported"),
         ({"prediction_type": "segmentation"}, "prediction_type 'segmentation' is not one of"),
         ({"model_type": "MOBILE_CORAL_VERSATILE_1"}, "not available for prediction_type 'classification'"),

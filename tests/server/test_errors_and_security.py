@@ -109,10 +109,13 @@ def test_every_error_status_has_its_code_and_message(server, tmp_path):
         )
     too_large = call(server, "POST", f"{location}/datasets", data=json.dumps({"displayName": "x" * 5000}))
     assert too_large.status_code == 413 and "4096 bytes" in error_of(too_large)["message"]
-    with pytest.raises(exceptions.MethodNotImplemented, match="not yet supported"):
-        client.create_dataset(
-            parent=location, dataset=automl.Dataset(display_name="boxes", video_object_tracking_dataset_metadata={})
-        )
+    # Object tracking plugs in through the metadata table now that its task is implemented.
+    boxes = client.create_dataset(
+        parent=location, dataset=automl.Dataset(display_name="boxes", video_object_tracking_dataset_metadata={})
+    )
+    assert "video_object_tracking_dataset_metadata" in boxes
+    tracking = client.list_datasets(request={"parent": location, "filter": "video_object_tracking_dataset_metadata:*"})
+    assert [d.name for d in tracking] == [boxes.name]
     with pytest.raises(exceptions.MethodNotImplemented, match="not part of the AutoML Video API"):
         client.list_table_specs(parent=dataset.name)
     with pytest.raises(exceptions.MethodNotImplemented, match="online prediction"):

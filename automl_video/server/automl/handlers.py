@@ -321,9 +321,10 @@ def batch_predict(call: Call) -> operations_pb2.Operation:
     _sources(call, list(request.input_config.gcs_source.input_uris), "BatchPredict")
     prefix = _destination(call, request.output_config, "BatchPredict")
     model = call.server.registry.get_model(name)
-    unknown = sorted(set(request.params) - set(PREDICT_PARAMS))
+    allowed = PREDICT_PARAMS.get(model.prediction_type)
+    unknown = sorted(set(request.params) - set(allowed)) if allowed is not None else []
     if unknown:
-        raise ApiError(Code.INVALID_ARGUMENT, f"BatchPredict params {unknown}: allowed are {list(PREDICT_PARAMS)}")
+        raise ApiError(Code.INVALID_ARGUMENT, f"BatchPredict params {unknown}: allowed are {list(allowed)}")
     job = call.server.registry.create_batch_prediction_job(
         call.project,
         call.location,

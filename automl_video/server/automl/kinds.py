@@ -32,8 +32,16 @@ log = logging.getLogger(__name__)
 
 # ``ModelExportOutputConfig.model_format`` of video models -> automl-video's export format.
 EXPORT_FORMATS = {"tflite": "tflite", "tf_saved_model": "tf-saved-model"}
-# ``BatchPredictRequest.params`` of video classification.
-PREDICT_PARAMS = ("score_threshold", "segment_classification", "shot_classification", "1s_interval_classification")
+# ``BatchPredictRequest.params`` a prediction type takes, checked when the request arrives; the task
+# checks the others' in the worker (its parameter parser loads TensorFlow).
+PREDICT_PARAMS = {
+    "classification": (
+        "score_threshold",
+        "segment_classification",
+        "shot_classification",
+        "1s_interval_classification",
+    ),
+}
 
 
 class Kind(enum.StrEnum):

@@ -19,9 +19,8 @@ from automl_video.registry import (
     ModelRecord,
     OperationRecord,
     OperationState,
-    names,
 )
-from automl_video.registry.resources import AUTOML_METADATA_FIELDS, METRICS_SCHEMAS, rfc3339
+from automl_video.registry.resources import AUTOML_METADATA_FIELDS, rfc3339
 from automl_video.rpc import Code
 from automl_video.server import wire
 from automl_video.server.errors import ApiError
@@ -34,7 +33,6 @@ DEPLOYMENT_STATE = "deploymentState"
 # a model's must start with a letter.
 _DISPLAY_NAME = re.compile(r"[A-Za-z0-9_]{1,32}")
 _MODEL_DISPLAY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
-_METRICS_FIELDS = {uri: field for field, uri in METRICS_SCHEMAS.items()}
 
 
 def check_display_name(value: str, what: str) -> str:
@@ -112,15 +110,7 @@ def model_message(record: ModelRecord) -> automl.Model:
 
 def evaluation_message(record: ModelEvaluationRecord) -> automl.ModelEvaluation:
     """A ``ModelEvaluation`` whose metrics are the stored ``evaluations.json`` entry's, parsed by the proto."""
-    doc = {
-        "name": names.to_automl(record.name),
-        "annotationSpecId": record.annotation_spec_id or "",
-        "displayName": record.display_name,
-        "createTime": rfc3339(record.create_time),
-        "evaluatedExampleCount": record.evaluated_example_count,
-        _METRICS_FIELDS[record.metrics_schema_uri]: record.metrics,
-    }
-    return wire.parse_dict(doc, automl.ModelEvaluation)
+    return wire.parse_dict(record.to_automl_dict(), automl.ModelEvaluation)
 
 
 def render_operation(record: OperationRecord) -> operations_pb2.Operation:
