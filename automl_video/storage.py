@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import fsspec
@@ -29,6 +29,8 @@ from automl_video.errors import AutoMLVideoError
 # (and most buckets) that probe stalls for a minute. Must be set before gcsfs is imported.
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
+# Raises PermissionError naming the URI when it may not be read or written (a server's allowed roots).
+UriGuard = Callable[[str], None]
 _LOCAL_PROTOCOLS = {"file", "local"}
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -40,6 +42,17 @@ _EXTRAS = {"s3": "s3", "s3a": "s3"}
 
 class MissingDriverError(AutoMLVideoError, ImportError):
     """A URL needs a filesystem driver that is not installed; the message says which to install."""
+
+
+def refused(uri: str, guard: UriGuard | None) -> str | None:
+    """Why ``guard`` refuses ``uri`` (its PermissionError's message), or None when it may be used."""
+    if guard is None:
+        return None
+    try:
+        guard(uri)
+    except PermissionError as e:
+        return str(e)
+    return None
 
 
 def filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:

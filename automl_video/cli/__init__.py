@@ -16,7 +16,18 @@ from automl_video.progress import setup_logging
 
 # Each module defines ``register(subparsers)`` adding its commands; a command's handler is stored as
 # ``func`` and returns a JSON-serialisable result (or None) that :func:`emit` prints.
-COMMAND_MODULES = ("synth", "dataset", "train", "evaluate", "export", "predict", "pipeline", "demo", "registry")
+COMMAND_MODULES = (
+    "synth",
+    "dataset",
+    "train",
+    "evaluate",
+    "export",
+    "predict",
+    "pipeline",
+    "demo",
+    "registry",
+    "serve",
+)
 
 USER_ERRORS = (AutoMLVideoError, ValueError, FileNotFoundError, PermissionError)
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from automl_video import storage
 from automl_video.data.dataset import AUTOML_CSV_ML_USES, DatasetError, MLUse, RowFailure
+from automl_video.storage import UriGuard, refused
 from automl_video.tasks.base import AnnotationRules
 
 READ_WORKERS = 16
@@ -81,8 +82,11 @@ def vertex_field(item: dict[str, Any], camel_case: str, default: Any = None) -> 
     return item.get(camel_case, item.get(snake_case, default))
 
 
-def read_import_files(sources: list[str], rules: AnnotationRules, failures: list[RowFailure]) -> ImportRows:
-    """Parse every import file (and the CSVs AutoML top-level CSVs list); bad rows go to ``failures``.
+def read_import_files(
+    sources: list[str], rules: AnnotationRules, failures: list[RowFailure], guard: UriGuard | None = None
+) -> ImportRows:
+    """Parse every import file (and the CSVs AutoML top-level CSVs list); bad rows go to ``failures``,
+    and so does a top-level row naming a CSV that ``guard`` refuses (it is never read).
 
     Raises:
         ImportFailed: a file is missing, not UTF-8 text, or not parseable as CSV.
@@ -95,7 +99,7 @@ def read_import_files(sources: list[str], rules: AnnotationRules, failures: list
             continue
         records = _read_csv_rows(source)
         if records and len(records[0][1]) == 2:
-            listings += _read_listings(source, records, found, failures)
+            listings += _read_listings(source, records, found, failures, guard)
         else:
             found.notes.append(f"{source}: read as a Vertex CSV ([ML_USE,]{rules.csv_columns})")
             _parse_task_rows(source, records, None, rules, found, failures)
@@ -136,9 +140,13 @@ def _read_csv_rows(uri: str, listed_in: str = "") -> list[tuple[int, list[str]]]
 
 
 def _read_listings(
-    source: str, records: list[tuple[int, list[str]]], found: ImportRows, failures: list[RowFailure]
+    source: str,
+    records: list[tuple[int, list[str]]],
+    found: ImportRows,
+    failures: list[RowFailure],
+    guard: UriGuard | None,
 ) -> list[tuple[str, int, MLUse, str]]:
-    """The ``ML_USE,CSV_URI`` rows of an AutoML top-level CSV; bad rows become failures."""
+    """The ``ML_USE,CSV_URI`` rows of an AutoML top-level CSV; bad or refused rows become failures."""
     listings = []
     for row, fields in records:
         found.row_count += 1
@@ -149,6 +157,8 @@ def _read_listings(
             failures.append(RowFailure(source, row, message))
         elif not fields[1]:
             failures.append(RowFailure(source, row, "empty CSV_URI"))
+        elif (refusal := refused(resolve_uri(fields[1], source), guard)) is not None:
+            failures.append(RowFailure(source, row, refusal))
         else:
             listings.append((source, row, MLUse(fields[0]), resolve_uri(fields[1], source)))
     return listings

@@ -30,6 +30,7 @@ from automl_video.data.dataset import Dataset, DatasetError, MLUse, RowFailure, 
 from automl_video.data.import_files import AnnotationRow, ImportFailed, read_import_files
 from automl_video.progress import Progress
 from automl_video.rpc import MAX_PARTIAL_FAILURES
+from automl_video.storage import UriGuard, refused
 from automl_video.tasks import DEFAULT_PREDICTION_TYPE, get_task
 from automl_video.tasks.base import AnnotationRules
 from automl_video.times import rfc3339_now
@@ -85,6 +86,7 @@ def import_data(
     max_error_fraction: float = 0.1,
     display_name: str = "",
     prediction_type: str = DEFAULT_PREDICTION_TYPE,
+    guard: UriGuard | None = None,
 ) -> ImportResult:
     """Import the videos and annotations listed by ``sources`` into the dataset at ``dataset_uri``.
 
@@ -96,6 +98,9 @@ def import_data(
         max_error_fraction: the import fails when more than this fraction of all CSV rows fail.
         display_name: name of a new dataset (renames an existing one when given).
         prediction_type: of a new dataset; an existing dataset keeps its own and refuses another.
+        guard: raises PermissionError for a URI that may not be read (a server's allowed roots): a source
+            it refuses refuses the import, a listed CSV or a video it refuses fails the rows naming it,
+            and none of them is read.
 
     Returns:
         The counts of what was added, the first failed rows and the URI of the full row report.
@@ -112,14 +117,17 @@ def import_data(
     rules = get_task(dataset.prediction_type).annotations
     import_id = rfc3339_now().replace("-", "").replace(":", "").replace(".", "") + "-" + uuid.uuid4().hex[:6]
     report_uri = storage.join(dataset_uri, IMPORTS_FOLDER, f"{import_id}.jsonl")
+    for source in sources:
+        if (refusal := refused(source, guard)) is not None:
+            raise ImportFailed(f"{refusal}; nothing imported")
     failures: list[RowFailure] = []
-    found = read_import_files(sources, rules, failures)
+    found = read_import_files(sources, rules, failures, guard)
     row_count = found.row_count
     if row_count == 0:
         raise ImportFailed(f"{', '.join(sources)}: no rows to import")
     # A task whose annotations name frames needs every video's frame rate: known videos are probed again.
     known_durations = {} if rules.uses_frame_rate else {v.content_hash: v.duration for v in dataset.videos}
-    facts = _inspect_videos(sorted({r.video_uri for r in found.rows}), known_durations)
+    facts = _inspect_videos(sorted({r.video_uri for r in found.rows}), known_durations, guard)
     accepted = _check_against_videos(found.rows, facts, rules, failures)
     accepted = _drop_conflicts(dataset, accepted, rules, failures)
     failures.sort(key=lambda f: (f.uri, f.row))
@@ -225,10 +233,14 @@ def _write_report(report_uri: str, failures: list[RowFailure]) -> None:
 # -- videos ----------------------------------------------------------------------------------------
 
 
-def _inspect_videos(uris: list[str], known_durations: dict[str, float]) -> dict[str, _VideoFacts]:
-    """Hash every URI and probe the duration of content not already in the dataset, in parallel."""
+def _inspect_videos(
+    uris: list[str], known_durations: dict[str, float], guard: UriGuard | None
+) -> dict[str, _VideoFacts]:
+    """Hash every URI ``guard`` allows and probe the duration of content not already in the dataset, in parallel."""
 
     def inspect(uri: str) -> _VideoFacts:
+        if (refusal := refused(uri, guard)) is not None:
+            return _VideoFacts(error=refusal)
         try:
             content_hash = video.content_hash(uri)
             duration, frame_rate = known_durations.get(content_hash), 0.0

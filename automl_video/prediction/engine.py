@@ -210,6 +210,7 @@ def batch_predict(
     output_prefix: str,
     params: Any | None = None,
     shard: tuple[int, int] = (0, 1),
+    guard: storage.UriGuard | None = None,
 ) -> PredictionResult:
     """Predict every row of the inputs (or one shard of them), resuming an interrupted run.
 
@@ -221,6 +222,8 @@ def batch_predict(
             the task's (classification: segment only).
         shard: ``(i, n)``: process the rows with ``index % n == i``; with ``n > 1`` the final output is
             written by :func:`merge_shards` once every shard has run.
+        guard: raises PermissionError for a video that may not be read (a server's allowed roots): that
+            row fails with the reason and the video is never opened.
 
     Returns:
         The counts and, for an unsharded run, the output folder and files.
@@ -242,6 +245,9 @@ def batch_predict(
         len(shard_rows) - len(todo),
         run.work_dir,
     )
+    for row in todo:
+        if not row.error and (refusal := storage.refused(row.video_uri, guard)) is not None:
+            row.error = f"{row.source}: {refusal}"
     if todo:
         _predict_rows(run, todo)
     if shard[1] == 1:

@@ -12,6 +12,7 @@ from automl_video.registry.errors import (
     SchemaVersionError,
 )
 from automl_video.registry.listing import Page
+from automl_video.registry.operations import OperationRecord, OperationState
 from automl_video.registry.resources import (
     BatchPredictionJobRecord,
     DatasetRecord,
@@ -34,6 +35,8 @@ __all__ = [
     "ModelRecord",
     "NewModelEvaluation",
     "NotFoundError",
+    "OperationRecord",
+    "OperationState",
     "Page",
     "PipelineState",
     "Registry",

@@ -35,11 +35,16 @@ def normalize_url(url_or_path: str | None) -> str:
     return f"sqlite:///{os.path.abspath(url_or_path)}"
 
 
-def create_engine(url: str) -> sa.Engine:
-    """An engine for ``url``; for SQLite the file's folder is created and WAL + busy timeout set."""
+def create_engine(url: str, connections: int | None = None) -> sa.Engine:
+    """An engine for ``url``; for SQLite the file's folder is created and WAL + busy timeout set.
+
+    ``connections``: how many PostgreSQL connections to keep open (a server gives its thread count, so
+    no request opens a fresh connection, which costs PostgreSQL a process); default SQLAlchemy's 5 + 10.
+    """
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        pool = {} if connections is None else {"pool_size": connections, "max_overflow": 0}
+        return sa.create_engine(parsed, pool_pre_ping=True, **pool)
     if not parsed.database or parsed.database == ":memory:":
         raise ValueError(f"registry URL {url!r}: an in-memory SQLite registry cannot be shared; give a file")
     os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)

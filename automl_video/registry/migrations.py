@@ -199,12 +199,53 @@ def _initial_schema(change: SchemaChange) -> None:
     )
 
 
+def _operations(change: SchemaChange) -> None:
+    """Long-running operations of the REST server (AutoML v1beta1 ``google.longrunning.Operation``).
+
+    ``lease_owner`` / ``heartbeat_time``: the server instance whose worker runs it and when that worker
+    last reported; an operation RUNNING with an old heartbeat lost its worker and is claimed again.
+    ``lock_key``: the resource it changes (a dataset); two operations with one key never run at once.
+    """
+    counters = change.metadata.tables["id_counters"]
+    change.insert_rows(counters, [{"kind": "operations", "last_id": 0}])
+    change.create_table(
+        "operations",
+        sa.Column("name", sa.String(NAME_LENGTH), primary_key=True),
+        sa.Column("seq", sa.BigInteger, nullable=False, unique=True),
+        sa.Column("project", sa.String(63), nullable=False),
+        sa.Column("location", sa.String(63), nullable=False),
+        sa.Column("api", sa.String(32), nullable=False),
+        sa.Column("kind", sa.String(64), nullable=False),
+        sa.Column("target", sa.String(NAME_LENGTH), nullable=False),
+        sa.Column("lock_key", sa.String(NAME_LENGTH)),
+        sa.Column("state", sa.String(20), nullable=False),
+        sa.Column("cancel_requested", sa.Boolean, nullable=False),
+        sa.Column("request", _json(), nullable=False),
+        sa.Column("work", _json(), nullable=False),
+        sa.Column("details", _json(), nullable=False),
+        sa.Column("progress_percent", sa.Integer, nullable=False),
+        sa.Column("partial_failures", _json(), nullable=False),
+        sa.Column("response", _json()),
+        sa.Column("error", _json()),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("lease_owner", sa.String(128)),
+        sa.Column("heartbeat_time", sa.DateTime),
+        sa.Column("create_time", sa.DateTime, nullable=False),
+        sa.Column("update_time", sa.DateTime, nullable=False),
+        sa.Column("start_time", sa.DateTime),
+        sa.Column("end_time", sa.DateTime),
+        sa.Index("ix_operations_parent", "project", "location"),
+        sa.Index("ix_operations_state", "state"),
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
         "datasets, models with versions and aliases, evaluations, training pipelines, batch prediction jobs",
         _initial_schema,
     ),
+    Migration(2, "long-running operations of the REST server", _operations),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -13,9 +13,10 @@ DATASETS = "datasets"
 MODELS = "models"
 TRAINING_PIPELINES = "trainingPipelines"
 BATCH_PREDICTION_JOBS = "batchPredictionJobs"
+OPERATIONS = "operations"
 EVALUATIONS = "evaluations"
 AUTOML_EVALUATIONS = "modelEvaluations"
-TOP_LEVEL_COLLECTIONS = (DATASETS, MODELS, TRAINING_PIPELINES, BATCH_PREDICTION_JOBS)
+TOP_LEVEL_COLLECTIONS = (DATASETS, MODELS, TRAINING_PIPELINES, BATCH_PREDICTION_JOBS, OPERATIONS)
 
 _PROJECT_OR_LOCATION = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 # Vertex: "up to 63 characters, valid characters are [a-z0-9_-]. The first character cannot be a number
@@ -79,6 +80,11 @@ def evaluation_name(model_name: str, evaluation_id: str, automl: bool = False) -
 def to_vertex(name: str) -> str:
     """An AutoML v1beta1 name in its Vertex form (only evaluation names differ)."""
     return name.replace(f"/{AUTOML_EVALUATIONS}/", f"/{EVALUATIONS}/")
+
+
+def to_automl(name: str) -> str:
+    """A name in its AutoML v1beta1 form (evaluations are ``modelEvaluations``)."""
+    return name.replace(f"/{EVALUATIONS}/", f"/{AUTOML_EVALUATIONS}/")
 
 
 def parse(name: str) -> ParsedName:

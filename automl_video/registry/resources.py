@@ -39,6 +39,9 @@ IMPORT_SCHEMAS = {
         "gs://google-cloud-aiplatform/schema/dataset/ioformat/video_action_recognition_io_format_1.0.0.yaml"
     ),
 }
+# The AutoML v1beta1 ``Dataset`` / ``Model`` metadata fields of each prediction type are
+# ``<prefix>_dataset_metadata`` and ``<prefix>_model_metadata`` (v1beta1 has no action recognition).
+AUTOML_METADATA_FIELDS = {"classification": "video_classification", "object_tracking": "video_object_tracking"}
 TRAINING_TASK_DEFINITIONS = {
     "classification": "gs://google-cloud-aiplatform/schema/trainingjob/definition/automl_video_classification_1.0.0.yaml",
     "object_tracking": "gs://google-cloud-aiplatform/schema/trainingjob/definition/automl_video_object_tracking_1.0.0.yaml",
@@ -265,10 +268,9 @@ class ModelEvaluationRecord(Record):
     def to_automl_dict(self) -> dict[str, Any]:
         """AutoML v1beta1 ``ModelEvaluation`` (the shape ``evaluations.json`` is written in), its metrics
         under the field of their schema."""
-        name = self.name.replace(f"/{names.EVALUATIONS}/", f"/{names.AUTOML_EVALUATIONS}/")
         return _compact(
             {
-                "name": name,
+                "name": names.to_automl(self.name),
                 "annotationSpecId": self.annotation_spec_id,
                 "displayName": self.display_name,
                 "createTime": rfc3339(self.create_time),

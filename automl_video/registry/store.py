@@ -25,7 +25,9 @@ from automl_video.registry.filters import Field, FieldKind, to_sql
 from automl_video.registry.filters import parse as parse_filter
 from automl_video.registry.labels import validate_labels
 from automl_video.registry.listing import Page, SortKey
+from automl_video.registry.operations import OperationStore
 from automl_video.registry.resources import (
+    AUTOML_METADATA_FIELDS,
     BatchPredictionJobRecord,
     DatasetRecord,
     JobRecord,
@@ -87,8 +89,22 @@ class _Collection:
     filter_fields: dict[str, Field]
 
 
+def _prediction_type_fields(column: Any, kind: str) -> dict[str, Field]:
+    """``prediction_type``, and AutoML's ``<type>_dataset_metadata:*`` / ``<type>_model_metadata:*``
+    presence tests (present exactly for that prediction type)."""
+    fields = {"prediction_type": Field(FieldKind.STRING, column)}
+    for prediction_type, prefix in AUTOML_METADATA_FIELDS.items():
+        present = sa.case((column == prediction_type, "present"), else_=None)
+        fields[f"{prefix}_{kind}_metadata"] = Field(FieldKind.STRING, present)
+    return fields
+
+
 _DATASETS = _Collection(
-    names.DATASETS, "dataset", tables.datasets, DatasetRecord, _common_filter_fields(tables.datasets)
+    names.DATASETS,
+    "dataset",
+    tables.datasets,
+    DatasetRecord,
+    {**_common_filter_fields(tables.datasets), **_prediction_type_fields(tables.datasets.c.prediction_type, "dataset")},
 )
 
 
@@ -133,21 +149,23 @@ _MODEL_FILTER_FIELDS = {
     "dataset_id": Field(FieldKind.STRING, _mv.c.dataset_id),
     "model_type": Field(FieldKind.STRING, _mv.c.model_type),
     "training_pipeline": Field(FieldKind.STRING, _mv.c.training_pipeline),
+    **_prediction_type_fields(_mv.c.prediction_type, "model"),
 }
 _ev = tables.model_evaluations
 
 
-class Registry:
+class Registry(OperationStore):
     """A registry database. Open one per process (or share one across threads) and :meth:`close` it.
 
     Args:
         url: a SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg2://…``) or a file path; default
             ``$AUTOML_VIDEO_REGISTRY_URL`` or ``~/.automl-video/registry.sqlite``. Migrated on open.
+        connections: PostgreSQL connections kept open (see :func:`.database.create_engine`).
     """
 
-    def __init__(self, url: str | None = None):
+    def __init__(self, url: str | None = None, connections: int | None = None):
         self.url = database.normalize_url(url)
-        self.engine = database.create_engine(self.url)
+        self.engine = database.create_engine(self.url, connections)
         migrations.migrate(self.engine)
 
     def close(self) -> None:
@@ -358,7 +376,8 @@ class Registry:
         page_size: int | None = None,
         page_token: str | None = None,
     ) -> Page[DatasetRecord]:
-        """Filter fields: display_name, labels.KEY, create_time, update_time. Order by display_name, create_time, update_time."""
+        """Filter fields: display_name, labels.KEY, prediction_type, video_classification_dataset_metadata (AutoML
+        presence, ``:*``), create_time, update_time. Order by display_name, create_time, update_time."""
         return self._list_top_level(
             _DATASETS, project, location, filter=filter, order_by=order_by, page_size=page_size, page_token=page_token
         )
@@ -674,8 +693,10 @@ class Registry:
         description: str | None = None,
         version_description: str | None = None,
         labels: Mapping[str, str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> ModelRecord:
-        """Change a version's display name, descriptions or labels (None leaves a field as it is)."""
+        """Change a version's display name, descriptions, labels or metadata (None leaves a field as it is;
+        ``metadata`` is merged into the stored one)."""
         changes = {
             "display_name": None if display_name is None else validate_display_name(display_name, "model display_name"),
             "description": description,
@@ -684,6 +705,9 @@ class Registry:
         }
         with self._write() as connection:
             model_name, version_id = self._resolve(connection, ref)
+            if metadata is not None:
+                stored = self._model_record(connection, model_name, version_id).metadata
+                changes["metadata"] = {**stored, **metadata}
             self._touch_version(
                 connection, model_name, version_id, **{k: v for k, v in changes.items() if v is not None}
             )

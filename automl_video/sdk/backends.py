@@ -270,6 +270,7 @@ class PredictionPlan:
     params: object  # the same, parsed by the model's task (its parameters dataclass)
     shards: int
     enable_caching: bool | None = None  # kfp backend: None keeps the compiled default
+    guard: storage.UriGuard | None = None  # local backend: videos it refuses fail their row, unread
 
 
 JobOutcome = TrainingOutcome | PredictionOutcome
@@ -283,7 +284,7 @@ def predict_locally(runner: JobRunner, plan: PredictionPlan) -> PredictionOutcom
     for index in range(plan.shards):
         runner.step(f"predict shard {index + 1}/{plan.shards}")
         result = predict.batch_predict(
-            plan.model_uri, plan.inputs, plan.output_prefix, plan.params, shard=(index, plan.shards)
+            plan.model_uri, plan.inputs, plan.output_prefix, plan.params, shard=(index, plan.shards), guard=plan.guard
         )
     if plan.shards > 1:
         runner.step("merge shards")

@@ -73,6 +73,11 @@ class AnnotationRules(ABC):
     def from_json(self, doc: dict[str, Any]) -> Any:
         """An annotation as ``dataset.json`` stores it (``dataclasses.asdict``)."""
 
+    def to_csv_row(self, annotation: Any) -> list[str]:
+        """The fields after ``VIDEO_URI`` of the second-level CSV row that imports ``annotation`` again
+        exactly (AutoML ``ExportData``). A task without it cannot export its datasets as CSV."""
+        raise ValueError(f"exporting {self.noun} as AutoML CSV rows is not supported yet")
+
 
 class Networks(ABC):
     """The task's networks: uint8 clips ``[B, T, H, W, 3]`` in, one float32 score per label out."""

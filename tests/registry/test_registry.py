@@ -6,9 +6,7 @@ Each PostgreSQL test gets a database of its own, created and dropped around it.
 
 import datetime as dt
 import multiprocessing
-import os
 import time
-import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -31,85 +29,8 @@ from automl_video.registry import (
 from automl_video.registry.labels import validate_labels
 from automl_video.registry.resources import METRICS_SCHEMAS
 
-POSTGRES_ENV = "AUTOML_VIDEO_TEST_POSTGRES_URL"
 P, L = "proj", "us-central1"
 RFC3339 = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"
-
-
-def _postgres_url() -> str:
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} (run .ci/start-postgres.sh)")
-    return url
-
-
-@pytest.fixture(scope="module")
-def postgres_server():
-    server = sa.make_url(_postgres_url())
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    yield server, admin
-    admin.dispose()
-
-
-@pytest.fixture
-def fresh_postgres_url(postgres_server):
-    """A new, empty PostgreSQL database, dropped after the test."""
-    server, admin = postgres_server
-    database = f"automl_video_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{database}"')
-    yield server.set(database=database).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE "{database}" WITH (FORCE)')
-
-
-@pytest.fixture(scope="module")
-def shared_postgres_url(postgres_server):
-    """One migrated PostgreSQL database for the module (creating one per test is slow)."""
-    server, admin = postgres_server
-    database = f"automl_video_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{database}"')
-    url = server.set(database=database).render_as_string(hide_password=False)
-    Registry(url).close()
-    yield url
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE "{database}" WITH (FORCE)')
-
-
-def _empty(url: str) -> None:
-    """Delete every resource and restart the ID counters: the database is as freshly migrated."""
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        for table in reversed(tables.metadata.sorted_tables):
-            if table is not tables.id_counters:
-                connection.execute(table.delete())
-        connection.execute(tables.id_counters.update().values(last_id=0))
-    engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def registry_url(request, tmp_path):
-    """An empty registry database of each kind."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'registry.sqlite'}"
-    url = request.getfixturevalue("shared_postgres_url")
-    _empty(url)
-    return url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def new_database_url(request, tmp_path):
-    """A database no registry has touched yet."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'registry.sqlite'}"
-    return request.getfixturevalue("fresh_postgres_url")
-
-
-@pytest.fixture
-def registry(registry_url):
-    with Registry(registry_url) as opened:
-        yield opened
 
 
 def make_dataset(registry: Registry, display_name: str = "videos", **kwargs):
@@ -175,7 +96,7 @@ def test_migrations_build_the_declared_schema_once_and_refuse_a_newer_database(n
             assert {c["name"] for c in inspector.get_columns(table.name)} == set(table.columns.keys())
         with registry.engine.begin() as connection:
             versions = connection.execute(sa.select(migrations.schema_migrations.c.version)).scalars().all()
-            assert versions == [migrations.LATEST_VERSION]
+            assert versions == [m.version for m in migrations.MIGRATIONS]
             connection.execute(
                 migrations.schema_migrations.insert().values(
                     version=migrations.LATEST_VERSION + 1,
@@ -478,7 +399,10 @@ def test_list_filters(registry, catalogue, expression, expected):
 @pytest.mark.parametrize(
     "expression, message",
     [
-        ("colour=red", "unknown field 'colour'; filterable fields: create_time, display_name, labels, update_time"),
+        (
+            "colour=red",
+            "unknown field 'colour'; filterable fields: create_time, display_name, labels, prediction_type, update_time, video_classification_dataset_metadata, video_object_tracking_dataset_metadata",
+        ),
         ('display_name="open', "unterminated string at position 13"),
         ("display_name=", "expected a value after '=' at the end"),
         ("(display_name=a", r"expected '\)' at the end"),

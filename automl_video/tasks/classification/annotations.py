@@ -119,6 +119,13 @@ class SegmentRules(AnnotationRules):
     def from_json(self, doc: dict[str, Any]) -> Segment:
         return Segment(**doc)
 
+    def to_csv_row(self, annotation: Segment) -> list[str]:
+        """``LABEL,START,END`` with the seconds written losslessly (``repr``), so a re-import is identical."""
+        return [
+            annotation.label,
+            *("inf" if math.isinf(t) else repr(float(t)) for t in (annotation.start, annotation.end)),
+        ]
+
 
 def _check_segment_label(label: str) -> None:
     if label != NEGATIVE_LABEL:

@@ -17,6 +17,11 @@ segment classification:
 - The confusion matrix exists only for the overall evaluation of a multiclass problem (every example
   has exactly one true label) with at most :data:`MAX_CONFUSION_MATRIX_LABELS` labels. Rows are the
   true label, columns the top-1 predicted label (whatever its score).
+
+The JSON is the real ``ClassificationEvaluationMetrics`` message's (built, then ``json_format``), the
+same path the REST server's replies take. Its ratios are 32-bit ``float`` fields, so every ratio is kept
+as :func:`wire_float` makes it: the number ``evaluations.json``, the server and the KFP scalars all show,
+within 6e-8 of the 64-bit value.
 """
 
 from collections.abc import Sequence
@@ -24,6 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from google.cloud.automl_v1beta1 import ClassificationEvaluationMetrics as MetricsMessage
+from google.protobuf import json_format, wrappers_pb2
 
 from automl_video.data.dataset import AnnotationSpec
 
@@ -31,6 +38,41 @@ CONFIDENCE_THRESHOLDS: tuple[float, ...] = tuple(round(i / 20, 2) for i in range
 MAX_CONFUSION_MATRIX_LABELS = 10
 # Threshold of the single-number precision/recall/F1 summaries (metrics.json, the CLI table).
 SUMMARY_THRESHOLD = 0.5
+_RATIOS = (
+    "confidence_threshold",
+    "recall",
+    "precision",
+    "false_positive_rate",
+    "f1_score",
+    "recall_at1",
+    "precision_at1",
+    "false_positive_rate_at1",
+    "f1_score_at1",
+)
+
+
+def wire_float(value: float) -> float:
+    """``value`` as a proto ``float`` field carries it in proto3 JSON (the shortest decimal that
+    round-trips through 32 bits), so a number read back from ``evaluations.json`` equals the one kept."""
+    return json_format.MessageToDict(wrappers_pb2.FloatValue(value=value))
+
+
+# Fields of the messages that video classification leaves unset (AutoML Video reports neither); left out of
+# the JSON rather than shown as a misleading 0.
+_NOT_COMPUTED = ("auRoc", "logLoss", "positionThreshold")
+
+
+def _to_json(message: MetricsMessage | MetricsMessage.ConfidenceMetricsEntry) -> dict[str, Any]:
+    """proto3 JSON of a message, zeros included (a recall of 0 is a number readers look up)."""
+    return _computed(json_format.MessageToDict(type(message).pb(message), always_print_fields_with_no_presence=True))
+
+
+def _computed(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _computed(item) for key, item in value.items() if key not in _NOT_COMPUTED}
+    if isinstance(value, list):
+        return [_computed(item) for item in value]
+    return value
 
 
 @dataclass
@@ -51,23 +93,16 @@ class ConfidenceMetrics:
     false_negative_count: int
     true_negative_count: int
 
+    def __post_init__(self) -> None:
+        for name in _RATIOS:
+            setattr(self, name, wire_float(getattr(self, name)))
+
+    def to_message(self) -> MetricsMessage.ConfidenceMetricsEntry:
+        return MetricsMessage.ConfidenceMetricsEntry(**vars(self))
+
     def to_proto_json(self) -> dict[str, Any]:
         """The proto3 JSON mapping (int64 counts are strings in proto3 JSON)."""
-        return {
-            "confidenceThreshold": self.confidence_threshold,
-            "recall": self.recall,
-            "precision": self.precision,
-            "falsePositiveRate": self.false_positive_rate,
-            "f1Score": self.f1_score,
-            "recallAt1": self.recall_at1,
-            "precisionAt1": self.precision_at1,
-            "falsePositiveRateAt1": self.false_positive_rate_at1,
-            "f1ScoreAt1": self.f1_score_at1,
-            "truePositiveCount": str(self.true_positive_count),
-            "falsePositiveCount": str(self.false_positive_count),
-            "falseNegativeCount": str(self.false_negative_count),
-            "trueNegativeCount": str(self.true_negative_count),
-        }
+        return _to_json(self.to_message())
 
 
 @dataclass
@@ -78,12 +113,12 @@ class ConfusionMatrix:
     display_names: list[str]
     rows: list[list[int]]
 
-    def to_proto_json(self) -> dict[str, Any]:
-        return {
-            "annotationSpecId": list(self.annotation_spec_ids),
-            "displayName": list(self.display_names),
-            "row": [{"exampleCount": list(row)} for row in self.rows],
-        }
+    def to_message(self) -> MetricsMessage.ConfusionMatrix:
+        return MetricsMessage.ConfusionMatrix(
+            annotation_spec_id=self.annotation_spec_ids,
+            display_name=self.display_names,
+            row=[MetricsMessage.ConfusionMatrix.Row(example_count=row) for row in self.rows],
+        )
 
 
 @dataclass
@@ -97,6 +132,9 @@ class ClassificationMetrics:
     confidence_metrics: list[ConfidenceMetrics]
     confusion_matrix: ConfusionMatrix | None = None
 
+    def __post_init__(self) -> None:
+        self.au_prc, self.base_au_prc = wire_float(self.au_prc), wire_float(self.base_au_prc)
+
     def at_threshold(self, threshold: float) -> ConfidenceMetrics:
         """The entry of a threshold of :data:`CONFIDENCE_THRESHOLDS`."""
         for entry in self.confidence_metrics:
@@ -105,16 +143,16 @@ class ClassificationMetrics:
         raise ValueError(f"threshold {threshold} is not one of {CONFIDENCE_THRESHOLDS}")
 
     def to_proto_json(self) -> dict[str, Any]:
-        """``ClassificationEvaluationMetrics`` in the proto3 JSON mapping."""
-        doc: dict[str, Any] = {
-            "auPrc": self.au_prc,
-            "baseAuPrc": self.base_au_prc,
-            "confidenceMetricsEntry": [entry.to_proto_json() for entry in self.confidence_metrics],
-        }
+        """``ClassificationEvaluationMetrics`` in the proto3 JSON mapping (through the real message)."""
+        message = MetricsMessage(
+            au_prc=self.au_prc,
+            base_au_prc=self.base_au_prc,
+            confidence_metrics_entry=[entry.to_message() for entry in self.confidence_metrics],
+            annotation_spec_id=self.annotation_spec_ids,
+        )
         if self.confusion_matrix is not None:
-            doc["confusionMatrix"] = self.confusion_matrix.to_proto_json()
-        doc["annotationSpecId"] = list(self.annotation_spec_ids)
-        return doc
+            message.confusion_matrix = self.confusion_matrix.to_message()
+        return _to_json(message)
 
 
 @dataclass
