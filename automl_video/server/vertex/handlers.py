@@ -44,17 +44,11 @@ def _queue(call: Call, kind: Kind, target: str, request: object, details: dict |
     )
 
 
-def _set_fields(message) -> list[str]:
-    return [f.name for f, _ in wire.pb(message).ListFields()]
-
-
 def _refuse_fields(message, what: str, refused: dict[str, str]) -> None:
     """400 for the first field of ``message`` set among ``refused`` (field -> what to do instead)."""
-    for field in _set_fields(message):
-        if field in refused:
-            raise invalid(
-                f"{what}.{json_format.snake_case_to_camel_case(field)} is not supported by automl-video; {refused[field]}"
-            )
+    for field, _ in wire.pb(message).ListFields():
+        if field.name in refused:
+            raise invalid(f"{what}.{field.json_name} is not supported by automl-video; {refused[field.name]}")
 
 
 def _display_name(value: str, what: str) -> str:
@@ -198,18 +192,22 @@ def _prediction_type_of(pipeline: vertex.TrainingPipeline) -> str:
 
 
 def _model_type_of(pipeline: vertex.TrainingPipeline, prediction_type: str) -> str:
+    """``trainingTaskInputs.modelType`` (default CLOUD), offered for the prediction type; the inputs parse
+    as the type's Vertex definition message (a misspelled field is refused by name)."""
     inputs = json_format.MessageToDict(pipeline._pb.training_task_inputs)
+    if not isinstance(inputs, dict):
+        raise invalid("trainingPipeline.trainingTaskInputs must be a JSON object")
+    model_type = inputs.get("modelType", "CLOUD")
+    try:
+        parse_model_type(model_type, prediction_type)
+    except ValueError as e:
+        raise invalid(f"trainingPipeline.trainingTaskInputs.modelType: {e}") from None
     message = _TASK_INPUT_MESSAGES.get(prediction_type)
     if message is not None:
         try:
             json_format.ParseDict(inputs, message.pb(message()), ignore_unknown_fields=False)
         except json_format.ParseError as e:
             raise invalid(f"trainingPipeline.trainingTaskInputs: {e}") from None
-    model_type = inputs.get("modelType", "CLOUD")
-    try:
-        parse_model_type(model_type, prediction_type)
-    except ValueError as e:
-        raise invalid(f"trainingPipeline.trainingTaskInputs.modelType: {e}") from None
     return model_type
 
 
@@ -247,9 +245,9 @@ def _input_data_config(call: Call, config: vertex.InputDataConfig) -> dict:
     if "filter_split" in config:
         from automl_video.sdk.data_filters import DataFilter
 
-        for field in ("training_filter", "test_filter"):
+        for field, json_name in (("training_filter", "trainingFilter"), ("test_filter", "testFilter")):
             try:
-                DataFilter.parse(getattr(config.filter_split, field), json_format.snake_case_to_camel_case(field))
+                DataFilter.parse(getattr(config.filter_split, field), json_name)
             except ValueError as e:
                 raise invalid(f"trainingPipeline.inputDataConfig.filterSplit.{e}") from None
     return doc
