@@ -3,7 +3,6 @@ checks), through Google's Vertex SDK where it can make the call and plain HTTP w
 SDK's exceptions carry the server's message."""
 
 import json
-import os
 
 import pytest
 import requests
@@ -13,25 +12,14 @@ from google.cloud import aiplatform
 from google.cloud import automl_v1beta1 as automl
 
 from automl_video.registry import Registry
+from tests.server import test_errors_and_security
 from tests.server.conftest import LOCATION, parent, wait_until
 from tests.server.test_errors_and_security import error_of
 
-KEYS = {"k-team-a": ["team-a"], "k-queue": ["team-q"]}
 VIDEO_SCHEMA = aiplatform.schema.dataset.metadata.video
 CLASSIFICATION_IMPORT = aiplatform.schema.dataset.ioformat.video.classification
-
-
-@pytest.fixture
-def server(start_server, tiny_videos):
-    return start_server(
-        "--allowed-root",
-        os.path.dirname(tiny_videos.import_csv),
-        "--max-body-bytes",
-        "4096",
-        "--max-queued-per-project",
-        "2",
-        keys=KEYS,
-    )
+# The server of the v1beta1 error tests (its keys, roots and limits): both APIs answer the same setup.
+server = test_errors_and_security.server
 
 
 def use(server, project: str, key: str) -> None:

@@ -13,6 +13,7 @@ import json
 
 import fsspec
 import pytest
+import requests
 from google.api_core import exceptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import aiplatform
@@ -20,7 +21,7 @@ from google.cloud.aiplatform.v1.schema.predict.prediction_v1 import VideoClassif
 from google.protobuf import json_format
 
 from automl_video.tasks.classification import synth
-from tests.server.conftest import LOCATION
+from tests.server.conftest import LOCATION, wait_until
 
 PROJECT = "team-v"
 TRAINING = ("--train-budget-minutes", "0.2")
@@ -208,6 +209,26 @@ def test_the_vertex_sdk_runs_unchanged_from_dataset_to_second_version(start_serv
     assert [v.version_id for v in registry.list_versions()] == ["1", "2"]
     assert aiplatform.Model(model.resource_name, version="second").version_id == "2"
     assert aiplatform.Model(model.resource_name).version_id == "1"  # the default stayed on version 1
+
+    # -- references by alias, also %40-encoded, and lists ----------------------------------------------
+    for reference in (f"{model.resource_name}@second", f"{model.resource_name}%40second"):
+        assert requests.get(f"{server.url}/v1/{reference}", timeout=30).json()["versionId"] == "2"
+    assert {j.display_name for j in aiplatform.AutoMLVideoTrainingJob.list()} >= {"motions-job", "motions-job-2"}
+    assert {j.display_name for j in aiplatform.BatchPredictionJob.list()} == {"predict sync", "predict async"}
+
+    # -- cancel: a training pipeline that has just started ends CANCELLED -----------------------------
+    cancelled = aiplatform.AutoMLVideoTrainingJob(display_name="cancelled", model_type="MOBILE_VERSATILE_1")
+    cancelled.run(from_csv, model_display_name="never", sync=False)
+    cancelled.wait_for_resource_creation()
+    cancelled.cancel()
+    wait_until(
+        lambda: (
+            aiplatform.AutoMLVideoTrainingJob.get(cancelled.resource_name).state
+            == aiplatform.gapic.PipelineState.PIPELINE_STATE_CANCELLED
+        ),
+        120,
+        "the cancelled pipeline to end",
+    )
 
     # -- deletion --------------------------------------------------------------------------------------
     registry.delete_version("2")

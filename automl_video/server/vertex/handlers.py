@@ -527,7 +527,6 @@ def create_batch_prediction_job(call: Call) -> vertex.BatchPredictionJob:
             "instance_config": "instances are read as instancesFormat says",
             "generate_explanation": "explanations are not offered for video models",
             "explanation_spec": "explanations are not offered for video models",
-            "manual_batch_tuning_parameters": "use dedicatedResources replica counts",
             "encryption_spec": "data is encrypted by its storage",
         },
     )
