@@ -26,10 +26,9 @@ from automl_video.server import calls, wire
 from automl_video.server.errors import ApiError, invalid
 from automl_video.server.surface import Call, Route
 from automl_video.server.vertex import resources
-from automl_video.server.vertex.kinds import EXPORT_FORMATS, Kind
+from automl_video.server.vertex.kinds import EXPORT_FORMATS, PREDICTION_TYPES_BY_SCHEMA, Kind
 from automl_video.tasks import TASK_MODULES
 
-_PREDICTION_TYPES_BY_SCHEMA = {schema: t for t, schema in IMPORT_SCHEMAS.items()}
 _PREDICTION_TYPES_BY_DEFINITION = {definition: t for t, definition in TRAINING_TASK_DEFINITIONS.items()}
 # ``modelParameters`` of each prediction type, parsed by its Vertex schema message (unknown keys refused);
 # the task checks the values in the worker (its parser loads TensorFlow).
@@ -129,7 +128,7 @@ def import_data(call: Call) -> operations_pb2.Operation:
     for index, config in enumerate(request.import_configs):
         what = f"ImportData importConfigs[{index}]"
         _refuse_fields(config, what, {"annotation_labels": "labels come from the import file"})
-        prediction_type = _PREDICTION_TYPES_BY_SCHEMA.get(config.import_schema_uri)
+        prediction_type = PREDICTION_TYPES_BY_SCHEMA.get(config.import_schema_uri)
         if prediction_type is None:
             raise invalid(
                 f"{what}.importSchemaUri {config.import_schema_uri!r}: use one of {', '.join(IMPORT_SCHEMAS.values())}"

@@ -10,6 +10,7 @@ import enum
 from google.cloud import aiplatform_v1 as vertex
 
 from automl_video.data.export import export_automl_csv
+from automl_video.registry import names
 from automl_video.registry.resources import IMPORT_SCHEMAS
 from automl_video.registry.versions import DEFAULT_ALIAS
 from automl_video.server import jobs, wire
@@ -18,7 +19,7 @@ from automl_video.server.vertex import resources
 
 # ``exportFormatId`` of video models (``Model.supportedExportFormats``).
 EXPORT_FORMATS = ("tflite", "tf-saved-model")
-_PREDICTION_TYPES_BY_SCHEMA = {schema: t for t, schema in IMPORT_SCHEMAS.items()}
+PREDICTION_TYPES_BY_SCHEMA = {schema: t for t, schema in IMPORT_SCHEMAS.items()}
 
 
 class Kind(enum.StrEnum):
@@ -43,7 +44,7 @@ def import_data(run: OperationRun) -> OperationOutcome:
     """All import configs at once (the handler checked they share one prediction type), all or nothing."""
     request = wire.parse_dict(run.record.request, vertex.ImportDataRequest)
     sources = [uri for config in request.import_configs for uri in config.gcs_source.uris]
-    prediction_type = _PREDICTION_TYPES_BY_SCHEMA[request.import_configs[0].import_schema_uri]
+    prediction_type = PREDICTION_TYPES_BY_SCHEMA[request.import_configs[0].import_schema_uri]
     failures = jobs.import_files(run, request.name, sources, exhaustive=False, prediction_type=prediction_type)
     return OperationOutcome(wire.packed(vertex.ImportDataResponse()), failures)
 
@@ -62,7 +63,7 @@ def train(run: OperationRun) -> OperationOutcome:
 
     pipeline = run.registry.get_training_pipeline(run.record.target)
     dataset = run.registry.get_dataset(
-        f"projects/{pipeline.project}/locations/{pipeline.location}/datasets/{pipeline.dataset_id}"
+        names.resource_name(pipeline.project, pipeline.location, names.DATASETS, pipeline.dataset_id)
     )
     config = wire.parse_dict(pipeline.input_data_config, vertex.InputDataConfig)
     training = test = None
