@@ -96,7 +96,7 @@ def slice_message(overall: ModelEvaluationRecord, label: ModelEvaluationRecord) 
     """One label's evaluation as a slice of the version's overall evaluation (its ID is the label's evaluation's)."""
     return wire.parse_dict(
         {
-            "name": f"{overall.name}/slices/{label.resource_id}",
+            "name": f"{overall.name}/slices/{label.name.rsplit('/', 1)[1]}",
             "slice": {"dimension": SLICE_DIMENSION, "value": label.display_name},
             "metricsSchemaUri": label.metrics_schema_uri,
             "metrics": vertex_metrics(label.metrics),
