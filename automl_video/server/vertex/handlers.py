@@ -18,11 +18,14 @@ from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2, json_format
 
 from automl_video import storage
+from automl_video.data.splits import validate_fractions
 from automl_video.modeling.metadata import ModelType, parse_model_type
 from automl_video.registry import ModelRecord, names, versions
 from automl_video.registry.resources import IMPORT_SCHEMAS, TRAINING_TASK_DEFINITIONS, VIDEO_DATASET_SCHEMA
+from automl_video.registry.states import is_terminal
 from automl_video.rpc import Code
-from automl_video.server import calls, wire
+from automl_video.sdk.data_filters import DataFilter
+from automl_video.server import calls, jobs, wire
 from automl_video.server.errors import ApiError, invalid
 from automl_video.server.surface import Call, Route
 from automl_video.server.vertex import resources
@@ -235,15 +238,11 @@ def _input_data_config(call: Call, config: vertex.InputDataConfig) -> dict:
                 "trainingPipeline.inputDataConfig.fractionSplit.validationFraction: AutoML video holds validation "
                 "out of the training fraction; give trainingFraction and testFraction"
             )
-        from automl_video.data.splits import validate_fractions
-
         try:
             validate_fractions(split.training_fraction, split.test_fraction)
         except ValueError as e:
             raise invalid(f"trainingPipeline.inputDataConfig.fractionSplit: {e}") from None
     if "filter_split" in config:
-        from automl_video.sdk.data_filters import DataFilter
-
         for field, json_name in (("training_filter", "trainingFilter"), ("test_filter", "testFilter")):
             try:
                 DataFilter.parse(getattr(config.filter_split, field), json_name)
@@ -345,8 +344,6 @@ def list_training_pipelines(call: Call) -> vertex.ListTrainingPipelinesResponse:
 
 def _cancel_job(call: Call, name: str) -> empty_pb2.Empty:
     """Cancel a job and the operation that runs it (its worker stops; a queued one never starts)."""
-    from automl_video.server import jobs
-
     registry = call.server.registry
     registry.cancel_job(name)
     for operation in registry.running_operations(name):
@@ -363,8 +360,6 @@ def cancel_training_pipeline(call: Call) -> empty_pb2.Empty:
 
 
 def _delete_job(call: Call, name: str, request: object) -> operations_pb2.Operation:
-    from automl_video.registry.states import is_terminal
-
     job = call.server.registry.get_job(name)
     if not is_terminal(job.state):
         raise ApiError(Code.FAILED_PRECONDITION, f"{name} is {job.state.value}; cancel it and wait for it to end first")
