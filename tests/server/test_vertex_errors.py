@@ -102,8 +102,14 @@ def test_bodies_are_the_real_protos_and_every_refusal_names_its_field(server, ti
     use(server, "team-a", "k-team-a")
     dataset = aiplatform.VideoDataset.create(display_name="empty")
     dataset_id = dataset.name
-    with pytest.raises(exceptions.BadRequest, match="importSchemaUri 'gs://nothing.yaml'"):
+    with pytest.raises(exceptions.BadRequest, match="'gs://nothing.yaml' is not a video import schema"):
         dataset.import_data(gcs_source=tiny_videos.import_csv, import_schema_uri="gs://nothing.yaml")
+    with pytest.raises(exceptions.BadRequest, match="importConfigs\\[0\\].dataItemLabels is not supported"):
+        dataset.import_data(
+            gcs_source=tiny_videos.import_csv,
+            import_schema_uri=CLASSIFICATION_IMPORT,
+            data_item_labels={"aiplatform.googleapis.com/ml_use": "training"},
+        )
     with pytest.raises(exceptions.Forbidden, match="/etc/passwd is outside the server's allowed roots"):
         dataset.import_data(gcs_source="/etc/passwd", import_schema_uri=CLASSIFICATION_IMPORT)
     pipeline = {

@@ -21,15 +21,16 @@ from automl_video import storage
 from automl_video.data.splits import validate_fractions
 from automl_video.modeling.metadata import ModelType, parse_model_type
 from automl_video.registry import ModelRecord, names, versions
-from automl_video.registry.resources import IMPORT_SCHEMAS, TRAINING_TASK_DEFINITIONS, VIDEO_DATASET_SCHEMA
+from automl_video.registry.resources import TRAINING_TASK_DEFINITIONS, VIDEO_DATASET_SCHEMA
 from automl_video.registry.states import is_terminal
 from automl_video.rpc import Code
 from automl_video.sdk.data_filters import DataFilter
+from automl_video.sdk.datasets import prediction_type_of
 from automl_video.server import calls, jobs, wire
 from automl_video.server.errors import ApiError, invalid
 from automl_video.server.surface import Call, Route
 from automl_video.server.vertex import resources
-from automl_video.server.vertex.kinds import EXPORT_FORMATS, PREDICTION_TYPES_BY_SCHEMA, Kind
+from automl_video.server.vertex.kinds import EXPORT_FORMATS, Kind
 from automl_video.tasks import TASK_MODULES
 
 _PREDICTION_TYPES_BY_DEFINITION = {definition: t for t, definition in TRAINING_TASK_DEFINITIONS.items()}
@@ -130,14 +131,18 @@ def import_data(call: Call) -> operations_pb2.Operation:
     types = set()
     for index, config in enumerate(request.import_configs):
         what = f"ImportData importConfigs[{index}]"
-        _refuse_fields(config, what, {"annotation_labels": "labels come from the import file"})
-        prediction_type = PREDICTION_TYPES_BY_SCHEMA.get(config.import_schema_uri)
-        if prediction_type is None:
-            raise invalid(
-                f"{what}.importSchemaUri {config.import_schema_uri!r}: use one of {', '.join(IMPORT_SCHEMAS.values())}"
-            )
-        if prediction_type not in TASK_MODULES:
-            raise ApiError(Code.UNIMPLEMENTED, f"{what}: {prediction_type} is not yet supported by automl-video")
+        _refuse_fields(
+            config,
+            what,
+            {
+                "annotation_labels": "labels come from the import file",
+                "data_item_labels": "give ML_USE in the import file's rows (dataItemResourceLabels / [ML_USE,])",
+            },
+        )
+        try:
+            prediction_type = prediction_type_of(config.import_schema_uri)
+        except ValueError as e:
+            raise invalid(f"{what}.importSchemaUri: {e}") from None
         types.add(prediction_type)
         calls.check_sources(call, list(config.gcs_source.uris), what, "gcsSource.uris")
     if len(types) > 1:

@@ -11,15 +11,14 @@ from google.cloud import aiplatform_v1 as vertex
 
 from automl_video.data.export import export_automl_csv
 from automl_video.registry import names
-from automl_video.registry.resources import IMPORT_SCHEMAS
 from automl_video.registry.versions import DEFAULT_ALIAS
+from automl_video.sdk.datasets import prediction_type_of
 from automl_video.server import jobs, wire
 from automl_video.server.surface import OperationKind, OperationOutcome, OperationRun
 from automl_video.server.vertex import resources
 
 # ``exportFormatId`` of video models (``Model.supportedExportFormats``).
 EXPORT_FORMATS = ("tflite", "tf-saved-model")
-PREDICTION_TYPES_BY_SCHEMA = {schema: t for t, schema in IMPORT_SCHEMAS.items()}
 
 
 class Kind(enum.StrEnum):
@@ -44,7 +43,7 @@ def import_data(run: OperationRun) -> OperationOutcome:
     """All import configs at once (the handler checked they share one prediction type), all or nothing."""
     request = wire.parse_dict(run.record.request, vertex.ImportDataRequest)
     sources = [uri for config in request.import_configs for uri in config.gcs_source.uris]
-    prediction_type = PREDICTION_TYPES_BY_SCHEMA[request.import_configs[0].import_schema_uri]
+    prediction_type = prediction_type_of(request.import_configs[0].import_schema_uri)
     failures = jobs.import_files(run, request.name, sources, exhaustive=False, prediction_type=prediction_type)
     return OperationOutcome(wire.packed(vertex.ImportDataResponse()), failures)
 
