@@ -12,8 +12,8 @@ import uuid
 from collections.abc import Callable
 
 from google.cloud import aiplatform_v1 as vertex
-from google.cloud.aiplatform.v1.schema.predict.params_v1 import VideoClassificationPredictionParams
-from google.cloud.aiplatform.v1.schema.trainingjob.definition_v1 import AutoMlVideoClassificationInputs
+from google.cloud.aiplatform.v1.schema.predict import params_v1
+from google.cloud.aiplatform.v1.schema.trainingjob import definition_v1
 from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2, json_format
 
@@ -36,9 +36,17 @@ from automl_video.tasks import TASK_MODULES
 _PREDICTION_TYPES_BY_DEFINITION = {definition: t for t, definition in TRAINING_TASK_DEFINITIONS.items()}
 # ``modelParameters`` of each prediction type, parsed by its Vertex schema message (unknown keys refused);
 # the task checks the values in the worker (its parser loads TensorFlow).
-_PARAMETER_MESSAGES = {"classification": VideoClassificationPredictionParams}
+_PARAMETER_MESSAGES = {
+    "classification": params_v1.VideoClassificationPredictionParams,
+    "object_tracking": params_v1.VideoObjectTrackingPredictionParams,
+    "action_recognition": params_v1.VideoActionRecognitionPredictionParams,
+}
 # ``trainingTaskInputs`` of each prediction type (its Vertex definition message).
-_TASK_INPUT_MESSAGES = {"classification": AutoMlVideoClassificationInputs}
+_TASK_INPUT_MESSAGES = {
+    "classification": definition_v1.AutoMlVideoClassificationInputs,
+    "object_tracking": definition_v1.AutoMlVideoObjectTrackingInputs,
+    "action_recognition": definition_v1.AutoMlVideoActionRecognitionInputs,
+}
 
 
 def _queue(call: Call, kind: Kind, target: str, request: object, details: dict | None = None, **options):
@@ -209,12 +217,11 @@ def _model_type_of(pipeline: vertex.TrainingPipeline, prediction_type: str) -> s
         parse_model_type(model_type, prediction_type)
     except ValueError as e:
         raise invalid(f"trainingPipeline.trainingTaskInputs.modelType: {e}") from None
-    message = _TASK_INPUT_MESSAGES.get(prediction_type)
-    if message is not None:
-        try:
-            json_format.ParseDict(inputs, message.pb(message()), ignore_unknown_fields=False)
-        except json_format.ParseError as e:
-            raise invalid(f"trainingPipeline.trainingTaskInputs: {e}") from None
+    message = _TASK_INPUT_MESSAGES[prediction_type]
+    try:
+        json_format.ParseDict(inputs, message.pb(message()), ignore_unknown_fields=False)
+    except json_format.ParseError as e:
+        raise invalid(f"trainingPipeline.trainingTaskInputs: {e}") from None
     return model_type
 
 
@@ -503,12 +510,11 @@ def _model_parameters(model: ModelRecord, job: vertex.BatchPredictionJob) -> dic
     parameters = json_format.MessageToDict(job._pb.model_parameters) if "model_parameters" in job else {}
     if not isinstance(parameters, dict):
         raise invalid("batchPredictionJob.modelParameters must be a JSON object")
-    message = _PARAMETER_MESSAGES.get(model.prediction_type)
-    if message is not None:
-        try:
-            json_format.ParseDict(parameters, message.pb(message()), ignore_unknown_fields=False)
-        except json_format.ParseError as e:
-            raise invalid(f"batchPredictionJob.modelParameters: {e}") from None
+    message = _PARAMETER_MESSAGES[model.prediction_type]
+    try:
+        json_format.ParseDict(parameters, message.pb(message()), ignore_unknown_fields=False)
+    except json_format.ParseError as e:
+        raise invalid(f"batchPredictionJob.modelParameters: {e}") from None
     return parameters
 
 
