@@ -7,32 +7,18 @@ import json
 import pytest
 import requests
 from google.api_core import exceptions
-from google.auth import api_key
 from google.cloud import aiplatform
 from google.cloud import automl_v1beta1 as automl
 
 from automl_video.registry import Registry
 from tests.server import test_errors_and_security
-from tests.server.conftest import LOCATION, parent, wait_until
+from tests.server.conftest import parent, use_vertex, wait_until
 from tests.server.test_errors_and_security import error_of
 
 VIDEO_SCHEMA = aiplatform.schema.dataset.metadata.video
 CLASSIFICATION_IMPORT = aiplatform.schema.dataset.ioformat.video.classification
 # The server of the v1beta1 error tests (its keys, roots and limits): both APIs answer the same setup.
 server = test_errors_and_security.server
-
-
-def use(server, project: str, key: str) -> None:
-    """The SDK as a user points it at this server: google-auth's API-key credentials send the key in every
-    request's ``x-goog-api-key`` header, the operations client's polls included (``request_metadata``
-    would miss those)."""
-    aiplatform.init(
-        project=project,
-        location=LOCATION,
-        api_endpoint=server.url,
-        api_transport="rest",
-        credentials=api_key.Credentials(key),
-    )
 
 
 def v1(server, method: str, path: str, key: str | None = "k-team-a", **kwargs) -> requests.Response:
@@ -45,15 +31,15 @@ def dataset_body(name: str = "videos") -> dict:
 
 
 def test_keys_projects_and_locations_on_the_v1_paths(server, tiny_videos):
-    use(server, "team-a", "k-team-a")
+    use_vertex(server, "team-a", "k-team-a")
     dataset = aiplatform.VideoDataset.create(
         display_name="mine", gcs_source=tiny_videos.import_csv, import_schema_uri=CLASSIFICATION_IMPORT
     )
     assert int(aiplatform.VideoDataset(dataset.resource_name).gca_resource.data_item_count) == len(tiny_videos.videos)
-    use(server, "team-b", "k-team-a")
+    use_vertex(server, "team-b", "k-team-a")
     with pytest.raises(exceptions.Forbidden, match="may not use project 'team-b'"):
         aiplatform.VideoDataset.list()
-    use(server, "team-a", "k-wrong")
+    use_vertex(server, "team-a", "k-wrong")
     with pytest.raises(exceptions.Unauthorized, match="the API key is not valid"):
         aiplatform.VideoDataset(dataset.resource_name)
     missing = v1(server, "GET", f"{parent('team-a')}/datasets", key=None)
@@ -99,7 +85,7 @@ def test_bodies_are_the_real_protos_and_every_refusal_names_its_field(server, ti
     upload = v1(server, "POST", f"{location}/models:upload", json={})
     assert upload.status_code == 501 and error_of(upload)["status"] == "UNIMPLEMENTED"
 
-    use(server, "team-a", "k-team-a")
+    use_vertex(server, "team-a", "k-team-a")
     dataset = aiplatform.VideoDataset.create(display_name="empty")
     dataset_id = dataset.name
     with pytest.raises(exceptions.BadRequest, match="'gs://nothing.yaml' is not a video import schema"):
@@ -143,7 +129,7 @@ def test_bodies_are_the_real_protos_and_every_refusal_names_its_field(server, ti
 
 
 def test_a_full_queue_answers_429_on_v1(server, tiny_videos):
-    use(server, "team-q", "k-queue")
+    use_vertex(server, "team-q", "k-queue")
     dataset = aiplatform.VideoDataset.create(display_name="q")
     body = {
         "importConfigs": [{"gcsSource": {"uris": [tiny_videos.import_csv]}, "importSchemaUri": CLASSIFICATION_IMPORT}]

@@ -6,11 +6,10 @@ in Vertex's metrics schema and their per-label slices, and the refusals."""
 import pytest
 import requests
 from google.api_core import exceptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import aiplatform
 
 from automl_video.registry import NewModelEvaluation, Registry
-from tests.server.conftest import LOCATION
+from tests.server.conftest import LOCATION, use_vertex
 
 PROJECT = "team-m"
 LABELS = ["left_to_right", "right_to_left"]
@@ -67,13 +66,7 @@ def server(start_server, tmp_path):
         registry.upload_model(
             PROJECT, LOCATION, display_name="a-cloud", artifact_uri=str(tmp_path / "cloud"), model_type="CLOUD"
         )
-    aiplatform.init(
-        project=PROJECT,
-        location=LOCATION,
-        api_endpoint=server.url,
-        api_transport="rest",
-        credentials=AnonymousCredentials(),
-    )
+    use_vertex(server, PROJECT)
     server.model_name = first.name
     return server
 

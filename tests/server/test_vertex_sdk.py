@@ -15,13 +15,12 @@ import fsspec
 import pytest
 import requests
 from google.api_core import exceptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import aiplatform
 from google.cloud.aiplatform.v1.schema.predict.prediction_v1 import VideoClassificationPredictionResult
 from google.protobuf import json_format
 
 from automl_video.tasks.classification import synth
-from tests.server.conftest import LOCATION, wait_until
+from tests.server.conftest import LOCATION, use_vertex, wait_until
 
 PROJECT = "team-v"
 TRAINING = ("--train-budget-minutes", "0.2")
@@ -73,13 +72,7 @@ def _prediction_lines(uris: list[str]) -> list[dict]:
 def test_the_vertex_sdk_runs_unchanged_from_dataset_to_second_version(start_server, gcs_bucket, gcs_videos):
     made, csv_uri, jsonl_uri = gcs_videos
     server = start_server(*TRAINING, "--allowed-root", gcs_bucket, workspace=f"{gcs_bucket}/workspace")
-    aiplatform.init(
-        project=PROJECT,
-        location=LOCATION,
-        api_endpoint=server.url,
-        api_transport="rest",
-        credentials=AnonymousCredentials(),
-    )
+    use_vertex(server, PROJECT)
 
     # -- datasets from a Vertex CSV and from Vertex JSONL: the same videos --------------------------------
     from_csv = aiplatform.VideoDataset.create(
