@@ -3,6 +3,8 @@ registers them (the registry, with AutoML-shaped evaluations), so each call is c
 references (``@version``, ``@alias``, ``%40``), aliases merged and removed, ordering and pages, evaluations
 in Vertex's metrics schema and their per-label slices, and the refusals."""
 
+import os
+
 import pytest
 import requests
 from google.api_core import exceptions
@@ -40,8 +42,8 @@ def evaluations() -> list[NewModelEvaluation]:
 
 
 @pytest.fixture
-def server(start_server, tmp_path):
-    server = start_server()
+def server(start_server, tiny_videos, tmp_path):
+    server = start_server("--allowed-root", os.path.dirname(tiny_videos.import_csv))
     with Registry(server.registry_url) as registry:
         first = registry.upload_model(
             PROJECT,
@@ -137,3 +139,23 @@ def test_evaluations_in_the_vertex_schema_with_one_slice_per_label(server):
     label_as_evaluation = f"{server.model_name}/evaluations/{slices[0]['name'].rsplit('/', 1)[1]}"
     missing = requests.get(f"{server.url}/v1/{label_as_evaluation}", timeout=30)
     assert missing.status_code == 404  # a label's evaluation is a slice, never an evaluation of its own
+
+
+def test_a_dataset_exports_files_that_import_again(server, tiny_videos, tmp_path):
+    """``VideoDataset.export_data`` writes AutoML CSVs (the Vertex import reads them as well) and lists
+    them; imported into a new dataset they give the same videos."""
+    dataset = aiplatform.VideoDataset.create(
+        display_name="motions",
+        gcs_source=tiny_videos.import_csv,
+        import_schema_uri=aiplatform.schema.dataset.ioformat.video.classification,
+    )
+    exported = dataset.export_data(output_dir=str(tmp_path / "exports"))
+    top_level = next(uri for uri in exported if uri.endswith("/dataset.csv"))
+    assert all(uri.startswith(str(tmp_path / "exports")) for uri in exported) and len(exported) >= 2
+    again = aiplatform.VideoDataset.create(
+        display_name="again",
+        gcs_source=top_level,
+        import_schema_uri=aiplatform.schema.dataset.ioformat.video.classification,
+    )
+    counts = {int(aiplatform.VideoDataset(d.resource_name).gca_resource.data_item_count) for d in (dataset, again)}
+    assert counts == {len(tiny_videos.videos)}
