@@ -14,7 +14,7 @@ from google.protobuf import empty_pb2
 
 from automl_video import storage
 from automl_video.data import dataset as dataset_lib
-from automl_video.registry import ModelRecord, OperationRecord, Registry
+from automl_video.registry import ModelRecord, OperationRecord, Registry, names
 from automl_video.registry.resources import JobRecord
 from automl_video.registry.states import SUCCEEDED_STATES, is_terminal, state_like
 from automl_video.rpc import MAX_PARTIAL_FAILURES, Code, Status
@@ -126,32 +126,36 @@ def end_job(registry: Registry, job_name: str) -> None:
         )
 
 
-def train(run: OperationRun, plan: "TrainingPlan") -> ModelRecord:
-    """Run the training pipeline ``work["training_pipeline"]`` with ``plan``; the model version it registered."""
+def train(run: OperationRun, make_plan: Callable[[], "TrainingPlan"]) -> ModelRecord:
+    """Run the training pipeline ``work["training_pipeline"]`` with the plan ``make_plan`` builds; the model
+    version it registered. The plan is built inside the job, so a plan that cannot be made (its dataset
+    deleted meanwhile) fails the job with its reason instead of leaving it queued."""
     from automl_video.sdk import backends
 
     _init_sdk(run.config)
     work = backends.train_on_kfp if run.config.kfp_host else backends.train_locally
     job_name = run.record.work["training_pipeline"]
+    parsed = names.parse(job_name)
     # A worker lost after registering the model but before ending its job must not register another.
-    registered = run.registry.list_models(plan.project, plan.location, filter=f'training_pipeline="{job_name}"')
+    registered = run.registry.list_models(parsed.project, parsed.location, filter=f'training_pipeline="{job_name}"')
     if registered.items:
         job = run.registry.get_job(job_name)
         uploaded = job.model_to_upload
         if "versionId" in uploaded:
             return run.registry.get_model(f"{uploaded['name']}@{uploaded['versionId']}")
         return registered.items[0]
-    job = _run_job(run.registry, job_name, lambda runner: work(runner, plan))
+    job = _run_job(run.registry, job_name, lambda runner: work(runner, make_plan()))
     return run.registry.get_model(f"{job.model_to_upload['name']}@{job.model_to_upload['versionId']}")
 
 
-def predict(run: OperationRun, plan: "PredictionPlan") -> JobRecord:
-    """Run the batch prediction job ``work["batch_prediction_job"]`` with ``plan``; the job as it ended."""
+def predict(run: OperationRun, make_plan: Callable[[], "PredictionPlan"]) -> JobRecord:
+    """Run the batch prediction job ``work["batch_prediction_job"]`` with the plan ``make_plan`` builds
+    (inside the job, as :func:`train`: a model folder that cannot be read fails the job); the job as it ended."""
     from automl_video.sdk import backends
 
     _init_sdk(run.config)
     work = backends.predict_on_kfp if run.config.kfp_host else backends.predict_locally
-    return _run_job(run.registry, run.record.work["batch_prediction_job"], lambda runner: work(runner, plan))
+    return _run_job(run.registry, run.record.work["batch_prediction_job"], lambda runner: work(runner, make_plan()))
 
 
 # Training's progress by its job's stage; training moves from 10 to 85 with its spent budget.

@@ -159,3 +159,20 @@ def test_a_dataset_exports_files_that_import_again(server, tiny_videos, tmp_path
     )
     counts = {int(aiplatform.VideoDataset(d.resource_name).gca_resource.data_item_count) for d in (dataset, again)}
     assert counts == {len(tiny_videos.videos)}
+
+
+def test_a_job_that_cannot_start_fails_with_its_reason(server, tiny_videos, tmp_path):
+    """The model folder of ``a-cloud`` was never written: the job ends FAILED saying so, and the SDK raises."""
+    cloud = next(m for m in aiplatform.Model.list() if m.display_name == "a-cloud")
+    instances = tmp_path / "instances.jsonl"
+    instances.write_text(f'{{"content": "{tiny_videos.videos[0]}", "mimeType": "video/mp4"}}\n')
+    with pytest.raises(RuntimeError, match="cloud"):
+        aiplatform.BatchPredictionJob.create(
+            job_display_name="doomed",
+            model_name=cloud.resource_name,
+            gcs_source=str(instances),
+            gcs_destination_prefix=str(tmp_path / "out"),
+            sync=True,
+        )
+    (job,) = aiplatform.BatchPredictionJob.list()
+    assert job.state == aiplatform.gapic.JobState.JOB_STATE_FAILED and "cloud" in job.error.message

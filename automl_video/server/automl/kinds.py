@@ -68,30 +68,32 @@ def export_data(run: OperationRun) -> OperationOutcome:
 def create_model(run: OperationRun) -> OperationOutcome:
     from automl_video.sdk import backends
 
-    request = wire.parse_dict(run.record.request, automl.CreateModelRequest)
-    dataset = run.registry.get_dataset(run.record.target)
-    plan = backends.TrainingPlan(
-        project=dataset.project,
-        location=dataset.location,
-        display_name=request.model.display_name,
-        work_uri=run.record.work["work_uri"],
-        dataset_name=dataset.name,
-        dataset_uri=dataset.data_uri,
-        import_sources=list(dataset.metadata.get("importSources", [])),
-        model_type=run.config.model_type,
-        prediction_type=dataset.prediction_type,
-        training_fraction=None,
-        test_fraction=None,
-        filter_split=None,
-        model_display_name=request.model.display_name,
-        model_labels={},
-        model_id=None,
-        parent_model=None,
-        is_default_version=True,
-        version_aliases=[],
-        version_description="",
-        budget_minutes=run.config.train_budget_minutes,
-    )
+    def plan() -> backends.TrainingPlan:
+        request = wire.parse_dict(run.record.request, automl.CreateModelRequest)
+        dataset = run.registry.get_dataset(run.record.target)
+        return backends.TrainingPlan(
+            project=dataset.project,
+            location=dataset.location,
+            display_name=request.model.display_name,
+            work_uri=run.record.work["work_uri"],
+            dataset_name=dataset.name,
+            dataset_uri=dataset.data_uri,
+            import_sources=list(dataset.metadata.get("importSources", [])),
+            model_type=run.config.model_type,
+            prediction_type=dataset.prediction_type,
+            training_fraction=None,
+            test_fraction=None,
+            filter_split=None,
+            model_display_name=request.model.display_name,
+            model_labels={},
+            model_id=None,
+            parent_model=None,
+            is_default_version=True,
+            version_aliases=[],
+            version_description="",
+            budget_minutes=run.config.train_budget_minutes,
+        )
+
     model = jobs.train(run, plan)
     return OperationOutcome(wire.packed(resources.model_message(model)))
 
@@ -127,18 +129,21 @@ def batch_predict(run: OperationRun) -> OperationOutcome:
     from automl_video.sdk import backends
 
     request = wire.parse_dict(run.record.request, automl.BatchPredictRequest)
-    model = run.registry.get_model(request.name)
-    params = dict(request.params)
-    plan = backends.PredictionPlan(
-        display_name=model.display_name,
-        model_uri=model.artifact_uri,
-        inputs=list(request.input_config.gcs_source.input_uris),
-        output_prefix=request.output_config.gcs_destination.output_uri_prefix.rstrip("/"),
-        model_parameters=params,
-        params=prediction_params(model.artifact_uri, params),
-        shards=1,
-        guard=run.roots.guard(),
-    )
+
+    def plan() -> backends.PredictionPlan:
+        model = run.registry.get_model(request.name)
+        params = dict(request.params)
+        return backends.PredictionPlan(
+            display_name=model.display_name,
+            model_uri=model.artifact_uri,
+            inputs=list(request.input_config.gcs_source.input_uris),
+            output_prefix=request.output_config.gcs_destination.output_uri_prefix.rstrip("/"),
+            model_parameters=params,
+            params=prediction_params(model.artifact_uri, params),
+            shards=1,
+            guard=run.roots.guard(),
+        )
+
     job = jobs.predict(run, plan)
     output = job.output_info["gcsOutputDirectory"]
     details = {

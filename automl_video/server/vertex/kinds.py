@@ -60,44 +60,46 @@ def train(run: OperationRun) -> OperationOutcome:
     from automl_video.sdk import backends
     from automl_video.sdk.data_filters import DataFilter, FilterSplit
 
-    pipeline = run.registry.get_training_pipeline(run.record.target)
-    dataset = run.registry.get_dataset(
-        names.resource_name(pipeline.project, pipeline.location, names.DATASETS, pipeline.dataset_id)
-    )
-    config = wire.parse_dict(pipeline.input_data_config, vertex.InputDataConfig)
-    training = test = None
-    filters = None
-    if "fraction_split" in config:
-        training, test = config.fraction_split.training_fraction, config.fraction_split.test_fraction
-    elif "filter_split" in config:
-        filters = FilterSplit(
-            DataFilter.parse(config.filter_split.training_filter, "trainingFilter"),
-            DataFilter.parse(config.filter_split.test_filter, "testFilter"),
+    def plan() -> backends.TrainingPlan:
+        pipeline = run.registry.get_training_pipeline(run.record.target)
+        dataset = run.registry.get_dataset(
+            names.resource_name(pipeline.project, pipeline.location, names.DATASETS, pipeline.dataset_id)
         )
-    model = pipeline.model_to_upload
-    aliases = list(model.get("versionAliases", []))
-    plan = backends.TrainingPlan(
-        project=pipeline.project,
-        location=pipeline.location,
-        display_name=pipeline.display_name,
-        work_uri=run.record.work["work_uri"],
-        dataset_name=dataset.name,
-        dataset_uri=dataset.data_uri,
-        import_sources=list(dataset.metadata.get("importSources", [])),
-        model_type=pipeline.training_task_inputs["modelType"],
-        prediction_type=dataset.prediction_type,
-        training_fraction=training,
-        test_fraction=test,
-        filter_split=filters,
-        model_display_name=model.get("displayName", pipeline.display_name),
-        model_labels=dict(model.get("labels", {})),
-        model_id=pipeline.model_id,
-        parent_model=pipeline.parent_model,
-        is_default_version=DEFAULT_ALIAS in aliases,
-        version_aliases=[a for a in aliases if a != DEFAULT_ALIAS],
-        version_description=model.get("versionDescription", ""),
-        budget_minutes=run.config.train_budget_minutes,
-    )
+        config = wire.parse_dict(pipeline.input_data_config, vertex.InputDataConfig)
+        training = test = None
+        filters = None
+        if "fraction_split" in config:
+            training, test = config.fraction_split.training_fraction, config.fraction_split.test_fraction
+        elif "filter_split" in config:
+            filters = FilterSplit(
+                DataFilter.parse(config.filter_split.training_filter, "trainingFilter"),
+                DataFilter.parse(config.filter_split.test_filter, "testFilter"),
+            )
+        model = pipeline.model_to_upload
+        aliases = list(model.get("versionAliases", []))
+        return backends.TrainingPlan(
+            project=pipeline.project,
+            location=pipeline.location,
+            display_name=pipeline.display_name,
+            work_uri=run.record.work["work_uri"],
+            dataset_name=dataset.name,
+            dataset_uri=dataset.data_uri,
+            import_sources=list(dataset.metadata.get("importSources", [])),
+            model_type=pipeline.training_task_inputs["modelType"],
+            prediction_type=dataset.prediction_type,
+            training_fraction=training,
+            test_fraction=test,
+            filter_split=filters,
+            model_display_name=model.get("displayName", pipeline.display_name),
+            model_labels=dict(model.get("labels", {})),
+            model_id=pipeline.model_id,
+            parent_model=pipeline.parent_model,
+            is_default_version=DEFAULT_ALIAS in aliases,
+            version_aliases=[a for a in aliases if a != DEFAULT_ALIAS],
+            version_description=model.get("versionDescription", ""),
+            budget_minutes=run.config.train_budget_minutes,
+        )
+
     registered = jobs.train(run, plan)
     return OperationOutcome(wire.packed(resources.model_message(registered)))
 
@@ -122,18 +124,20 @@ def batch_predict(run: OperationRun) -> OperationOutcome:
     from automl_video.prediction.engine import prediction_params
     from automl_video.sdk import backends
 
-    job = run.registry.get_batch_prediction_job(run.record.target)
-    model = run.registry.get_model(job.model if "@" in job.model else f"{job.model}@{job.model_version_id}")
-    plan = backends.PredictionPlan(
-        display_name=job.display_name,
-        model_uri=model.artifact_uri,
-        inputs=list(job.input_config["gcsSource"]["uris"]),
-        output_prefix=job.output_config["gcsDestination"]["outputUriPrefix"],
-        model_parameters=dict(job.model_parameters),
-        params=prediction_params(model.artifact_uri, dict(job.model_parameters)),
-        shards=int(run.record.work.get("shards", 1)),
-        guard=run.roots.guard(),
-    )
+    def plan() -> backends.PredictionPlan:
+        job = run.registry.get_batch_prediction_job(run.record.target)
+        model = run.registry.get_model(job.model if "@" in job.model else f"{job.model}@{job.model_version_id}")
+        return backends.PredictionPlan(
+            display_name=job.display_name,
+            model_uri=model.artifact_uri,
+            inputs=list(job.input_config["gcsSource"]["uris"]),
+            output_prefix=job.output_config["gcsDestination"]["outputUriPrefix"],
+            model_parameters=dict(job.model_parameters),
+            params=prediction_params(model.artifact_uri, dict(job.model_parameters)),
+            shards=int(run.record.work.get("shards", 1)),
+            guard=run.roots.guard(),
+        )
+
     finished = jobs.predict(run, plan)
     return OperationOutcome(wire.packed(resources.batch_prediction_job_message(finished)), finished.partial_failures)
 
