@@ -197,39 +197,6 @@ def test_batch_prediction_pipeline_on_the_serving_model(training_run, workspace,
     assert job.state is JobState.JOB_STATE_SUCCEEDED and job.output_info["gcsOutputDirectory"] == output_dir
 
 
-def test_a_second_run_over_the_source_prefix_sees_the_new_csvs(training_run, imports, workspace, tmp_path_factory):
-    """Scheduled retraining: the same parameters, new import CSVs dropped under the prefix since."""
-    from automl_video.tasks.classification import synth as classification_synth
-
-    more = classification_synth.generate(
-        str(tmp_path_factory.mktemp("more_videos")), classes=4, videos_per_class=2, seconds=2.0, seed=11
-    )
-    write_import(more, workspace / "imports", "more")
-    parameters = TrainingArguments(
-        sources=[imports],
-        model_type="MOBILE_VERSATILE_1",
-        model_display_name="motions",
-        budget_minutes=0.25,
-        seed=3,
-        serving_root=str(workspace / "serving"),
-    ).parameters()
-    second = run_local(TRAINING_PIPELINE, parameters, str(workspace / "root"), log_file=str(workspace / "second.log"))
-
-    def videos(run) -> set[str]:
-        dataset = storage.read_json(storage.join(run.task("split-dataset").artifacts["split"], "dataset.json"))
-        return {v["uri"] for v in dataset["videos"]}
-
-    assert videos(second) == videos(training_run) | set(more.videos)
-    first_model = recorded(training_run.task("record-training-run"))["model"]
-    second_model = recorded(second.task("record-training-run"))["model"]
-    # A new version of the same model; the serving alias is wherever the gate left it.
-    assert second_model.split("@")[0] == first_model.split("@")[0] and second_model != first_model
-    with records.RecordTarget.resolve().recorder() as recorder:
-        serving = recorder.registry.get_model(f"{first_model.split('@')[0]}@{records.SERVING_ALIAS}")
-    promoted = second.task("promote-model").parameters["Output"]
-    assert serving.versioned_name == (second_model if promoted else first_model)
-
-
 def recorded(task) -> dict:
     """The registry records a record step made, read back through its artifact's metadata."""
     record = task.metadata["record"]
@@ -300,3 +267,40 @@ def test_bad_parameters_are_refused_before_running():
         TrainingArguments(sources=["x.csv"], predictions_prefix="out/").parameters()
     with pytest.raises(ValueError, match="no prediction input given"):
         BatchPredictionArguments(model_uri="m", inputs=[], predictions_prefix="p").parameters()
+
+
+def test_a_second_run_over_the_source_prefix_sees_the_new_csvs(training_run, imports, workspace, tmp_path_factory):
+    """Scheduled retraining: the same parameters, new import CSVs dropped under the prefix since.
+
+    Last in this module: the new version takes the ``default`` alias (and maybe ``serving``) from the
+    first, which the tests above read.
+    """
+    from automl_video.tasks.classification import synth as classification_synth
+
+    more = classification_synth.generate(
+        str(tmp_path_factory.mktemp("more_videos")), classes=4, videos_per_class=2, seconds=2.0, seed=11
+    )
+    write_import(more, workspace / "imports", "more")
+    parameters = TrainingArguments(
+        sources=[imports],
+        model_type="MOBILE_VERSATILE_1",
+        model_display_name="motions",
+        budget_minutes=0.25,
+        seed=3,
+        serving_root=str(workspace / "serving"),
+    ).parameters()
+    second = run_local(TRAINING_PIPELINE, parameters, str(workspace / "root"), log_file=str(workspace / "second.log"))
+
+    def videos(run) -> set[str]:
+        dataset = storage.read_json(storage.join(run.task("split-dataset").artifacts["split"], "dataset.json"))
+        return {v["uri"] for v in dataset["videos"]}
+
+    assert videos(second) == videos(training_run) | set(more.videos)
+    first_model = recorded(training_run.task("record-training-run"))["model"]
+    second_model = recorded(second.task("record-training-run"))["model"]
+    # A new version of the same model; the serving alias is wherever the gate left it.
+    assert second_model.split("@")[0] == first_model.split("@")[0] and second_model != first_model
+    with records.RecordTarget.resolve().recorder() as recorder:
+        serving = recorder.registry.get_model(f"{first_model.split('@')[0]}@{records.SERVING_ALIAS}")
+    promoted = second.task("promote-model").parameters["Output"]
+    assert serving.versioned_name == (second_model if promoted else first_model)
