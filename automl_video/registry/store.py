@@ -350,8 +350,10 @@ class Registry(OperationStore):
         description: str | None = None,
         data_item_count: int | None = None,
         metadata: Mapping[str, Any] | None = None,
+        prediction_type: str | None = None,
     ) -> DatasetRecord:
-        """Change the given fields (None leaves a field as it is)."""
+        """Change the given fields (None leaves a field as it is); ``prediction_type`` only as an import
+        sets it (a Vertex video dataset takes its type from its first import's schema)."""
         changes = {
             "display_name": None
             if display_name is None
@@ -360,6 +362,7 @@ class Registry(OperationStore):
             "description": description,
             "data_item_count": data_item_count,
             "metadata": None if metadata is None else dict(metadata),
+            "prediction_type": prediction_type,
         }
         return self._update(_DATASETS, name, changes)
 

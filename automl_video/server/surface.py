@@ -1,10 +1,11 @@
 """What an API surface plugs into the server: its routes, its operation kinds and how it renders an
-operation. The AutoML v1beta1 surface (:mod:`automl_video.server.automl`) is one; a Vertex v1 surface
-plugs in beside it under its own version prefix, sharing the operations, keys, roots, limits and
+operation. The AutoML v1beta1 surface (:mod:`automl_video.server.automl`) is one; the Vertex v1 surface
+(:mod:`automl_video.server.vertex`) plugs in beside it under its own version prefix, sharing the operations, keys, roots, limits and
 registry of :class:`ServerContext`.
 """
 
 import importlib
+import importlib.util
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,10 @@ if TYPE_CHECKING:
     from google.protobuf.message import Message
 
 # api (the operations table's ``api`` column) -> module whose ``SURFACE`` serves it; loaded on first use.
+# Vertex v1 needs google-cloud-aiplatform's protos (the ``vertex`` extra): served when they are installed.
 SURFACE_MODULES = {"automl_v1beta1": "automl_video.server.automl"}
+if importlib.util.find_spec("google.cloud.aiplatform_v1") is not None:
+    SURFACE_MODULES["aiplatform_v1"] = "automl_video.server.vertex"
 
 
 @dataclass

@@ -147,6 +147,9 @@ def test_create_and_update_times(registry):
     doc = again.to_dict()
     assert doc["dataItemCount"] == "12" and doc["labels"] == {"team": "vision"}
     assert doc["createTime"].endswith("Z") and doc["name"] == created.name
+    # A Vertex video dataset takes its prediction type from its first import's schema.
+    typed = registry.update_dataset(created.name, prediction_type="object_tracking")
+    assert registry.get_dataset(created.name).prediction_type == typed.prediction_type == "object_tracking"
 
 
 VALID_LABELS = {"env": "prod", "größe": "groß", "日本": "東京", "k_1-x": "", "a" * 64: "b" * 64}

@@ -129,3 +129,21 @@ def tiny_videos(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("server_videos")
     return synth.generate(str(out), classes=2, videos_per_class=4, seconds=1.5, seed=3, width=64, height=64, fps=10)
+
+
+def use_vertex(server: Server, project: str, key: str | None = None) -> None:
+    """Google's Vertex SDK pointed at ``server`` as a user points it (only ``aiplatform.init`` differs from
+    code that calls Google). A key goes in google-auth's API-key credentials, which send it as
+    ``x-goog-api-key`` on every request, the operations client's polls included (``request_metadata``
+    would miss those); no key: anonymous."""
+    from google.auth import api_key
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import aiplatform
+
+    aiplatform.init(
+        project=project,
+        location=LOCATION,
+        api_endpoint=server.url,
+        api_transport="rest",
+        credentials=api_key.Credentials(key) if key else AnonymousCredentials(),
+    )

@@ -6,8 +6,6 @@ queues an operation (:mod:`.kinds` runs it in a worker). Names are always built 
 and location, so a key for one project never reaches another's resources.
 """
 
-import datetime as dt
-import re
 import uuid
 
 from google.cloud import automl_v1beta1 as automl
@@ -17,10 +15,10 @@ from automl_video import storage
 from automl_video.data import dataset as dataset_lib
 from automl_video.data.dataset import DatasetError
 from automl_video.modeling.metadata import ModelType
-from automl_video.registry import OperationState, names
+from automl_video.registry import names
 from automl_video.registry.resources import TRAINING_TASK_DEFINITIONS
 from automl_video.rpc import Code
-from automl_video.server import wire
+from automl_video.server import calls, wire
 from automl_video.server.automl import resources
 from automl_video.server.automl.kinds import EXPORT_FORMATS, PREDICT_PARAMS, Kind
 from automl_video.server.errors import ApiError
@@ -30,34 +28,8 @@ from automl_video.server.surface import Call, Route
 IMPORT_PARAMS = ("is_exhaustively_labeled",)
 
 
-def _timestamp() -> str:
-    """AutoML's folder timestamp, ``YYYY-MM-DDThh:mm:ss.sssZ``."""
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text) or "x"
-
-
 def _name(call: Call, collection: str, key: str) -> str:
-    return names.resource_name(call.project, call.location, collection, call.params[key])
-
-
-def _page_size(call: Call) -> int | None:
-    size = call.query.get("pageSize")
-    if size is None or size == "":
-        return None
-    if not size.isdigit():
-        raise ApiError(Code.INVALID_ARGUMENT, f"pageSize {size!r} is not a non-negative number")
-    return int(size)
-
-
-def _list_options(call: Call) -> dict:
-    return {
-        "filter": call.query.get("filter") or None,
-        "page_size": _page_size(call),
-        "page_token": call.query.get("pageToken") or None,
-    }
+    return calls.resource_name(call, collection, key)
 
 
 def _destination(call: Call, config, what: str) -> str:
@@ -73,51 +45,11 @@ def _destination(call: Call, config, what: str) -> str:
 
 
 def _sources(call: Call, uris: list[str], what: str) -> list[str]:
-    if not uris:
-        raise ApiError(Code.INVALID_ARGUMENT, f"{what}: gcs_source.input_uris is required")
-    for uri in uris:
-        call.server.roots.check(uri)
-    return uris
+    return calls.check_sources(call, uris, what, "gcs_source.input_uris")
 
 
-def _queue(
-    call: Call,
-    kind: Kind,
-    target: str,
-    request: object,
-    details: dict,
-    work: dict | None = None,
-    lock_key: str | None = None,
-) -> operations_pb2.Operation:
-    """Queue an operation (429 when the project's queue is full) and wake the dispatcher."""
-    registry = call.server.registry
-    limit = call.server.config.max_queued_per_project
-    queued = registry.list_operations(call.project, call.location, filter="state=QUEUED", page_size=limit + 1)
-    if len(queued.items) >= limit:
-        raise ApiError(
-            Code.RESOURCE_EXHAUSTED,
-            f"project {call.project} has {limit} operations waiting to start (the server's limit); "
-            "let some finish and try again",
-        )
-    record = registry.create_operation(
-        call.project,
-        call.location,
-        api=resources.API,
-        kind=kind.value,
-        target=target,
-        request=wire.to_dict(request),
-        work=work,
-        details=details,
-        lock_key=lock_key,
-    )
-    call.server.wake()
-    return resources.render_operation(record)
-
-
-def _refuse_if_being_deleted(call: Call, dataset_name: str) -> None:
-    for operation in call.server.registry.running_operations(dataset_name):
-        if operation.kind == Kind.DELETE_DATASET.value and operation.state is not OperationState.CANCELLED:
-            raise ApiError(Code.ABORTED, f"{dataset_name} is being deleted ({operation.name}); nothing can change it")
+def _queue(call: Call, kind: Kind, target: str, request: object, details: dict, **options) -> operations_pb2.Operation:
+    return calls.queue(call, resources.API, resources.render_operation, kind.value, target, request, details, **options)
 
 
 # -- datasets -----------------------------------------------------------------------------------------
@@ -146,7 +78,7 @@ def get_dataset(call: Call) -> automl.Dataset:
 
 
 def list_datasets(call: Call) -> automl.ListDatasetsResponse:
-    page = call.server.registry.list_datasets(call.project, call.location, **_list_options(call))
+    page = call.server.registry.list_datasets(call.project, call.location, **calls.list_options(call))
     return automl.ListDatasetsResponse(
         datasets=[resources.dataset_message(r) for r in page.items], next_page_token=page.next_page_token
     )
@@ -164,7 +96,7 @@ def import_data(call: Call) -> operations_pb2.Operation:
     request = wire.parse_body(call.body, automl.ImportDataRequest)
     request.name = name
     call.server.registry.get_dataset(name)
-    _refuse_if_being_deleted(call, name)
+    calls.refuse_if_being_deleted(call, name)
     if "bigquery_source" in request.input_config:
         raise ApiError(Code.INVALID_ARGUMENT, "ImportData: BigQuery sources are not supported; use gcs_source")
     _sources(call, list(request.input_config.gcs_source.input_uris), "ImportData")
@@ -180,7 +112,7 @@ def export_data(call: Call) -> operations_pb2.Operation:
     request.name = name
     record = call.server.registry.get_dataset(name)
     prefix = _destination(call, request.output_config, "ExportData")
-    output = f"{prefix}/export_data-{_safe(record.display_name)}-{_timestamp()}"
+    output = f"{prefix}/export_data-{calls.safe(record.display_name)}-{calls.timestamp()}"
     details = {"exportDataDetails": {"outputInfo": {"gcsOutputDirectory": output}}}
     return _queue(call, Kind.EXPORT_DATA, name, request, details, work={"output_dir": output})
 
@@ -207,7 +139,7 @@ def create_model(call: Call) -> operations_pb2.Operation:
     dataset_name = names.resource_name(call.project, call.location, names.DATASETS, model.dataset_id)
     registry = call.server.registry
     dataset = registry.get_dataset(dataset_name)
-    _refuse_if_being_deleted(call, dataset_name)
+    calls.refuse_if_being_deleted(call, dataset_name)
     if dataset.prediction_type != prediction_type:
         raise ApiError(
             Code.INVALID_ARGUMENT,
@@ -239,7 +171,7 @@ def get_model(call: Call) -> automl.Model:
 
 
 def list_models(call: Call) -> automl.ListModelsResponse:
-    page = call.server.registry.list_models(call.project, call.location, **_list_options(call))
+    page = call.server.registry.list_models(call.project, call.location, **calls.list_options(call))
     return automl.ListModelsResponse(
         model=[resources.model_message(r) for r in page.items], next_page_token=page.next_page_token
     )
@@ -285,7 +217,7 @@ def export_model(call: Call) -> operations_pb2.Operation:
     if "gcr_destination" in config:
         raise ApiError(Code.INVALID_ARGUMENT, "ExportModel: container images are not exported; use gcs_destination")
     prefix = _destination(call, config, "ExportModel")
-    output = f"{prefix}/model-export/{_safe(model.prediction_type)}/{model_format}-{_safe(model.display_name)}-{_timestamp()}"
+    output = f"{prefix}/model-export/{calls.safe(model.prediction_type)}/{model_format}-{calls.safe(model.display_name)}-{calls.timestamp()}"
     details = {"exportModelDetails": {"outputInfo": {"gcsOutputDirectory": output}}}
     return _queue(call, Kind.EXPORT_MODEL, name, request, details, work={"output_dir": output})
 
@@ -295,7 +227,7 @@ def list_model_evaluations(call: Call) -> automl.ListModelEvaluationsResponse:
         raise ApiError(
             Code.UNIMPLEMENTED, "listing the evaluations of every model ('-') is not supported; name a model"
         )
-    page = call.server.registry.list_model_evaluations(_name(call, names.MODELS, "model"), **_list_options(call))
+    page = call.server.registry.list_model_evaluations(_name(call, names.MODELS, "model"), **calls.list_options(call))
     return automl.ListModelEvaluationsResponse(
         model_evaluation=[resources.evaluation_message(r) for r in page.items], next_page_token=page.next_page_token
     )
