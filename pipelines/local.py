@@ -183,16 +183,22 @@ def _kfp_local_side_effects_undone():
 
 
 class _TaskOutput(io.TextIOBase):
-    """Where kfp.local's output goes during a run: task output to a log file (or stderr), its
-    "Executing task"/"finished with status" lines also to stderr as progress, and the names of the
-    tasks that failed remembered for the error message."""
+    """Where kfp.local's output goes during a run: task output to a log file (or stderr); with a log
+    file, kfp.local's "Executing task"/"finished with status" lines and our own log lines from the
+    tasks (epochs with rate, ETA and budget left; decoding; evaluation; prediction; each stage's
+    summary: :data:`automl_video.progress.LOG_FORMAT`) also to stderr as they come, each named by its
+    task; and the names of the tasks that failed remembered for the error message."""
 
     _STATUS = re.compile(r"Task '([^']+)' finished with status (\w+)")
-    _PROGRESS = re.compile(r"Executing task|finished with status|Skipping")
+    _EXECUTING = re.compile(r"Executing task '([^']+)'")
+    _KFP_PROGRESS = re.compile(r"Executing task|finished with status|Skipping")
+    # "2026-12-02 03:00:00,123 INFO automl_video.training.engine: epoch 1/8: ..."
+    _OURS = re.compile(r"^(\S+ \S+) (INFO|WARNING|ERROR|CRITICAL) automl_video[\w.]*: (.*)$")
 
     def __init__(self, log_file: str | None):
         self._file = open(log_file, "a", encoding="utf-8") if log_file else None
         self._pending = ""
+        self._task = ""
         self.failed_tasks: list[str] = []
 
     def write(self, text: str) -> int:
@@ -203,8 +209,15 @@ class _TaskOutput(io.TextIOBase):
             status = self._STATUS.search(line)
             if status and status.group(2) == "FAILURE" and status.group(1) not in self.failed_tasks:
                 self.failed_tasks.append(status.group(1))
-            if self._file and self._PROGRESS.search(line):
+            if executing := self._EXECUTING.search(line):
+                self._task = executing.group(1)
+            if not self._file:
+                continue
+            if self._KFP_PROGRESS.search(line):
                 sys.stderr.write(line + "\n")  # not print(): kfp.local swaps it
+            elif ours := self._OURS.match(line):
+                when, level, message = ours.groups()
+                sys.stderr.write(f"{when} {level} {self._task or 'task'}: {message}\n")
         return len(text)
 
     def flush(self) -> None:
