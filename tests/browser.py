@@ -148,11 +148,18 @@ class Page:
             for kind in ("rawKeyDown", "keyUp"):
                 self.call("Input.dispatchKeyEvent", type=kind, key=key, code=key, windowsVirtualKeyCode=code)
 
-    def screenshot(self, path: str) -> None:
-        """A PNG of the whole page."""
-        data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
-        with open(path, "wb") as f:
-            f.write(base64.b64decode(data))
+    def screenshot(self, folder: str, name: str) -> str:
+        """A PNG of the whole page in ``folder``, copied to ``$AUTOML_VIDEO_SCREENSHOTS`` when set (to look at)."""
+        data = base64.b64decode(self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"])
+        if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+            raise BrowserError(f"the screenshot {name} is not a PNG")
+        path = os.path.join(folder, name)
+        kept = os.environ.get("AUTOML_VIDEO_SCREENSHOTS")
+        for target in [path] + ([os.path.join(kept, name)] if kept else []):
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as f:
+                f.write(data)
+        return path
 
     def close(self) -> None:
         try:

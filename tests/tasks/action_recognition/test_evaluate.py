@@ -148,7 +148,7 @@ def test_a_test_split_without_actions_is_refused(evaluated, tmp_path):
         evaluation.evaluate(model_uri, dataset_uri, str(tmp_path / "out"))
 
 
-def test_report_in_chromium_moves_the_threshold_and_draws_a_picked_label(evaluated, page):
+def test_report_in_chromium_moves_the_threshold_and_draws_a_picked_label(evaluated, page, tmp_path):
     result, _, _ = evaluated
     page.open(storage.local_path(result.report_uri))
     assert page.errors == [] and page.text("#threshold") == "0.50"
@@ -164,4 +164,5 @@ def test_report_in_chromium_moves_the_threshold_and_draws_a_picked_label(evaluat
     row_precision = float(page.text('tr[data-label="0"] .p'))
     marker_y = page.evaluate("+document.querySelector('#by-threshold .marker').getAttribute('cy')")
     assert marker_y == pytest.approx(10 + 240 * (1 - row_precision), abs=0.2)
+    page.screenshot(str(tmp_path), "action-recognition-report.png")
     assert page.errors == []

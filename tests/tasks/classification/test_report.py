@@ -1,11 +1,8 @@
 """The classification report in a real headless Chromium: rendered, slider moved, a label picked,
 the numbers read back from the page and compared with the metrics they come from.
 
-Set ``AUTOML_VIDEO_SCREENSHOTS=DIR`` to keep the screenshots (each test writes its own PNGs there).
+Set ``AUTOML_VIDEO_SCREENSHOTS=DIR`` to keep the screenshots (:meth:`tests.browser.Page.screenshot`).
 """
-
-import os
-import shutil
 
 import numpy as np
 import pytest
@@ -35,15 +32,6 @@ def open_report(page, tmp_path, metrics) -> None:
     page.open(str(path))
 
 
-def keep_screenshot(page, tmp_path, name: str) -> None:
-    path = tmp_path / name
-    page.screenshot(str(path))
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    if os.environ.get("AUTOML_VIDEO_SCREENSHOTS"):
-        os.makedirs(os.environ["AUTOML_VIDEO_SCREENSHOTS"], exist_ok=True)
-        shutil.copy(path, os.path.join(os.environ["AUTOML_VIDEO_SCREENSHOTS"], name))
-
-
 def card(page, name: str) -> float:
     return float(page.text(f"#{name}"))
 
@@ -66,7 +54,7 @@ def test_slider_and_label_show_the_numbers_of_the_metrics(page, tmp_path):
     assert card(page, "recall") == pytest.approx(entry.recall, abs=5e-4)
     assert card(page, "precisionAt1") == pytest.approx(entry.precision_at1, abs=5e-4)
     assert card(page, "auPrc") == pytest.approx(metrics.overall.au_prc, abs=5e-4)
-    keep_screenshot(page, tmp_path, "classification-report-initial.png")
+    page.screenshot(str(tmp_path), "classification-report-initial.png")
 
     # Both charts have axes with ticks 0.0..1.0 and a grid.
     for chart in ("#pr", "#by-threshold"):
@@ -106,7 +94,7 @@ def test_slider_and_label_show_the_numbers_of_the_metrics(page, tmp_path):
     label_path = page.evaluate("document.querySelector('#pr path.series').getAttribute('d')")
     assert label_path.count("H") == len(label.steps.recall) and label_path != path
     assert page.evaluate("document.querySelector('#pr path.series').dataset.name") == "up <&>"
-    keep_screenshot(page, tmp_path, "classification-report-label-selected.png")
+    page.screenshot(str(tmp_path), "classification-report-label-selected.png")
 
     # Sorting by AU-PRC (a click on the header): ascending, then descending.
     page.click("#labels th:nth-child(3)")
@@ -136,7 +124,7 @@ def test_confusion_matrix_has_counts_row_shares_and_aa_contrast(page, tmp_path):
         assert int(count) == want and text == f"{want}{100 * share:.0f}%"
         ratio = contrast(colour, background)
         assert ratio >= 4.5, f"{text}: {colour} on {background} is {ratio:.2f}:1"
-    keep_screenshot(page, tmp_path, "classification-report-confusion-matrix.png")
+    page.screenshot(str(tmp_path), "classification-report-confusion-matrix.png")
 
 
 def test_without_a_confusion_matrix_the_page_says_why(page, tmp_path):

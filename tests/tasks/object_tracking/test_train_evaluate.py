@@ -146,11 +146,12 @@ def test_coral_types_export_full_integer_tflite_only(trained, tmp_path):
     assert doc["prediction_type"] == "object_tracking"
 
 
-def test_report_in_chromium_sorts_the_label_table(evaluated, page):
+def test_report_in_chromium_sorts_the_label_table(evaluated, page, tmp_path):
     page.open(storage.local_path(evaluated.report_uri))
     assert page.errors == []
     assert page.evaluate("document.querySelectorAll('figure svg image').length") > 0
     page.click("#labels th:nth-child(2)")
+    page.screenshot(str(tmp_path), "object-tracking-report.png")
     counts = page.evaluate(
         "[].map.call(document.querySelectorAll('#labels tr[data-label] td:nth-child(2)'), function(td) { return +td.textContent; })"
     )
