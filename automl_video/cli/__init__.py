@@ -73,10 +73,12 @@ class HelpFormatter(argparse.HelpFormatter):
 
 
 class Parser(argparse.ArgumentParser):
-    """Every parser of the command (sub-commands inherit the class): defaults shown, one epilog."""
+    """Every parser of the command (sub-commands inherit the class): defaults shown, one epilog, and no
+    abbreviated flags (``--token`` must not pass for ``--token-file``; a new flag must not break a script)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", HelpFormatter)
+        kwargs.setdefault("allow_abbrev", False)
         kwargs.setdefault("epilog", EPILOG)
         super().__init__(*args, **kwargs)
 

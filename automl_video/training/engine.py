@@ -471,7 +471,7 @@ class TrainingSession:
             loss=float(history.history["loss"][-1]),
             validation_score=validation_score,
             validation_loss=validation_loss,
-            learning_rate=float(np.asarray(self.trainer.optimizer.learning_rate)),
+            learning_rate=float(self.trainer.optimizer.learning_rate.numpy()),
             clips_per_second=monitor.clips_done / train_seconds if train_seconds > 0 else 0.0,
             seconds=time.monotonic() - started,
             complete=not monitor.cut_short,
@@ -568,7 +568,7 @@ class _EpochMonitor(keras.callbacks.Callback):
         self.steps = batch + 1
         with self.writer.as_default(step=self.first_step + self.steps):
             write_scalar("step/loss", float((logs or {}).get("loss", float("nan"))))
-            write_scalar("step/learning_rate", float(np.asarray(self.model.optimizer.learning_rate)))
+            write_scalar("step/learning_rate", float(self.model.optimizer.learning_rate.numpy()))
         if time.monotonic() >= self.deadline and done < self.total_clips:
             self.cut_short = True
             self.model.stop_training = True

@@ -95,9 +95,10 @@ def test_pipeline_run_is_local_by_default():
     assert args.func.__name__ == "_run_local"
 
 
-def test_the_kfp_token_comes_from_a_file_or_the_environment(tmp_path, monkeypatch):
+def test_the_kfp_token_comes_from_a_file_or_the_environment(tmp_path, monkeypatch, capsys):
     parser = cli.build_parser()
-    assert cli.main(["pipeline", "submit", "--host", "http://kfp", "--token", "secret"]) == 2
+    assert cli.main(["pipeline", "submit", "--host", "http://kfp", "--source", "gs://b/i.csv", "--token", "x"]) == 2
+    assert "unrecognized arguments: --token x" in capsys.readouterr().err  # not even as an abbreviation
     token_file = tmp_path / "token"
     token_file.write_text("from-file\n")
     args = parser.parse_args(["pipeline", "submit", "--host", "http://kfp", "--token-file", str(token_file)])
