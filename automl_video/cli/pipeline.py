@@ -178,7 +178,8 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
         default="",
         metavar="URL",
         help="registry the run records itself in; 'off' for none [on a cluster its automl-video-registry "
-        "secret; locally $AUTOML_VIDEO_REGISTRY_URL, else ~/.automl-video/registry.sqlite]",
+        "secret; locally $AUTOML_VIDEO_REGISTRY_URL, else ~/.automl-video/registry.sqlite]; a URL with a "
+        "password belongs in that variable, not here (ps shows the command line)",
     )
 
 

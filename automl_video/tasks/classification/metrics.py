@@ -277,8 +277,8 @@ def confusion_matrix_absence(truth: np.ndarray, annotation_specs: Sequence[Annot
         return "The TEST split is empty."
     unlabelled, multi = int(np.sum(counts == 0)), int(np.sum(counts > 1))
     reasons = [
-        f"{n} of {len(counts)} TEST segments {what}"
-        for n, what in ((unlabelled, "have no label"), (multi, "have several labels"))
+        f"{n} of {len(counts)} TEST segments {'has' if n == 1 else 'have'} {what}"
+        for n, what in ((unlabelled, "no label"), (multi, "several labels"))
         if n
     ]
     return (

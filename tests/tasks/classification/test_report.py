@@ -132,7 +132,7 @@ def test_without_a_confusion_matrix_the_page_says_why(page, tmp_path):
     open_report(page, tmp_path, metrics)
     assert page.evaluate("document.querySelectorAll('.cm').length") == 0
     note = page.text("#no-confusion-matrix")
-    assert "1 of 60 TEST segments have no label" in note and "exactly one label" in note
+    assert "1 of 60 TEST segments has no label" in note and "exactly one label" in note
     assert page.errors == []
 
 
