@@ -366,9 +366,9 @@ def _predict_rows(run: PredictionRun, rows: list[PredictionInput]) -> None:
         return
     from automl_video.modeling.loading import load_model  # TensorFlow loads only when there is work for it
 
-    # TensorFlow's import and the model's graph take most of a short run's time (about 19 s of 20 on
-    # 2 cores): say so before, and how long it took after, so the wait is not silence.
-    log.info("predict: loading model %s (TensorFlow starts first)", run.model_uri)
+    # Loading TensorFlow and the model's graph can take most of a short run's time: say so before, and
+    # how long it took after, so the wait is not silence.
+    log.info("predict: loading model %s", run.model_uri)
     loading_started = time.monotonic()
     model = load_model(run.model_uri)
     log.info("predict: model loaded in %.1fs", time.monotonic() - loading_started)
