@@ -62,14 +62,14 @@ class HelpFormatter(argparse.HelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str:
         help_text = action.help or ""
         default = action.default
-        if (
-            "default" in help_text
-            or default in (None, False, "", [], argparse.SUPPRESS)
-            or not action.option_strings
-            or isinstance(action, argparse._StoreTrueAction)
-        ):
+        if "default" in help_text or not action.option_strings or is_unset(default):
             return help_text
         return f"{help_text} (default: %(default)s)"
+
+
+def is_unset(default: Any) -> bool:
+    """A flag default that means "not given" (a 0 is a value: ``0 == False`` must not hide it)."""
+    return default is None or default is False or default is argparse.SUPPRESS or default in ("", [])
 
 
 class Parser(argparse.ArgumentParser):

@@ -47,7 +47,7 @@ def test_help_reads_cleanly(path, parser, capsys):
         if action.choices is not None and not isinstance(action, argparse._SubParsersAction):
             # argparse lists the choices itself, unless a metavar stands for them: then the help must
             assert action.metavar is None or all(str(c) in " ".join(text.split()) for c in action.choices), name
-        if action.option_strings and action.default not in (None, False, "", [], argparse.SUPPRESS):
+        if action.option_strings and not cli.is_unset(action.default):
             shown = parser._get_formatter()._expand_help(action)  # the text --help prints for the flag
             assert "default" in shown, f"{' '.join(path)} {name}: default not shown"
     if len(path) > 1:
@@ -63,6 +63,11 @@ def test_allowed_values_are_choices(capsys):
     assert cli.main(["export", "--model", "m", "--format", "onnx", "--output", "o"]) == 2
     assert "invalid choice: 'onnx' (choose from 'tf-saved-model', 'tflite')" in capsys.readouterr().err
     assert cli.main(["pipeline", "run", "--model-type", "BIG"]) == 2
+
+
+def test_a_zero_default_is_shown(capsys):
+    cli.main(["synth", "--help"])
+    assert "same seed, byte-identical videos (default: 0)" in " ".join(capsys.readouterr().out.split())
 
 
 def test_version(capsys):
