@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kfp import local as kfp_local
+from kfp.local import logging_utils as kfp_logging
 
 from automl_video import storage
 from automl_video_pipelines import PipelineRunError, check_pipeline_name
@@ -122,6 +123,7 @@ def run_local(
             stack.enter_context(containers.relayed())
         stack.enter_context(_kfp_local_side_effects_undone())
         task_output = stack.enter_context(_TaskOutput(log_file))
+        stack.enter_context(_kfp_root_records_to(task_output))
         stack.enter_context(contextlib.redirect_stdout(task_output))
         stack.enter_context(warnings.catch_warnings())
         # The subprocess runner ignores images, resources and retries, and warns about each, every task.
@@ -180,6 +182,43 @@ def _kfp_local_side_effects_undone():
         builtins.print = saved_print
         root_logger.handlers[:] = saved_handlers
         root_logger.setLevel(saved_level)
+
+
+@contextlib.contextmanager
+def _kfp_root_records_to(task_output: "_TaskOutput"):
+    """During a run, kfp.local's own log records (task status, outputs) go where the tasks' output goes,
+    in kfp.local's format, and every other record to the handlers it had.
+
+    kfp.local swaps the root logger's handlers for each task; with parallel tasks (the prediction
+    shards) one task's swap back can restore ours while another still logs, and its status and outputs
+    came out raw on stderr, colour codes and all."""
+    root = logging.getLogger()
+    previous = root.handlers[:]
+    root.handlers[:] = [_RunLogHandler(task_output, previous)]
+    try:
+        yield
+    finally:
+        root.handlers[:] = previous
+
+
+class _RunLogHandler(logging.Handler):
+    _KFP = f"{os.sep}kfp{os.sep}"
+
+    def __init__(self, task_output: "_TaskOutput", previous: list[logging.Handler]):
+        super().__init__()
+        self.task_output = task_output
+        self.previous = previous
+        self.kfp_format = kfp_logging.MillisecondFormatter(
+            fmt="%(asctime)s - %(levelname)s - %(message)s", datefmt="%H:%M:%S.%f"
+        )
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._KFP in record.pathname:
+            self.task_output.write(self.kfp_format.format(record) + "\n")
+        else:
+            for handler in self.previous:
+                if record.levelno >= handler.level:
+                    handler.handle(record)
 
 
 class _TaskOutput(io.TextIOBase):
