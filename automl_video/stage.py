@@ -10,10 +10,15 @@ Also here: the encoding of the one stage argument a KFP parameter cannot carry, 
 
 import dataclasses
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+
+from automl_video.progress import setup_task_logging
+
+log = logging.getLogger(__name__)
 
 Result = TypeVar("Result")
 
@@ -40,10 +45,14 @@ class StageRun(Generic[Result]):
 
 
 def run_stage(function: Callable[..., Result], *args: Any, **kwargs: Any) -> StageRun[Result]:
-    """Call ``function(*args, **kwargs)`` (a stage returning a dataclass result) and time it."""
+    """Call ``function(*args, **kwargs)`` (a stage returning a dataclass result) and time it; our log
+    lines go to stderr in the CLI's format meanwhile (:func:`automl_video.progress.setup_task_logging`)."""
+    setup_task_logging()
     started_at = time.time()
     result = function(*args, **kwargs)
-    return StageRun(result, started_at, time.time())
+    run = StageRun(result, started_at, time.time())
+    log.info("%s: finished in %.1fs", function.__name__, run.seconds)
+    return run
 
 
 # -- fractions as task parameters --------------------------------------------------------------------

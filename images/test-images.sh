@@ -126,7 +126,7 @@ for _ in $(seq 1 100); do [[ -S "$work/podman.sock" ]] && break; sleep 0.1; done
 registry_url="sqlite:///$work/registry/registry.sqlite"
 gpu_task_image=$cpu_image  # train and predict tasks: the GPU image when it was built (it runs on the CPU here)
 $with_gpu && gpu_task_image=$gpu_image
-.venv/bin/automl-video pipeline run --local --containers --docker-host "unix://$work/podman.sock" \
+.venv/bin/automl-video pipeline run --containers --docker-host "unix://$work/podman.sock" \
   --image "$cpu_image" --gpu-image "$gpu_task_image" --pipeline-root "$work/root" --log-file "$work/dag.log" \
   --source "$data/import.csv" --model-type MOBILE_VERSATILE_1 --model-display-name images-test --budget-minutes 0.2 \
   --serving-root "$work/serving" --predict-input "$data/predict.csv" --predictions-prefix "$work/predictions" \

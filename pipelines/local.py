@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kfp import local as kfp_local
+from kfp.local import logging_utils as kfp_logging
 
 from automl_video import storage
 from automl_video_pipelines import PipelineRunError, check_pipeline_name
@@ -122,6 +123,7 @@ def run_local(
             stack.enter_context(containers.relayed())
         stack.enter_context(_kfp_local_side_effects_undone())
         task_output = stack.enter_context(_TaskOutput(log_file))
+        stack.enter_context(_kfp_root_records_to(task_output))
         stack.enter_context(contextlib.redirect_stdout(task_output))
         stack.enter_context(warnings.catch_warnings())
         # The subprocess runner ignores images, resources and retries, and warns about each, every task.
@@ -182,17 +184,60 @@ def _kfp_local_side_effects_undone():
         root_logger.setLevel(saved_level)
 
 
+@contextlib.contextmanager
+def _kfp_root_records_to(task_output: "_TaskOutput"):
+    """During a run, kfp.local's own log records (task status, outputs) go where the tasks' output goes,
+    in kfp.local's format, and every other record to the handlers it had.
+
+    kfp.local swaps the root logger's handlers for each task; with parallel tasks (the prediction
+    shards) one task's swap back can restore ours while another still logs, and its status and outputs
+    came out raw on stderr, colour codes and all."""
+    root = logging.getLogger()
+    previous = root.handlers[:]
+    root.handlers[:] = [_RunLogHandler(task_output, previous)]
+    try:
+        yield
+    finally:
+        root.handlers[:] = previous
+
+
+class _RunLogHandler(logging.Handler):
+    _KFP = f"{os.sep}kfp{os.sep}"
+
+    def __init__(self, task_output: "_TaskOutput", previous: list[logging.Handler]):
+        super().__init__()
+        self.task_output = task_output
+        self.previous = previous
+        self.kfp_format = kfp_logging.MillisecondFormatter(
+            fmt="%(asctime)s - %(levelname)s - %(message)s", datefmt="%H:%M:%S.%f"
+        )
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._KFP in record.pathname:
+            self.task_output.write(self.kfp_format.format(record) + "\n")
+        else:
+            for handler in self.previous:
+                if record.levelno >= handler.level:
+                    handler.handle(record)
+
+
 class _TaskOutput(io.TextIOBase):
-    """Where kfp.local's output goes during a run: task output to a log file (or stderr), its
-    "Executing task"/"finished with status" lines also to stderr as progress, and the names of the
-    tasks that failed remembered for the error message."""
+    """Where kfp.local's output goes during a run: task output to a log file (or stderr); with a log
+    file, kfp.local's "Executing task"/"finished with status" lines and our own log lines from the
+    tasks (epochs with rate, ETA and budget left; decoding; evaluation; prediction; each stage's
+    summary: :data:`automl_video.progress.LOG_FORMAT`) also to stderr as they come, each named by its
+    task; and the names of the tasks that failed remembered for the error message."""
 
     _STATUS = re.compile(r"Task '([^']+)' finished with status (\w+)")
-    _PROGRESS = re.compile(r"Executing task|finished with status|Skipping")
+    _EXECUTING = re.compile(r"Executing task '([^']+)'")
+    _KFP_PROGRESS = re.compile(r"Executing task|finished with status|Skipping")
+    # "2026-12-02 03:00:00,123 INFO automl_video.training.engine: epoch 1/8: ..."
+    _OURS = re.compile(r"^(\S+ \S+) (INFO|WARNING|ERROR|CRITICAL) automl_video[\w.]*: (.*)$")
 
     def __init__(self, log_file: str | None):
         self._file = open(log_file, "a", encoding="utf-8") if log_file else None
         self._pending = ""
+        self._task = ""
         self.failed_tasks: list[str] = []
 
     def write(self, text: str) -> int:
@@ -203,8 +248,15 @@ class _TaskOutput(io.TextIOBase):
             status = self._STATUS.search(line)
             if status and status.group(2) == "FAILURE" and status.group(1) not in self.failed_tasks:
                 self.failed_tasks.append(status.group(1))
-            if self._file and self._PROGRESS.search(line):
+            if executing := self._EXECUTING.search(line):
+                self._task = executing.group(1)
+            if not self._file:
+                continue
+            if self._KFP_PROGRESS.search(line):
                 sys.stderr.write(line + "\n")  # not print(): kfp.local swaps it
+            elif ours := self._OURS.match(line):
+                when, level, message = ours.groups()
+                sys.stderr.write(f"{when} {level} {self._task or 'task'}: {message}\n")
         return len(text)
 
     def flush(self) -> None:

@@ -121,3 +121,18 @@ def synth_small(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("synth_small")
     return classification_synth.generate(str(out), classes=4, videos_per_class=6, seconds=2.0, seed=7)
+
+
+@pytest.fixture
+def page():
+    """A fresh tab of a real headless Chromium (:mod:`tests.browser`); skips when Debian's chromium is
+    not installed, saying how to install it."""
+    from tests import browser
+
+    if browser.CHROMIUM is None:
+        pytest.skip("no chromium on PATH: install it with 'apt-get install chromium' (.ci/run does)")
+    tab = browser.Page()
+    try:
+        yield tab
+    finally:
+        tab.close()

@@ -15,7 +15,10 @@ def register(subparsers) -> None:
     parser = commands.add_parser(
         "import",
         help="import AutoML or Vertex import files into a dataset, all or nothing",
-        description=importer.__doc__.split("\n\n")[0],
+        description="Import labelled videos from AutoML two-level CSVs, Vertex CSVs or Vertex JSONL files, all "
+        "or nothing: every row is checked and every video probed first; if a file cannot be read or too many "
+        "rows fail, nothing is imported and an existing dataset stays as it was. Failed rows are reported "
+        "under <dataset>/imports/.",
     )
     parser.add_argument(
         "--source",

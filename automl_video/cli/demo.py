@@ -31,15 +31,21 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="run the whole pipeline locally (kfp.local) on a synthetic dataset",
-        description=__doc__.splitlines()[0],
+        description="Generate labelled videos of moving shapes, then run the whole training pipeline on this "
+        "machine (kfp.local): import, split, train, evaluate, export, serving gate, batch prediction. Prints the "
+        "evaluation, where every output is (the HTML report among them) and how the time was spent.",
     )
     parser.add_argument("--output", default="demo-output", help="local folder for the data and every output")
-    parser.add_argument("--budget-minutes", type=float, default=DEFAULT_BUDGET_MINUTES, help="training budget")
+    parser.add_argument(
+        "--budget-minutes", type=float, default=DEFAULT_BUDGET_MINUTES, help="training budget in minutes"
+    )
     parser.add_argument("--classes", type=int, default=DEFAULT_CLASSES, help=f"motion classes, 2..{len(synth.MOTIONS)}")
-    parser.add_argument("--videos-per-class", type=int, default=DEFAULT_VIDEOS_PER_CLASS)
+    parser.add_argument(
+        "--videos-per-class", type=int, default=DEFAULT_VIDEOS_PER_CLASS, help="synthetic videos of each class"
+    )
     parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="length of each synthetic video")
     parser.add_argument("--shards", type=int, default=DEFAULT_SHARDS, help="parallel batch-prediction tasks")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="same seed, same videos, split and training")
     add_json_flag(parser)
     parser.set_defaults(func=_run)
 

@@ -5,6 +5,7 @@ import dataclasses
 from typing import Any
 
 from automl_video.cli import add_json_flag, emit
+from automl_video.modeling.metadata import EXPORT_FORMATS, QUANTIZATIONS
 
 
 def register(subparsers) -> None:
@@ -15,10 +16,11 @@ def register(subparsers) -> None:
         "dict.txt (labels in output order) and input_spec.json under --output.",
     )
     parser.add_argument("--model", required=True, help="trained model folder URI")
-    parser.add_argument("--format", required=True, help="tf-saved-model or tflite")
+    parser.add_argument("--format", required=True, choices=EXPORT_FORMATS, help="TF SavedModel folder or TFLite file")
     parser.add_argument(
         "--quantize",
         default="none",
+        choices=QUANTIZATIONS,
         help="tflite only: none (float32), dynamic (int8 weights) or int8 (full integer, calibrated on TRAIN clips)",
     )
     parser.add_argument("--output", required=True, help="folder URI receiving the export (replaced as a whole)")

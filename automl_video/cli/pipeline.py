@@ -1,6 +1,6 @@
 """``automl-video pipeline``: compile the Kubeflow pipelines, run them locally, submit or schedule them.
 
-``run --local`` executes the DAG on this machine through ``kfp.local`` (each task a subprocess of
+``run`` executes the DAG on this machine through ``kfp.local`` (each task a subprocess of
 this Python, or with ``--containers`` a container of its image); ``submit`` and ``schedule`` send it
 to a KFP API server. Every run records itself in the registry (``--registry-url``; the cluster's or
 the local one by default). kfp loads only when a command runs: the handlers import
@@ -8,11 +8,14 @@ the local one by default). kfp loads only when a command runs: the handlers impo
 """
 
 import argparse
+import logging
 import os
 from typing import TYPE_CHECKING, Any
 
-from automl_video.cli import add_json_flag, emit
+from automl_video import storage
+from automl_video.cli import UsageError, add_json_flag, emit
 from automl_video.cli.evaluate import format_result
+from automl_video.modeling.metadata import EXPORT_FORMATS, ModelType
 from automl_video.tasks import TASK_MODULES
 from automl_video_pipelines import BATCH_PREDICTION_PIPELINE, PIPELINE_NAMES, TRAINING_PIPELINE
 from automl_video_pipelines.arguments import BatchPredictionArguments, TrainingArguments
@@ -22,16 +25,20 @@ if TYPE_CHECKING:
     from automl_video_pipelines.cluster import ClusterTarget
     from automl_video_pipelines.local import LocalRunResult
 
+log = logging.getLogger(__name__)
+
 DEFAULT_CRON = "0 0 2 * * *"
+TOKEN_ENV = "AUTOML_VIDEO_KFP_TOKEN"
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "pipeline",
         help="compile, run locally (kfp.local), submit or schedule the Kubeflow pipelines",
-        description=__doc__.splitlines()[0],
+        description="Compile the Kubeflow pipelines to YAML, run one on this machine through kfp.local, or "
+        "submit or schedule one on a KFP cluster. Every run records itself in the registry.",
     )
-    commands = parser.add_subparsers(dest="pipeline_command", required=True)
+    commands = parser.add_subparsers(dest="pipeline_command", required=True, metavar="COMMAND")
 
     compile_parser = commands.add_parser("compile", help="write the YAML of every pipeline")
     compile_parser.add_argument("--output", required=True, help="folder URL receiving <pipeline>.yaml files")
@@ -39,9 +46,14 @@ def register(subparsers) -> None:
     add_json_flag(compile_parser)
     compile_parser.set_defaults(func=_compile)
 
-    run_parser = commands.add_parser("run", help="run a pipeline on this machine through kfp.local")
+    run_parser = commands.add_parser(
+        "run",
+        help="run a pipeline on this machine through kfp.local",
+        description="Run a pipeline on this machine through kfp.local: each task a subprocess of this Python "
+        "(or, with --containers, a container of its image). For a cluster, use 'pipeline submit'.",
+    )
     run_parser.add_argument(
-        "--local", action="store_true", required=True, help="run here (for a cluster use 'pipeline submit')"
+        "--local", action="store_true", help="run here: what 'run' always does (accepted for older scripts)"
     )
     run_parser.add_argument(
         "--pipeline-root", default="./pipeline-root", help="local folder receiving every task's artifacts"
@@ -98,7 +110,12 @@ def register(subparsers) -> None:
 def _add_run_flags(parser: argparse.ArgumentParser) -> None:
     """The pipeline parameters (training by default; --pipeline batch-prediction for an existing model)."""
     defaults = TrainingArguments(sources=[])
-    parser.add_argument("--pipeline", choices=PIPELINE_NAMES, default=TRAINING_PIPELINE)
+    parser.add_argument(
+        "--pipeline",
+        choices=PIPELINE_NAMES,
+        default=TRAINING_PIPELINE,
+        help="training (import to batch prediction) or batch-prediction (an existing --model)",
+    )
     training = parser.add_argument_group("training pipeline (AutoMLVideoTrainingJob.run)")
     training.add_argument(
         "--source",
@@ -106,7 +123,14 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="top-level import CSV (ML_USE,CSV_URI rows), glob, or PREFIX/ (every import CSV under it); repeatable",
     )
-    training.add_argument("--model-type", default=defaults.model_type, help="CLOUD or MOBILE_VERSATILE_1")
+    training.add_argument(
+        "--model-type",
+        default=defaults.model_type,
+        choices=[t.value for t in ModelType],
+        metavar="MODEL_TYPE",
+        help="CLOUD or MOBILE_VERSATILE_1; object tracking also "
+        + ", ".join(t.value for t in ModelType if t.edge_device),
+    )
     training.add_argument(
         "--prediction-type",
         choices=sorted(TASK_MODULES),
@@ -115,16 +139,23 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
     )
     training.add_argument("--training-fraction", type=float, default=None, help="with --test-fraction; default 0.8")
     training.add_argument("--test-fraction", type=float, default=None, help="with --training-fraction; default 0.2")
-    training.add_argument("--dataset-display-name", default="")
-    training.add_argument("--model-display-name", default="")
+    training.add_argument("--dataset-display-name", default="", help="display name of the imported dataset")
+    training.add_argument("--model-display-name", default="", help="display name of the trained model")
     training.add_argument(
         "--label", action="append", default=[], metavar="KEY=VALUE", help="model label (model_labels); repeatable"
     )
     training.add_argument("--budget-minutes", type=float, default=defaults.budget_minutes, help="training budget")
     training.add_argument("--seed", type=int, default=defaults.seed, help="split and training seed")
     training.add_argument("--exhaustive", action="store_true", help="unlabelled spans are negatives for every label")
-    training.add_argument("--max-error-fraction", type=float, default=defaults.max_error_fraction)
-    training.add_argument("--export-format", default=defaults.export_format, help="tf-saved-model or tflite")
+    training.add_argument(
+        "--max-error-fraction",
+        type=float,
+        default=defaults.max_error_fraction,
+        help="the import fails (importing nothing) when more than this fraction of rows fail",
+    )
+    training.add_argument(
+        "--export-format", default=defaults.export_format, choices=EXPORT_FORMATS, help="format of the export step"
+    )
     training.add_argument(
         "--serving-root", default="", help="gate: promote the model to <root>/current if its AU-PRC is not lower"
     )
@@ -147,7 +178,8 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
         default="",
         metavar="URL",
         help="registry the run records itself in; 'off' for none [on a cluster its automl-video-registry "
-        "secret; locally $AUTOML_VIDEO_REGISTRY_URL, else ~/.automl-video/registry.sqlite]",
+        "secret; locally $AUTOML_VIDEO_REGISTRY_URL, else ~/.automl-video/registry.sqlite]; a URL with a "
+        "password belongs in that variable, not here (ps shows the command line)",
     )
 
 
@@ -178,7 +210,7 @@ def _add_cluster_flags(parser: argparse.ArgumentParser) -> None:
 def _add_target_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", required=True, help="KFP API endpoint, e.g. http://localhost:8080")
     parser.add_argument("--namespace", default=None, help="multi-user KFP: the profile namespace")
-    parser.add_argument("--experiment", default="automl-video")
+    parser.add_argument("--experiment", default="automl-video", help="KFP experiment the runs are filed under")
     parser.add_argument(
         "--service-account", default="automl-video-runner", help="service account of the run's pods (k8s/base)"
     )
@@ -187,7 +219,12 @@ def _add_target_flags(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("AUTOML_VIDEO_PIPELINE_ROOT", ""),
         help="artifact root, e.g. gs://bucket/pipeline-root [AUTOML_VIDEO_PIPELINE_ROOT; else the cluster's]",
     )
-    parser.add_argument("--token", default="", help="bearer token for the API server")
+    parser.add_argument(
+        "--token-file",
+        default="",
+        metavar="FILE",
+        help=f"file holding the API server's bearer token [${TOKEN_ENV}; a flag would show the token in ps]",
+    )
 
 
 # -- argument parsing ------------------------------------------------------------------------------
@@ -198,7 +235,7 @@ def _key_values(pairs: list[str], what: str) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"{what} {pair!r} must be KEY=VALUE")
+            raise UsageError(f"{what} {pair!r} must be KEY=VALUE")
         parsed[key.strip()] = value.strip()
     return parsed
 
@@ -208,7 +245,7 @@ def pipeline_parameters(args: argparse.Namespace) -> dict[str, Any]:
     prediction_params = _key_values(args.prediction_param, "--prediction-param")
     if args.pipeline == BATCH_PREDICTION_PIPELINE:
         if not args.model:
-            raise ValueError("--pipeline batch-prediction needs --model (a trained model folder URI)")
+            raise UsageError("--pipeline batch-prediction needs --model (a trained model folder URI)")
         return BatchPredictionArguments(
             model_uri=args.model,
             inputs=args.predict_input,
@@ -262,8 +299,41 @@ def _target(args: argparse.Namespace) -> "ClusterTarget":
         experiment=args.experiment,
         service_account=args.service_account,
         pipeline_root=args.pipeline_root,
-        token=args.token,
+        token=_token(args.token_file),
     )
+
+
+def _token(token_file: str) -> str:
+    """The bearer token: from ``--token-file``, else ``$AUTOML_VIDEO_KFP_TOKEN``, else none."""
+    if token_file:
+        with open(os.path.expanduser(token_file), encoding="utf-8") as f:
+            return f.read().strip()
+    return os.environ.get(TOKEN_ENV, "").strip()
+
+
+def warn_about_local_paths(args: argparse.Namespace) -> list[str]:
+    """Warn (and return the warnings) for each local path a cluster run is given: its pods cannot read
+    this machine's files, only what a volume mounts at that path (or gs://, s3:// ... URLs)."""
+    named = [("--source", uri) for uri in args.source] + [("--predict-input", uri) for uri in args.predict_input]
+    named += [
+        (flag, uri)
+        for flag, uri in (
+            ("--model", args.model),
+            ("--serving-root", args.serving_root),
+            ("--predictions-prefix", args.predictions_prefix),
+            ("--pipeline-root", args.pipeline_root),
+        )
+        if uri
+    ]
+    warnings = [
+        f"{flag} {uri} is a local path: the cluster's pods read it only if a volume mounts it there "
+        "(give a gs://, s3:// or other object-store URL)"
+        for flag, uri in named
+        if storage.is_local(uri)
+    ]
+    for warning in warnings:
+        log.warning("%s", warning)
+    return warnings
 
 
 # -- handlers --------------------------------------------------------------------------------------
@@ -295,6 +365,7 @@ def _run_local(args: argparse.Namespace) -> None:
 
 def _submit(args: argparse.Namespace) -> None:
     parameters = pipeline_parameters(args)  # a bad value fails before kfp loads
+    warn_about_local_paths(args)
     from automl_video_pipelines.cluster import submit
 
     result = submit(_target(args), args.pipeline, parameters, args.run_name, cluster_settings(args))
@@ -303,6 +374,7 @@ def _submit(args: argparse.Namespace) -> None:
 
 def _schedule(args: argparse.Namespace) -> None:
     parameters = pipeline_parameters(args)  # a bad value fails before kfp loads
+    warn_about_local_paths(args)
     from automl_video_pipelines.cluster import schedule
 
     result = schedule(_target(args), args.pipeline, parameters, args.cron, args.name, cluster_settings(args))

@@ -33,7 +33,8 @@ def add_registry_flags(parser: argparse.ArgumentParser, recording: bool = True) 
         "--registry",
         default="",
         metavar="URL",
-        help=f"registry (SQLAlchemy URL or SQLite file) [${ENV_URL}, else ~/.automl-video/registry.sqlite]{off}",
+        help=f"registry (SQLAlchemy URL or SQLite file) [${ENV_URL}, else ~/.automl-video/registry.sqlite]{off}; "
+        f"a URL with a password belongs in ${ENV_URL}, not here (ps shows the command line)",
     )
     parser.add_argument("--project", default="", help=f"[${records.ENV_PROJECT}, else {records.DEFAULT_PROJECT}]")
     parser.add_argument("--location", default="", help=f"[${records.ENV_LOCATION}, else {records.DEFAULT_LOCATION}]")

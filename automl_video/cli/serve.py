@@ -5,6 +5,8 @@ import logging
 import os
 
 from automl_video import storage
+from automl_video.cli import UsageError
+from automl_video.modeling.metadata import ModelType
 from automl_video.registry.database import DEFAULT_FILE
 
 log = logging.getLogger("automl_video.server")
@@ -19,8 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "client_options={'api_endpoint': 'http://HOST:PORT', 'api_key': KEY}."
         ),
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind; another than loopback needs --api-keys")
+    parser.add_argument("--port", type=int, default=8080, help="TCP port")
     parser.add_argument(
         "--workspace",
         default=os.path.join(os.path.expanduser("~"), ".automl-video", "server"),
@@ -35,14 +37,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a location inputs may be read from and outputs written to (repeatable; default: the workspace)",
     )
     parser.add_argument("--api-keys", metavar="FILE", help='JSON {"KEY": ["project", ...]}; without it: loopback only')
-    parser.add_argument("--locations", nargs="+", default=["us-central1"], help="location IDs served")
     parser.add_argument(
-        "--train-budget-minutes", type=float, default=60.0, help="training budget of CreateModel (default 60)"
+        "--locations", nargs="+", default=["us-central1"], metavar="LOCATION", help="location IDs served"
     )
     parser.add_argument(
-        "--model-type", default="MOBILE_VERSATILE_1", help="model type CreateModel trains (v1beta1 has no field)"
+        "--train-budget-minutes", type=float, default=60.0, help="training budget of CreateModel in minutes"
     )
-    parser.add_argument("--backend", default="local", help="local (default) or kfp:HOST (a KFP API server URL)")
+    parser.add_argument(
+        "--model-type",
+        default="MOBILE_VERSATILE_1",
+        choices=[t.value for t in ModelType],
+        metavar="MODEL_TYPE",
+        help="model type CreateModel trains (v1beta1 has no field for it): " + ", ".join(t.value for t in ModelType),
+    )
+    parser.add_argument(
+        "--backend",
+        default="local",
+        help="where operations run: local (this machine) or kfp:HOST (a KFP API server URL)",
+    )
     parser.add_argument("--max-workers", type=int, default=2, help="operations this server runs at once")
     parser.add_argument("--max-running-per-project", type=int, default=2, help="running operations per project")
     parser.add_argument(
@@ -56,6 +68,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted; a refused configuration (flags that do not fit together, a bad
+    --api-keys file) is a usage error, exit status 2."""
+    from automl_video.server.config import ConfigError
+
+    try:
+        return _serve(args)
+    except ConfigError as e:
+        raise UsageError(str(e)) from e
+
+
+def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from automl_video.registry import Registry

@@ -5,6 +5,7 @@ import argparse
 from automl_video import records
 from automl_video.cli import add_json_flag, emit
 from automl_video.cli.registry import add_registry_flags, recorded_job, recorder
+from automl_video.modeling.metadata import ModelType
 
 
 def register(subparsers) -> None:
@@ -23,6 +24,8 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--model-type",
         default="MOBILE_VERSATILE_1",
+        choices=[t.value for t in ModelType],
+        metavar="MODEL_TYPE",
         help="MOBILE_VERSATILE_1 (small, exportable to TF/TFLite; default) or CLOUD (bigger, not exportable); "
         "object tracking also MOBILE_CORAL_VERSATILE_1, MOBILE_CORAL_LOW_LATENCY_1 (int8 TFLite for the Edge "
         "TPU), MOBILE_JETSON_VERSATILE_1, MOBILE_JETSON_LOW_LATENCY_1",

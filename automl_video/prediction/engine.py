@@ -366,7 +366,12 @@ def _predict_rows(run: PredictionRun, rows: list[PredictionInput]) -> None:
         return
     from automl_video.modeling.loading import load_model  # TensorFlow loads only when there is work for it
 
+    # Loading TensorFlow and the model's graph can take most of a short run's time: say so before, and
+    # how long it took after, so the wait is not silence.
+    log.info("predict: loading model %s", run.model_uri)
+    loading_started = time.monotonic()
     model = load_model(run.model_uri)
+    log.info("predict: model loaded in %.1fs", time.monotonic() - loading_started)
     predictor = _RowPredictor(model, run.recipe.rows(model, run.params))
     progress = Progress("predict", total=None, unit="video-s")
     for position, result in enumerate(predictor.predict(valid, progress)):

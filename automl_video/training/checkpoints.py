@@ -29,6 +29,7 @@ class TrainState:
 
     fingerprint: str
     epochs: int = 0
+    steps: int = 0  # optimizer steps over all epochs: TensorBoard's step axis
     history: list[EpochRecord] = field(default_factory=list)
     best_epoch: int = 0
     best_validation_score: float = -1.0

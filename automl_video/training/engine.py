@@ -58,7 +58,7 @@ from automl_video.training.clip_cache import (
     evaluation_dataset,
     without_failures,
 )
-from automl_video.training.logs import LOGS_DIR, LogDir, write_scalar
+from automl_video.training.logs import LOGS_DIR, LogDir, write_hparams, write_hparams_end, write_scalar
 
 log = logging.getLogger(__name__)
 
@@ -323,6 +323,7 @@ class TrainingSession:
     train_examples: list[ClipExample] = field(default_factory=list)
     val_examples: list[ClipExample] = field(default_factory=list)
     best_weights: list[np.ndarray] | None = None
+    writer: Any = None  # the TensorBoard summary writer, while :meth:`loop` runs
 
     @classmethod
     def start(
@@ -365,7 +366,7 @@ class TrainingSession:
     ) -> None:
         """Train to a stop reason, then publish the best weights with ``metadata`` (its training section filled)."""
         with LogDir(model_uri) as logs:
-            self.loop(logs)
+            self.loop(logs, self.hyperparameters(metadata, budget_minutes, init_weights))
             self.network.set_weights(self.best_weights)
             metadata.training = self.summary(budget_minutes, init_weights, replicas, failures)
             _publish(self.network, metadata, self.state, logs.local, model_uri)
@@ -399,11 +400,35 @@ class TrainingSession:
             return "early_stopping"
         return ""
 
-    def loop(self, logs: LogDir) -> None:
+    def hyperparameters(
+        self, metadata: ModelMetadata, budget_minutes: float, init_weights: str | None
+    ) -> dict[str, str | float | bool]:
+        """What the HParams dashboard compares runs by."""
+        spec = metadata.input_spec
+        return {
+            "prediction_type": metadata.prediction_type,
+            "model_type": metadata.model_type,
+            "budget_minutes": budget_minutes,
+            "batch_size": self.batch_size,
+            "learning_rate": LEARNING_RATE,
+            "max_epochs": self.max_epochs,
+            "patience": self.patience,
+            "seed": self.seed,
+            "num_frames": spec.num_frames,
+            "image_size": f"{spec.height}x{spec.width}",
+            "clips_per_segment": spec.clips_per_segment,
+            "init_weights": bool(init_weights),
+        }
+
+    def loop(self, logs: LogDir, hyperparameters: dict[str, str | float | bool]) -> None:
+        """Epochs until a stop reason, each logged for TensorBoard (:mod:`automl_video.training.logs`)."""
         import tensorflow as tf
 
-        writer = tf.summary.create_file_writer(logs.local)
+        writer = self.writer = tf.summary.create_file_writer(logs.local)
         metric = self.recipe.validation_metric
+        if not self.state.epochs:  # a resumed run is the same run: its start is written already
+            with writer.as_default():
+                write_hparams(hyperparameters, time.time(), group_name=self.state.fingerprint[:16])
         while not self.state.stop_reason:
             reason = self.stop_reason()
             if reason:
@@ -413,14 +438,17 @@ class TrainingSession:
                 break
             record = self.run_epoch()
             with writer.as_default(step=record.epoch):
-                write_scalar("loss", record.loss)
-                write_scalar(f"val_{metric}", record.validation_score)
-                write_scalar("val_loss", record.validation_loss)
-                write_scalar("learning_rate", record.learning_rate)
-                write_scalar("clips_per_second", record.clips_per_second)
+                write_scalar("epoch/loss", record.loss)
+                write_scalar(f"epoch/val_{metric}", record.validation_score)
+                write_scalar("epoch/val_loss", record.validation_loss)
+                write_scalar("epoch/learning_rate", record.learning_rate)
+                write_scalar("epoch/clips_per_second", record.clips_per_second)
             writer.flush()
             logs.sync()
+        with writer.as_default():
+            write_hparams_end(time.time())
         writer.close()
+        logs.sync()
 
     def run_epoch(self) -> EpochRecord:
         epoch = self.state.epochs
@@ -430,7 +458,7 @@ class TrainingSession:
         data, epoch_clips = self.recipe.batches(
             self.store, self.train_examples, self.batch_size, self.seed, epoch, min_clips
         )
-        monitor = _EpochMonitor(epoch + 1, epoch_clips, self.batch_size, self.deadline)
+        monitor = _EpochMonitor(epoch + 1, epoch_clips, self.batch_size, self.deadline, self.writer, self.state.steps)
         started = time.monotonic()
         history = self.trainer.fit(
             data, epochs=epoch + 1, initial_epoch=epoch, verbose=0, shuffle=False, callbacks=[monitor]
@@ -443,17 +471,18 @@ class TrainingSession:
             loss=float(history.history["loss"][-1]),
             validation_score=validation_score,
             validation_loss=validation_loss,
-            learning_rate=float(np.asarray(self.trainer.optimizer.learning_rate)),
+            learning_rate=float(self.trainer.optimizer.learning_rate.numpy()),
             clips_per_second=monitor.clips_done / train_seconds if train_seconds > 0 else 0.0,
             seconds=time.monotonic() - started,
             complete=not monitor.cut_short,
         )
-        self.commit_epoch(record)
+        self.commit_epoch(record, monitor.steps)
         return record
 
-    def commit_epoch(self, record: EpochRecord) -> None:
+    def commit_epoch(self, record: EpochRecord, steps: int) -> None:
         state, network = self.state, self.network
         state.epochs = record.epoch
+        state.steps += steps
         state.history.append(record)
         improved = record.validation_score > state.best_validation_score + SCORE_TOLERANCE or (
             record.validation_score >= state.best_validation_score - SCORE_TOLERANCE
@@ -517,10 +546,14 @@ class TrainingSession:
 
 
 class _EpochMonitor(keras.callbacks.Callback):
-    """Logs clips/s and the epoch's ETA; stops the epoch when the budget's deadline passes."""
+    """Logs clips/s and the epoch's ETA; writes each step's loss and learning rate for TensorBoard
+    (global step: ``first_step`` + the batch); stops the epoch when the budget's deadline passes."""
 
-    def __init__(self, epoch: int, total_clips: int, batch_size: int, deadline: float):
+    def __init__(self, epoch: int, total_clips: int, batch_size: int, deadline: float, writer: Any, first_step: int):
         super().__init__()
+        self.writer = writer
+        self.first_step = first_step
+        self.steps = 0
         self.progress = Progress(f"epoch {epoch}", total_clips, "clips")
         self.total_clips = total_clips
         self.batch_size = batch_size
@@ -532,6 +565,10 @@ class _EpochMonitor(keras.callbacks.Callback):
         done = min(self.total_clips, (batch + 1) * self.batch_size)
         self.progress.update(done - self.clips_done)
         self.clips_done = done
+        self.steps = batch + 1
+        with self.writer.as_default(step=self.first_step + self.steps):
+            write_scalar("step/loss", float((logs or {}).get("loss", float("nan"))))
+            write_scalar("step/learning_rate", float(self.model.optimizer.learning_rate.numpy()))
         if time.monotonic() >= self.deadline and done < self.total_clips:
             self.cut_short = True
             self.model.stop_training = True

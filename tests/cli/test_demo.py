@@ -1,8 +1,9 @@
 """`automl-video demo` end to end (a small one): the whole training DAG through kfp.local on generated
 videos, recorded in the default registry, so that `automl-video models list --json` shows the model
-and its evaluations right after."""
+and its evaluations right after; the tasks' progress shows on stderr while they run."""
 
 import json
+import re
 
 import pytest
 
@@ -13,9 +14,20 @@ pytestmark = pytest.mark.slow  # one whole pipeline run, about a minute on 2 cor
 
 def test_after_the_demo_models_list_shows_the_model_and_its_evaluations(tmp_path, capsys):
     demo = ["demo", "--output", str(tmp_path / "demo"), "--classes", "2", "--videos-per-class", "4"]
-    demo += ["--seconds", "1", "--budget-minutes", "0.2", "--shards", "1", "--json"]
+    demo += ["--seconds", "1", "--budget-minutes", "0.2", "--shards", "2", "--json"]  # 2: parallel tasks
     assert main(demo) == 0
-    summary = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    # While train-model ran, its epochs showed on stderr (the task output itself went to the log file).
+    epochs = re.findall(r"INFO train-model: epoch (\d+)/\d+: loss .* clips/s, .*budget left \d+s, ETA", captured.err)
+    assert epochs and epochs[0] == "1"
+    assert re.search(r"INFO evaluate-model: evaluate: \d+/\d+ .* segments/s", captured.err)
+    assert re.search(r"INFO batch-predict-shard: predict: model loaded in [\d.]+s", captured.err)
+    assert re.search(r"INFO train-model: train: finished in [\d.]+s", captured.err)
+    # kfp.local's own lines, parallel shards' included, are its plain status lines: no colour codes, no
+    # outputs dumped (those are in the log file).
+    assert "\x1b[" not in captured.err and " root: " not in captured.err
+    assert captured.err.count("Task 'batch-predict-shard' finished with status SUCCESS") == 2
     registered = summary["registered"]
     assert registered["registry"] and "@" in registered["model"]
 

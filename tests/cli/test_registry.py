@@ -104,7 +104,7 @@ def test_get_filter_and_order_as_the_sdk(stages, capsys):
     status, error = run(capsys, "models", "list", "--filter", "nonsense ==", *registry)
     assert status == 2 and error.startswith("automl-video: error: ") and len(error.strip().splitlines()) == 1
     status, error = run(capsys, "datasets", "get", "999", *registry)
-    assert status == 2 and "not found" in error
+    assert status == 1 and "not found" in error
 
 
 def test_a_failed_stage_is_recorded_failed_and_off_records_nothing(stages, synth_small, tmp_path, capsys):
@@ -117,12 +117,12 @@ def test_a_failed_stage_is_recorded_failed_and_off_records_nothing(stages, synth
         "--model",
         str(tmp_path / "m"),
         "--model-type",
-        "NOT_A_TYPE",
+        "MOBILE_CORAL_VERSATILE_1",  # a model type of object tracking: refused by the training it started
         *registry,
     )
     assert status == 2
     status, failed = run(capsys, "jobs", "list", "--filter", 'state="PIPELINE_STATE_FAILED"', *registry, "--json")
-    assert len(failed) == 1 and "NOT_A_TYPE" in failed[0]["error"]["message"]
+    assert len(failed) == 1 and "MOBILE_CORAL_VERSATILE_1" in failed[0]["error"]["message"]
 
     unrecorded = str(tmp_path / "d")
     status, _ = run(

@@ -269,7 +269,7 @@ def test_cli_import_failure_is_one_line_and_nonzero(existing_dataset, tmp_path, 
     uri, before = existing_dataset
     code = cli.main(["dataset", "import", "--source", str(tmp_path / "absent.csv"), "--dataset", uri])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2
+    assert code == 1
     assert err[-1] == f"automl-video: error: {tmp_path}/absent.csv: CSV not found; nothing imported"
     assert_untouched(uri, before)
 
@@ -413,13 +413,13 @@ def test_object_store_sources_and_destination(object_store, tmp_path, capsys):
 
     before = storage.read_bytes(ds.dataset_file(uri))
     storage.write_text(f"{gcs_bucket}/bad.csv", f"TRAIN,{gcs_bucket}/not-there.csv\n")
-    assert cli.main(["dataset", "import", "--source", f"{gcs_bucket}/bad.csv", "--dataset", uri]) == 2
+    assert cli.main(["dataset", "import", "--source", f"{gcs_bucket}/bad.csv", "--dataset", uri]) == 1
     assert f"{gcs_bucket}/not-there.csv: CSV not found" in capsys.readouterr().err
     assert storage.read_bytes(ds.dataset_file(uri)) == before
 
 
 def test_cli_describe_of_a_missing_dataset_fails_with_one_line(tmp_path, capsys):
-    assert cli.main(["dataset", "describe", "--dataset", str(tmp_path / "nothing")]) == 2
+    assert cli.main(["dataset", "describe", "--dataset", str(tmp_path / "nothing")]) == 1
     assert "no dataset here" in capsys.readouterr().err
 
 

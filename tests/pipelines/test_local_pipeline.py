@@ -156,8 +156,7 @@ def test_batch_prediction_pipeline_on_the_serving_model(training_run, workspace,
     status = main(
         [
             "pipeline",
-            "run",
-            "--local",
+            "run",  # local: what 'run' does without a flag
             "--json",
             "--pipeline",
             BATCH_PREDICTION_PIPELINE,

@@ -264,6 +264,45 @@ def test_train_publishes_a_loadable_model_to_an_object_store(dataset_with_broken
         train(dataset_uri, model_uri, input_spec=TINY, seed=1, max_epochs=2, batch_size=8, cache_dir=str(cache))
 
 
+def test_tensorboard_logs_have_steps_epochs_and_hparams(synth_dataset, tmp_path):
+    """Read back with TensorBoard's own event reader and HParams message."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    model_uri = str(tmp_path / "model")
+    result = train(synth_dataset, model_uri, input_spec=TINY, max_epochs=2, batch_size=8, seed=5)
+    events = EventAccumulator(f"{model_uri}/logs", size_guidance={"tensors": 0})
+    events.Reload()
+    tags = set(events.Tags()["tensors"])
+    assert {"step/loss", "step/learning_rate", "epoch/val_au_prc", "epoch/val_loss", "epoch/loss"} <= tags
+    steps = [e.step for e in events.Tensors("step/loss")]
+    assert steps == list(range(1, len(steps) + 1)) and len(steps) >= 2 * 2  # every step of both epochs
+    state = json.loads((tmp_path / "model" / CHECKPOINT_DIR / STATE_FILE).read_text())
+    assert state["steps"] == len(steps)
+    validation = [(e.step, float(tf.make_ndarray(e.tensor_proto))) for e in events.Tensors("epoch/val_au_prc")]
+    assert validation == [(r.epoch, pytest.approx(r.validation_score, abs=1e-6)) for r in result.history]
+    rates = [float(tf.make_ndarray(e.tensor_proto)) for e in events.Tensors("step/learning_rate")]
+    assert all(0 < rate <= 1e-2 for rate in rates) and rates[0] >= rates[-1]  # cosine annealing
+
+    start = plugin_data_pb2.HParamsPluginData.FromString(
+        events.SummaryMetadata("_hparams_/session_start_info").plugin_data.content
+    )
+    hparams = {
+        k: v.WhichOneof("kind") and getattr(v, v.WhichOneof("kind"))
+        for k, v in start.session_start_info.hparams.items()
+    }
+    assert hparams["model_type"] == "MOBILE_VERSATILE_1" and hparams["seed"] == 5 and hparams["batch_size"] == 8
+    assert hparams["image_size"] == "32x32" and hparams["init_weights"] is False
+    assert start.session_start_info.start_time_secs > 0 and start.session_start_info.group_name
+    end = plugin_data_pb2.HParamsPluginData.FromString(
+        events.SummaryMetadata("_hparams_/session_end_info").plugin_data.content
+    )
+    assert (
+        end.session_end_info.status == 1
+        and end.session_end_info.end_time_secs >= start.session_start_info.start_time_secs
+    )
+
+
 def test_cloud_model_scores_a_segment_with_several_clips(synth_dataset, tmp_path):
     spec = InputSpec(num_frames=4, height=32, width=32, clips_per_segment=2)
     model_uri = str(tmp_path / "cloud")

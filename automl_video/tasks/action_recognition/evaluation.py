@@ -21,6 +21,7 @@ from automl_video.evaluation import SpecMetrics, TaskEvaluation
 from automl_video.modeling.loading import TrainedModel
 from automl_video.prediction.clips import ClipSpan
 from automl_video.progress import Progress
+from automl_video.report import ReportContext
 from automl_video.tasks.action_recognition.examples import truth_of
 from automl_video.tasks.action_recognition.metrics import (
     PRECISION_WINDOWS,
@@ -30,7 +31,7 @@ from automl_video.tasks.action_recognition.metrics import (
     judged_moments,
 )
 from automl_video.tasks.action_recognition.prediction import ActionRows, PredictionParams
-from automl_video.tasks.action_recognition.report import ReportContext, VideoTimeline, render_report
+from automl_video.tasks.action_recognition.report import VideoTimeline, render_report
 from automl_video.tasks.action_recognition.timeline import Moment
 from automl_video.tasks.base import Evaluator
 from automl_video.video import VideoReader

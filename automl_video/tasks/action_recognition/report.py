@@ -1,19 +1,19 @@
-"""The evaluation report: one self-contained HTML page of an action recognition evaluation.
+"""The action recognition evaluation report, on the shared template (:mod:`automl_video.report`).
 
-Everything is inline (CSS, a little JS, SVG), so the page opens from a bucket, a KFP artifact or a laptop
-with no network. It shows mAP per precision window, the precision/recall table by confidence threshold
+It shows mAP per precision window, the precision/recall table by confidence threshold
 (overall, for the window chosen), mAP per label, and one timeline per TEST video: true actions as
 triangles above the line, predicted moments as dots below it (darker when more confident), one colour
 per label, stretches without complete annotations greyed. The threshold slider hides the predictions
-under it and moves the per-label precision and recall.
+under it and moves the per-label precision and recall; picking a label (selector or table row) draws
+its precision and recall by threshold for the chosen window.
 """
 
 import html
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from automl_video.data.dataset import AnnotationSpec
+from automl_video.report import Card, ReportContext, cards_html, render_page
 from automl_video.tasks.action_recognition.metrics import (
     CONFIDENCE_THRESHOLDS,
     PRECISION_WINDOWS,
@@ -27,16 +27,6 @@ from automl_video.tasks.action_recognition.timeline import Moment, VideoTruth
 MAX_TIMELINES = 60
 _PALETTE = ("#1a73e8", "#d93025", "#188038", "#f9ab00", "#9334e6", "#e8710a", "#129eaf", "#c5221f", "#5f6368")
 _WIDTH, _MARGIN = 760, 8
-
-
-@dataclass
-class ReportContext:
-    """What the page says about where the numbers come from."""
-
-    model_uri: str
-    dataset_uri: str
-    model_type: str
-    create_time: str
 
 
 @dataclass
@@ -68,13 +58,19 @@ def render_report(
             for spec, label_metrics in zip(annotation_specs, metrics.per_label)
         ],
     }
-    # "</" would end the <script> element early if a label contained "</script>".
-    data_json = json.dumps(data).replace("</", "<\\/")
     window_options = "".join(f'<option value="{i}">{w:g} s</option>' for i, w in enumerate(PRECISION_WINDOWS))
-    cards = "".join(
-        f'<div class="card"><div class="v">{w.mean_average_precision:.3f}</div>'
-        f'<div class="k">mAP, {w.precision_window_seconds:g} s window</div></div>'
-        for w in metrics.overall.windows
+    cards = cards_html(
+        [
+            Card(f"{w.mean_average_precision:.3f}", f"mAP, {w.precision_window_seconds:g} s window")
+            for w in metrics.overall.windows
+        ]
+        + [
+            Card(str(metrics.overall.evaluated_action_count), "Test actions"),
+            Card(str(len(timelines)), "Test videos"),
+        ]
+    )
+    label_options = "".join(
+        f'<option value="{i}">{html.escape(spec.display_name)}</option>' for i, spec in enumerate(annotation_specs)
     )
     label_header = "".join(f'<th class="num">mAP {w:g} s</th>' for w in PRECISION_WINDOWS)
     label_rows = "\n".join(
@@ -91,23 +87,31 @@ def render_report(
         timeline_html += (
             f"<p class='note'>{left_out} more TEST videos are not drawn (predictions.jsonl has them all).</p>"
         )
-    return _PAGE.format(
-        title=html.escape(f"Evaluation of {context.model_uri}"),
-        model_uri=html.escape(context.model_uri),
-        dataset_uri=html.escape(context.dataset_uri),
-        model_type=html.escape(context.model_type),
-        create_time=html.escape(context.create_time),
-        action_count=metrics.overall.evaluated_action_count,
-        video_count=len(timelines),
-        cards=cards,
-        window_options=window_options,
-        threshold_tables="\n".join(_threshold_table(i, window) for i, window in enumerate(metrics.overall.windows)),
-        slider_max=len(CONFIDENCE_THRESHOLDS) - 1,
-        label_header=label_header,
-        label_rows=label_rows,
-        timelines=timeline_html,
-        data_json=data_json,
-    )
+    sections = f"""{cards}
+<h2>Precision and recall by confidence threshold</h2>
+<p>Precision window: <select id="window">{window_options}</select>
+A predicted moment is right when a true action of its label lies within half the window of it.</p>
+{"".join(_threshold_table(i, window) for i, window in enumerate(metrics.overall.windows))}
+<h2>Labels at confidence threshold <span id="threshold"></span></h2>
+<input type="range" id="slider" min="0" max="{len(CONFIDENCE_THRESHOLDS) - 1}" step="1" aria-label="confidence threshold">
+<p>Label: <select id="label"><option value="">none</option>{label_options}</select>
+<span class="note">or click a row to see its precision and recall by threshold</span></p>
+<table id="labels" class="sortable"><tr><th>Label</th><th class="num">Test actions</th>{label_header}
+<th class="num">Precision</th><th class="num">Recall</th></tr>
+{label_rows}
+</table>
+<div class="figure" id="label-figure" hidden><svg id="by-threshold" width="360" height="306" role="img"
+aria-label="precision and recall of the label by threshold"></svg></div>
+<h2>Test videos</h2>
+<p class="note">Triangles: true actions (a bar under one spans its segment). Dots: predicted moments at or above the
+threshold, darker when more confident. Grey: time without complete annotations (predictions there are not
+judged unless they are near a true action).</p>
+{timeline_html}
+<p class="note">Precision is 1 when nothing is predicted at a threshold; mAP is the mean over the labels with test actions
+of each label's average precision.</p>
+<style>.swatch{{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px}}
+.timeline{{margin:8px 0}} .caption{{font-size:12px;color:#5f6368}}</style>"""
+    return render_page("Model evaluation: action recognition", context, sections, data, _SCRIPT)
 
 
 def _curve(window: WindowMetrics) -> dict[str, list[float]]:
@@ -173,75 +177,44 @@ def _timeline_svg(timeline: VideoTimeline, specs: Sequence[AnnotationSpec]) -> s
     )
 
 
-_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-body{{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#202124;max-width:1000px}}
-h1{{font-size:20px}} h2{{font-size:16px;margin-top:28px}}
-.meta td{{padding:2px 12px 2px 0;color:#5f6368}}
-.cards{{display:flex;gap:16px;flex-wrap:wrap}}
-.card{{border:1px solid #dadce0;border-radius:8px;padding:12px 16px;min-width:120px}}
-.card .v{{font-size:22px;font-weight:600}} .card .k{{color:#5f6368;font-size:12px}}
-table{{border-collapse:collapse}} td,th{{border-bottom:1px solid #eee;padding:4px 10px;text-align:left}}
-.num{{text-align:right;font-variant-numeric:tabular-nums}}
-.note{{color:#5f6368;font-size:12px}}
-.swatch{{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px}}
-.timeline{{margin:8px 0}} .caption{{font-size:12px;color:#5f6368}}
-#slider{{width:320px;vertical-align:middle}}
-</style></head>
-<body>
-<h1>Model evaluation: action recognition</h1>
-<table class="meta">
-<tr><td>Model</td><td>{model_uri}</td></tr><tr><td>Model type</td><td>{model_type}</td></tr>
-<tr><td>Dataset (TEST split)</td><td>{dataset_uri}</td></tr><tr><td>Evaluated</td><td>{create_time}</td></tr>
-</table>
-<div class="cards">
-{cards}
-<div class="card"><div class="v">{action_count}</div><div class="k">Test actions</div></div>
-<div class="card"><div class="v">{video_count}</div><div class="k">Test videos</div></div>
-</div>
-<h2>Precision and recall by confidence threshold</h2>
-<p>Precision window: <select id="window">{window_options}</select>
-A predicted moment is right when a true action of its label lies within half the window of it.</p>
-{threshold_tables}
-<h2>Labels at confidence threshold <span id="threshold"></span></h2>
-<input type="range" id="slider" min="0" max="{slider_max}" step="1">
-<table id="labels"><tr><th>Label</th><th class="num">Test actions</th>{label_header}
-<th class="num">Precision</th><th class="num">Recall</th></tr>
-{label_rows}
-</table>
-<h2>Test videos</h2>
-<p class="note">Triangles: true actions (a bar under one spans its segment). Dots: predicted moments at or above the
-threshold, darker when more confident. Grey: time without complete annotations (predictions there are not
-judged unless they are near a true action).</p>
-{timelines}
-<p class="note">Precision is 1 when nothing is predicted at a threshold; mAP is the mean over the labels with test actions
-of each label's average precision.</p>
-<script id="evaluation-data" type="application/json">{data_json}</script>
-<script>
-(function() {{
-  var data = JSON.parse(document.getElementById("evaluation-data").textContent);
-  var windowSelect = document.getElementById("window"), slider = document.getElementById("slider");
-  function show() {{
+_SCRIPT = """
+  var data = AV.data, windowSelect = document.getElementById("window"), slider = document.getElementById("slider");
+  var select = document.getElementById("label"), chart = null;
+  function draw() {
+    var figure = document.getElementById("label-figure");
+    figure.hidden = select.value === "";
+    if (figure.hidden) { chart = null; return show(); }
+    var curve = data.labels[+select.value].windows[+windowSelect.value];
+    chart = AV.chart(document.getElementById("by-threshold"), {xLabel: "Confidence threshold",
+      yLabel: "Precision, recall", series: [
+        {x: data.thresholds, y: curve.precision, colour: "#1a73e8", name: "Precision"},
+        {x: data.thresholds, y: curve.recall, colour: "#d93025", name: "Recall", dash: "6 3"}]});
+    show();
+  }
+  function show() {
     var w = +windowSelect.value, i = +slider.value, threshold = data.thresholds[i];
     document.getElementById("threshold").textContent = threshold.toFixed(2);
-    document.querySelectorAll("table.thresholds").forEach(function(table) {{
+    document.querySelectorAll("table.thresholds").forEach(function(table) {
       table.hidden = +table.dataset.window !== w;
-    }});
-    data.labels.forEach(function(label, j) {{
+    });
+    data.labels.forEach(function(label, j) {
       var row = document.querySelector('tr[data-label="' + j + '"]');
-      row.querySelector(".p").textContent = label.windows[w].precision[i].toFixed(3);
-      row.querySelector(".r").textContent = label.windows[w].recall[i].toFixed(3);
-    }});
-    document.querySelectorAll("circle.moment").forEach(function(dot) {{
+      row.querySelector(".p").textContent = AV.fmt(label.windows[w].precision[i]);
+      row.querySelector(".r").textContent = AV.fmt(label.windows[w].recall[i]);
+    });
+    document.querySelectorAll("circle.moment").forEach(function(dot) {
       dot.style.display = +dot.dataset.confidence >= threshold ? "" : "none";
-    }});
-  }}
+    });
+    if (chart) {
+      var curve = data.labels[+select.value].windows[w];
+      chart.vline(threshold);
+      chart.marker(0, threshold, curve.precision[i], "#1a73e8");
+      chart.marker(1, threshold, curve.recall[i], "#d93025");
+    }
+  }
   slider.value = data.initialIndex;
   slider.addEventListener("input", show);
-  windowSelect.addEventListener("change", show);
-  show();
-}})();
-</script>
-</body></html>
+  windowSelect.addEventListener("change", draw);
+  AV.labelPicker(select, draw);
+  draw();
 """

@@ -23,6 +23,7 @@ from automl_video.data.dataset import AnnotationSpec, Dataset, DatasetError, Spl
 from automl_video.evaluation import SpecMetrics, TaskEvaluation
 from automl_video.modeling.loading import TrainedModel
 from automl_video.progress import Progress
+from automl_video.report import ReportContext
 from automl_video.tasks.base import Evaluator
 from automl_video.tasks.classification.examples import span_examples
 from automl_video.tasks.classification.metrics import (
@@ -32,7 +33,7 @@ from automl_video.tasks.classification.metrics import (
     compute_metrics,
     threshold_curve,
 )
-from automl_video.tasks.classification.report import ReportContext, render_report
+from automl_video.tasks.classification.report import render_report
 from automl_video.training.clip_cache import ClipExample
 from automl_video.video import VideoReader
 

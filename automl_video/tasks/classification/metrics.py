@@ -122,6 +122,18 @@ class ConfusionMatrix:
 
 
 @dataclass
+class PrecisionRecallSteps:
+    """The precision-recall curve at every distinct score, highest first: the steps AU-PRC sums."""
+
+    recall: list[float]
+    precision: list[float]
+
+    def area(self) -> float:
+        """Σ (Rₖ − Rₖ₋₁)·Pₖ: the average precision (0.0 without positives)."""
+        return float(np.sum(np.diff(self.recall, prepend=0.0) * np.asarray(self.precision)))
+
+
+@dataclass
 class ClassificationMetrics:
     """One evaluation: overall (all specs) or of one annotation spec."""
 
@@ -131,6 +143,9 @@ class ClassificationMetrics:
     base_au_prc: float
     confidence_metrics: list[ConfidenceMetrics]
     confusion_matrix: ConfusionMatrix | None = None
+    # Not in the message: what the report draws and says.
+    steps: PrecisionRecallSteps | None = None
+    confusion_matrix_note: str = ""  # why there is no confusion matrix, when there is none
 
     def __post_init__(self) -> None:
         self.au_prc, self.base_au_prc = wire_float(self.au_prc), wire_float(self.base_au_prc)
@@ -163,21 +178,18 @@ class EvaluationMetrics:
     per_label: list[ClassificationMetrics]
 
 
-def average_precision(scores: np.ndarray, truth: np.ndarray) -> float:
-    """Σ (Rₖ − Rₖ₋₁)·Pₖ over the distinct score thresholds, highest first; 0.0 without positives.
+def precision_recall_steps(scores: np.ndarray, truth: np.ndarray) -> PrecisionRecallSteps:
+    """Recall Rₖ and precision Pₖ at every distinct score threshold (empty without positives).
 
     Args:
         scores: scores of any shape (flattened: one binary decision per element).
         truth: booleans of the same shape.
-
-    Returns:
-        The average precision.
     """
     flat_scores = np.asarray(scores, dtype=np.float64).ravel()
     flat_truth = np.asarray(truth, dtype=bool).ravel()
     positives = int(flat_truth.sum())
     if positives == 0:
-        return 0.0
+        return PrecisionRecallSteps([], [])
     order = np.argsort(-flat_scores, kind="stable")
     sorted_scores = flat_scores[order]
     true_positives = np.cumsum(flat_truth[order])
@@ -186,7 +198,12 @@ def average_precision(scores: np.ndarray, truth: np.ndarray) -> float:
     true_positives = true_positives[last_of_each_score]
     precision = true_positives / (last_of_each_score + 1)
     recall = true_positives / positives
-    return float(np.sum(np.diff(recall, prepend=0.0) * precision))
+    return PrecisionRecallSteps(recall.tolist(), precision.tolist())
+
+
+def average_precision(scores: np.ndarray, truth: np.ndarray) -> float:
+    """Σ (Rₖ − Rₖ₋₁)·Pₖ over the distinct score thresholds, highest first; 0.0 without positives."""
+    return precision_recall_steps(scores, truth).area()
 
 
 def top1_mask(scores: np.ndarray) -> np.ndarray:
@@ -220,6 +237,8 @@ def compute_metrics(
     top1 = top1_mask(scores)
     overall = _classification_metrics(scores, truth, top1, spec_ids, evaluated_example_count=len(scores))
     overall.confusion_matrix = confusion_matrix(scores, truth, annotation_specs)
+    if overall.confusion_matrix is None:
+        overall.confusion_matrix_note = confusion_matrix_absence(truth, annotation_specs)
     per_label = [
         _classification_metrics(
             scores[:, j], truth[:, j], top1[:, j], [spec_ids[j]], evaluated_example_count=int(truth[:, j].sum())
@@ -246,13 +265,37 @@ def confusion_matrix(
     )
 
 
+def confusion_matrix_absence(truth: np.ndarray, annotation_specs: Sequence[AnnotationSpec]) -> str:
+    """Why AutoML's rule gives no confusion matrix here, and what to change for one."""
+    if len(annotation_specs) > MAX_CONFUSION_MATRIX_LABELS:
+        return (
+            f"There are {len(annotation_specs)} labels; a confusion matrix is given for at most "
+            f"{MAX_CONFUSION_MATRIX_LABELS} (train on fewer labels to get one)."
+        )
+    counts = np.asarray(truth, dtype=bool).sum(axis=1)
+    if len(counts) == 0:
+        return "The TEST split is empty."
+    unlabelled, multi = int(np.sum(counts == 0)), int(np.sum(counts > 1))
+    reasons = [
+        f"{n} of {len(counts)} TEST segments {'has' if n == 1 else 'have'} {what}"
+        for n, what in ((unlabelled, "no label"), (multi, "several labels"))
+        if n
+    ]
+    return (
+        f"No confusion matrix: it needs every TEST segment to have exactly one label, and {' and '.join(reasons)}. "
+        "Label those segments (or move them out of TEST) to get one; the per-label curves above count them as they are."
+    )
+
+
 def _classification_metrics(
     scores: np.ndarray, truth: np.ndarray, top1: np.ndarray, spec_ids: list[str], evaluated_example_count: int
 ) -> ClassificationMetrics:
+    steps = precision_recall_steps(scores, truth)
     return ClassificationMetrics(
         annotation_spec_ids=spec_ids,
         evaluated_example_count=evaluated_example_count,
-        au_prc=average_precision(scores, truth),
+        steps=steps,
+        au_prc=steps.area(),
         base_au_prc=float(truth.mean()) if truth.size else 0.0,
         confidence_metrics=[_confidence_metrics(scores, truth, top1, t) for t in CONFIDENCE_THRESHOLDS],
     )

@@ -25,6 +25,7 @@ from automl_video.evaluation import SpecMetrics, TaskEvaluation
 from automl_video.modeling.loading import TrainedModel
 from automl_video.prediction.engine import CLIP_BATCH_SIZE
 from automl_video.progress import Progress
+from automl_video.report import ReportContext
 from automl_video.tasks.base import Evaluator
 from automl_video.tasks.object_tracking.boxes import Detections
 from automl_video.tasks.object_tracking.examples import FrameExample, frame_examples
@@ -102,7 +103,7 @@ class TrackingEvaluator(Evaluator):
             score=summary.box_map_50,
             score_name="box mAP@0.5",
             report_html=render_report(
-                summary, samples, specs, model_uri, dataset_uri, model.metadata.model_type, create_time
+                summary, samples, specs, ReportContext(model_uri, dataset_uri, model.metadata.model_type, create_time)
             ),
             predictions=[_prediction_row(f, specs) for f in frames],
             summary=summary,

@@ -1,9 +1,8 @@
-"""The evaluation report: one self-contained HTML page with the headline numbers, a per-label table,
-track quality and sample TEST frames, true boxes (green, dashed) drawn beside the predicted ones (red,
-with label, score and track id).
+"""The object tracking evaluation report, on the shared template (:mod:`automl_video.report`): the
+headline numbers, a sortable per-label table, track quality and sample TEST frames, true boxes (green,
+dashed) drawn beside the predicted ones (red, with label, score and track id).
 
-Everything is inline (CSS, the frames as PNG data URIs under SVG boxes), so the page opens from a
-bucket, a KFP artifact or a laptop with no network.
+The frames are inline PNG data URIs under SVG boxes, so the page stays one self-contained file.
 """
 
 import base64
@@ -13,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from automl_video.data.dataset import AnnotationSpec
+from automl_video.report import Card, ReportContext, cards_html, render_page
 from automl_video.tasks.object_tracking.metrics import EvaluatedFrame
 
 # Frames are shown this many pixels wide (the network's input is small).
@@ -76,72 +76,40 @@ def _sample_html(sample: SampleFrame, specs: list[AnnotationSpec]) -> str:
     )
 
 
-def render_report(
-    summary,
-    samples: list[SampleFrame],
-    specs: list[AnnotationSpec],
-    model_uri: str,
-    dataset_uri: str,
-    model_type: str,
-    create_time: str,
-) -> str:
+def render_report(summary, samples: list[SampleFrame], specs: list[AnnotationSpec], context: ReportContext) -> str:
     """The report page (``summary``: the evaluation's :class:`.evaluation.TrackingSummary`)."""
     label_rows = "\n".join(
-        f"<tr><td>{html.escape(label.display_name)}</td><td class='num'>{label.bounding_box_count}</td>"
-        f"<td class='num'>{label.box_map_50:.3f}</td><td class='num'>{label.precision:.3f}</td>"
-        f"<td class='num'>{label.recall:.3f}</td></tr>"
-        for label in summary.labels
+        f'<tr data-label="{i}"><td>{html.escape(label.display_name)}</td><td class="num">{label.bounding_box_count}</td>'
+        f'<td class="num">{label.box_map_50:.3f}</td><td class="num">{label.precision:.3f}</td>'
+        f'<td class="num">{label.recall:.3f}</td></tr>'
+        for i, label in enumerate(summary.labels)
     )
-    return _PAGE.format(
-        title=html.escape(f"Evaluation of {model_uri}"),
-        model_uri=html.escape(model_uri),
-        dataset_uri=html.escape(dataset_uri),
-        model_type=html.escape(model_type),
-        create_time=html.escape(create_time),
-        frames=summary.evaluated_frame_count,
-        boxes=summary.evaluated_bounding_box_count,
-        box_map_50=summary.box_map_50,
-        box_map=summary.box_map,
-        precision=summary.precision,
-        recall=summary.recall,
-        mean_track_iou=summary.mean_track_iou,
-        id_switches=summary.id_switches,
-        id_switches_per_track=summary.id_switches_per_track,
-        mismatch_rate=summary.mismatch_rate,
-        label_rows=label_rows,
-        samples="\n".join(_sample_html(s, specs) for s in samples),
-        low_score=LOW_SCORE,
+    cards = cards_html(
+        [
+            Card(f"{summary.box_map_50:.3f}", "Box mAP at IoU 0.5"),
+            Card(f"{summary.box_map:.3f}", "Box mAP over IoU 0.05-0.99"),
+            Card(f"{summary.precision:.3f}", "Precision (IoU 0.5, confidence 0.5)"),
+            Card(f"{summary.recall:.3f}", "Recall (IoU 0.5, confidence 0.5)"),
+            Card(str(summary.evaluated_frame_count), "Labelled TEST frames"),
+            Card(str(summary.evaluated_bounding_box_count), "True boxes"),
+        ]
     )
-
-
-_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; }}
-td, th {{ border: 1px solid #ccc; padding: 0.3em 0.7em; }}
-td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
-.headline {{ font-size: 1.4em; }}
-figure {{ display: inline-block; margin: 0.5em; }}
-figcaption {{ font-size: 0.8em; color: #555; max-width: 320px; }}
-rect.truth {{ fill: none; stroke: #0a0; stroke-width: 0.008; stroke-dasharray: 0.02 0.01; }}
-g.predicted rect {{ fill: none; stroke: #d00; stroke-width: 0.006; }}
-g.predicted text {{ font-size: 0.035px; fill: #d00; }}
-g.low {{ opacity: 0.35; }}
-</style></head><body>
-<h1>Object tracking evaluation</h1>
-<p>Model <code>{model_uri}</code> ({model_type}) on the TEST split of <code>{dataset_uri}</code>, {create_time}.</p>
-<p class="headline">Box mAP at IoU 0.5: <b>{box_map_50:.3f}</b> &middot; over IoU 0.05&ndash;0.99: {box_map:.3f}</p>
-<p>{frames} labelled TEST frames, {boxes} true boxes. At IoU 0.5 and confidence 0.5: precision {precision:.3f},
-recall {recall:.3f}.</p>
-<p>Tracks: mean box IoU along true instances {mean_track_iou:.3f}; {id_switches} ID switches
-({id_switches_per_track:.3f} per track, mismatch rate {mismatch_rate:.4f}).</p>
-<table><thead><tr><th>label</th><th>true boxes</th><th>mAP@0.5</th><th>precision</th><th>recall</th></tr></thead>
-<tbody>
+    sections = f"""{cards}
+<p>Tracks: mean box IoU along true instances {summary.mean_track_iou:.3f}; {summary.id_switches} ID switches
+({summary.id_switches_per_track:.3f} per track, mismatch rate {summary.mismatch_rate:.4f}).</p>
+<h2>Labels</h2>
+<table id="labels" class="sortable"><tr><th>Label</th><th class="num">True boxes</th><th class="num">mAP@0.5</th>
+<th class="num">Precision</th><th class="num">Recall</th></tr>
 {label_rows}
-</tbody></table>
+</table>
+<p class="note">Click a header to sort.</p>
 <h2>Sample TEST frames</h2>
-<p>True boxes dashed green, predicted boxes red (label, score, track id); faint below a score of {low_score}.</p>
-{samples}
-</body></html>
-"""
+<p>True boxes dashed green, predicted boxes red (label, score, track id); faint below a score of {LOW_SCORE}.</p>
+{"".join(_sample_html(s, specs) for s in samples)}
+<style>
+figure{{display:inline-block;margin:0.5em}} figcaption{{font-size:12px;color:#5f6368;max-width:320px}}
+rect.truth{{fill:none;stroke:#0a0;stroke-width:0.008;stroke-dasharray:0.02 0.01}}
+g.predicted rect{{fill:none;stroke:#d00;stroke-width:0.006}} g.predicted text{{font-size:0.035px;fill:#d00}}
+g.low{{opacity:0.35}}
+</style>"""
+    return render_page("Model evaluation: object tracking", context, sections)

@@ -146,3 +146,23 @@ def test_a_test_split_without_actions_is_refused(evaluated, tmp_path):
     dataset_lib.save(dataset, dataset_uri)
     with pytest.raises(DatasetError, match="the TEST split has no actions to evaluate"):
         evaluation.evaluate(model_uri, dataset_uri, str(tmp_path / "out"))
+
+
+def test_report_in_chromium_moves_the_threshold_and_draws_a_picked_label(evaluated, page, tmp_path):
+    result, _, _ = evaluated
+    page.open(storage.local_path(result.report_uri))
+    assert page.errors == [] and page.text("#threshold") == "0.50"
+    visible = "[].filter.call(document.querySelectorAll('circle.moment'), function(c) { return c.style.display !== 'none'; }).length"
+    shown_at_half = page.evaluate(visible)
+    page.click("#slider")
+    page.press("End", 35)
+    assert page.text("#threshold") == "0.99" and page.evaluate(visible) <= shown_at_half
+    assert page.evaluate("document.getElementById('label-figure').hidden")
+    page.click('tr[data-label="0"]')
+    assert not page.evaluate("document.getElementById('label-figure').hidden")
+    assert page.evaluate("document.querySelectorAll('#by-threshold .tick-x').length") == 6
+    row_precision = float(page.text('tr[data-label="0"] .p'))
+    marker_y = page.evaluate("+document.querySelector('#by-threshold .marker').getAttribute('cy')")
+    assert marker_y == pytest.approx(10 + 240 * (1 - row_precision), abs=0.2)
+    page.screenshot(str(tmp_path), "action-recognition-report.png")
+    assert page.errors == []

@@ -144,3 +144,18 @@ def test_coral_types_export_full_integer_tflite_only(trained, tmp_path):
         export.export_model(jetson, "tflite", str(tmp_path / "no"), quantize="int8", dataset_uri=dataset_uri)
     doc = json.loads(json.dumps(storage.read_json(os.path.join(jetson, METADATA_FILE))))
     assert doc["prediction_type"] == "object_tracking"
+
+
+def test_report_in_chromium_sorts_the_label_table(evaluated, page, tmp_path):
+    page.open(storage.local_path(evaluated.report_uri))
+    assert page.errors == []
+    assert page.evaluate("document.querySelectorAll('figure svg image').length") > 0
+    page.click("#labels th:nth-child(2)")
+    page.screenshot(str(tmp_path), "object-tracking-report.png")
+    counts = page.evaluate(
+        "[].map.call(document.querySelectorAll('#labels tr[data-label] td:nth-child(2)'), function(td) { return +td.textContent; })"
+    )
+    assert (
+        counts == sorted(counts)
+        and page.evaluate("document.querySelector('#labels th:nth-child(2)').getAttribute('aria-sort')") == "ascending"
+    )
