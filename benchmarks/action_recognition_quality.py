@@ -20,54 +20,27 @@ import json
 import os
 import sys
 import tempfile
-import time
 
 import numpy as np
+from time_shuffling import reordered_copy, train_and_evaluate
 
-from automl_video import evaluation, synth, video
-from automl_video.data import dataset as dataset_lib
 from automl_video.data import importer, splits
 from automl_video.modeling.metadata import ModelType
 from automl_video.progress import setup_logging
 from automl_video.tasks.action_recognition import synth as action_synth
 from automl_video.tasks.action_recognition.network import ActionNetworks
-from automl_video.training.engine import train
 
 PREDICTION_TYPE = "action_recognition"
 
 
-def time_shuffled_copy(dataset_uri: str, output: str, seed: int) -> str:
-    """The dataset with each video re-encoded, all its frames in a random order."""
-    dataset = dataset_lib.load(dataset_uri)
-    rng = np.random.default_rng(seed)
-    for index, item in enumerate(dataset.videos):
-        with video.VideoReader(item.uri) as reader:
-            fps = reader.info.fps
-            frames = [frame for _, frame in reader.frames()]
-        path = os.path.join(output, "videos", f"shuffled{index:04d}.mp4")
-        synth.make_video(path, [frames[i] for i in rng.permutation(len(frames))], fps=fps)
-        item.uri, item.uris = path, [path]
-        item.content_hash = video.content_hash(path)
-        item.video_id = item.content_hash[:16]
-    shuffled_uri = os.path.join(output, "dataset")
-    dataset_lib.save(dataset, shuffled_uri)
-    return shuffled_uri
+def all_frames_shuffled(item, times: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Every frame of the video in a random order."""
+    return rng.permutation(len(times))
 
 
 def train_and_test(dataset_uri: str, work: str, name: str, budget_minutes: float, seed: int) -> dict:
-    model_uri = os.path.join(work, f"model-{name}")
-    started = time.monotonic()
-    result = train(
-        dataset_uri,
-        model_uri,
-        ModelType.MOBILE_VERSATILE_1.value,
-        budget_minutes=budget_minutes,
-        seed=seed,
-        cache_dir=os.path.join(work, f"cache-{name}"),
-    )
-    seconds = time.monotonic() - started
-    evaluated = evaluation.evaluate(model_uri, dataset_uri, os.path.join(work, f"evaluation-{name}"))
-    summary = evaluated.summary
+    run = train_and_evaluate(dataset_uri, work, name, budget_minutes, seed)
+    result, summary = run.result, run.evaluated.summary
     return {
         "frames": name,
         "test_map": {f"{w.window_seconds:g}s": round(w.mean_average_precision, 4) for w in summary.windows},
@@ -81,9 +54,9 @@ def train_and_test(dataset_uri: str, work: str, name: str, budget_minutes: float
         "epochs": result.epochs,
         "best_epoch": result.best_epoch,
         "stop_reason": result.stop_reason,
-        "train_seconds": round(seconds, 1),
+        "train_seconds": round(run.train_seconds, 1),
         "train_examples": result.train_examples,
-        "report": evaluated.report_uri,
+        "report": run.evaluated.report_uri,
     }
 
 
@@ -114,7 +87,7 @@ def main() -> None:
     split = splits.split_dataset(dataset_uri, seed=args.seed)
     rows = [train_and_test(dataset_uri, work, "ordered", args.budget_minutes, args.seed)]
     if not args.skip_shuffled:
-        shuffled_uri = time_shuffled_copy(dataset_uri, os.path.join(work, "shuffled"), args.seed)
+        shuffled_uri = reordered_copy(dataset_uri, os.path.join(work, "shuffled"), args.seed, all_frames_shuffled)
         rows.append(train_and_test(shuffled_uri, work, "time-shuffled", args.budget_minutes, args.seed))
     report = {
         "model_type": ModelType.MOBILE_VERSATILE_1.value,

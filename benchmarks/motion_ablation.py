@@ -17,59 +17,29 @@ import json
 import os
 import sys
 import tempfile
-import time
 
 import numpy as np
+from time_shuffling import reordered_copy, train_and_evaluate
 
-from automl_video import evaluation, synth, video
-from automl_video.data import dataset as dataset_lib
 from automl_video.data import importer, splits
 from automl_video.modeling.metadata import ModelType
 from automl_video.progress import setup_logging
 from automl_video.tasks.classification import synth as classification_synth
 from automl_video.tasks.classification.network import ClassificationNetworks
-from automl_video.training.engine import train
 
 
-def time_shuffled_copy(dataset_uri: str, output: str, seed: int) -> str:
-    """The dataset with each video re-encoded, frames inside every segment in a random order."""
-    dataset = dataset_lib.load(dataset_uri)
-    rng = np.random.default_rng(seed)
-    for index, item in enumerate(dataset.videos):
-        with video.VideoReader(item.uri) as reader:
-            fps = reader.info.fps
-            timed = list(reader.frames())
-        times = np.array([t for t, _ in timed])
-        frames = [f for _, f in timed]
-        for segment in item.annotations:
-            inside = np.flatnonzero((times >= segment.start - 1e-6) & (times < segment.end - 1e-6))
-            shuffled = rng.permutation(inside)
-            frames_inside = [frames[i] for i in shuffled]
-            for position, frame in zip(inside, frames_inside):
-                frames[position] = frame
-        path = os.path.join(output, "videos", f"shuffled{index:04d}.mp4")
-        synth.make_video(path, frames, fps=fps)
-        item.uri, item.uris = path, [path]
-        item.content_hash = video.content_hash(path)
-        item.video_id = item.content_hash[:16]
-    shuffled_uri = os.path.join(output, "dataset")
-    dataset_lib.save(dataset, shuffled_uri)
-    return shuffled_uri
+def frames_shuffled_inside_segments(item, times: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The frames inside every segment in a random order (segment by segment); the others in place."""
+    order = np.arange(len(times))
+    for segment in item.annotations:
+        inside = np.flatnonzero((times >= segment.start - 1e-6) & (times < segment.end - 1e-6))
+        order[inside] = order[rng.permutation(inside)]
+    return order
 
 
 def train_and_test(dataset_uri: str, work: str, name: str, budget_minutes: float, seed: int) -> dict:
-    model_uri = os.path.join(work, f"model-{name}")
-    started = time.monotonic()
-    result = train(
-        dataset_uri,
-        model_uri,
-        ModelType.MOBILE_VERSATILE_1.value,
-        budget_minutes=budget_minutes,
-        seed=seed,
-        cache_dir=os.path.join(work, f"cache-{name}"),
-    )
-    seconds = time.monotonic() - started
-    evaluated = evaluation.evaluate(model_uri, dataset_uri, os.path.join(work, f"evaluation-{name}"))
+    run = train_and_evaluate(dataset_uri, work, name, budget_minutes, seed)
+    result, evaluated = run.result, run.evaluated
     return {
         "frames": name,
         "test_au_prc": round(evaluated.summary.au_prc, 4),
@@ -79,7 +49,7 @@ def train_and_test(dataset_uri: str, work: str, name: str, budget_minutes: float
         "epochs": result.epochs,
         "best_epoch": result.best_epoch,
         "stop_reason": result.stop_reason,
-        "train_seconds": round(seconds, 1),
+        "train_seconds": round(run.train_seconds, 1),
         "train_examples": result.train_examples,
     }
 
@@ -105,7 +75,9 @@ def main() -> None:
     split = splits.split_dataset(dataset_uri, seed=args.seed)
     rows = [train_and_test(dataset_uri, work, "ordered", args.budget_minutes, args.seed)]
     if not args.skip_shuffled:
-        shuffled_uri = time_shuffled_copy(dataset_uri, os.path.join(work, "shuffled"), args.seed)
+        shuffled_uri = reordered_copy(
+            dataset_uri, os.path.join(work, "shuffled"), args.seed, frames_shuffled_inside_segments
+        )
         rows.append(train_and_test(shuffled_uri, work, "time-shuffled", args.budget_minutes, args.seed))
     report = {
         "model_type": ModelType.MOBILE_VERSATILE_1.value,
