@@ -1,7 +1,12 @@
 """What the batch prediction tests share: a tiny published classification model, videos with known cuts
 (and broken ones), and readers of the output files that check them against the real AutoML protos."""
 
+import glob
 import json
+import os
+import signal
+import subprocess
+import time
 
 import numpy as np
 import pytest
@@ -11,6 +16,7 @@ from google.protobuf import json_format
 from automl_video import storage, synth
 from automl_video.data.dataset import AnnotationSpec
 from automl_video.modeling.metadata import InputSpec, ModelMetadata, ModelType, save_metadata
+from automl_video.prediction.engine import WORK_FOLDER
 from automl_video.times import parse_duration
 
 LABELS = ["left_to_right", "right_to_left", "clockwise"]
@@ -99,3 +105,17 @@ def payload_spans(payloads: list[dict], kind: str) -> list[tuple[float, float]]:
         if p["videoClassification"]["type"] == kind
     }
     return sorted(found)
+
+
+def predict_killed_after_rows(command: list[str], prefix: str, rows: int = 3) -> list[str]:
+    """Run ``automl-video predict`` (``command``, writing under ``prefix``), send it SIGKILL once ``rows``
+    of its rows are finished (or after 240 s), and return the finished rows' files, sorted."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    rows_pattern = os.path.join(prefix, WORK_FOLDER, "*", "rows", "*.json")
+    deadline = time.monotonic() + 240
+    while len(glob.glob(rows_pattern)) < rows and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    return sorted(glob.glob(rows_pattern))

@@ -5,10 +5,8 @@ rows, shards = unsharded, and resume after SIGKILL."""
 import glob
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -17,11 +15,12 @@ from google.protobuf import json_format
 
 from automl_video import cli, storage
 from automl_video.modeling.loading import load_model
-from automl_video.prediction.engine import WORK_FOLDER, batch_predict, merge_shards
+from automl_video.prediction.engine import batch_predict, merge_shards
 from automl_video.tasks.action_recognition.prediction import LEGACY_INDEX_FILE, PredictionParams
 from automl_video.tasks.action_recognition.timeline import clip_spans, pick_moments
 from automl_video.times import parse_duration
 from automl_video.video import VideoReader
+from tests.prediction_support import predict_killed_after_rows
 from tests.tasks.action_recognition.support import ACTION_SPEC, LABELS, checked
 
 
@@ -172,15 +171,7 @@ def test_resume_after_sigkill_loses_no_row_and_recomputes_none(tmp_path, action_
     prefix = str(tmp_path / "out")
     command = [sys.executable, "-m", "automl_video", "predict", "--model", action_model, "--input", inputs]
     command += ["--output-prefix", prefix, "--param", "maxPredictions=100", "--json"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    rows_pattern = os.path.join(prefix, WORK_FOLDER, "*", "rows", "*.json")
-    deadline = time.monotonic() + 240
-    while len(glob.glob(rows_pattern)) < 3 and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
-    process.communicate()
-    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-    finished = sorted(glob.glob(rows_pattern))
+    finished = predict_killed_after_rows(command, prefix)
     assert 3 <= len(finished) < row_count and not glob.glob(os.path.join(prefix, "prediction-*"))
 
     marked = json.loads(open(finished[0]).read())  # if the rerun recomputed this row, the mark would vanish

@@ -3,14 +3,11 @@ real AutoML ``AnnotationPayload``), parameters, bad rows, shards = unsharded, re
 long rows that keep boxes only."""
 
 import csv
-import glob
 import io
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -18,11 +15,11 @@ from google.cloud import automl_v1beta1
 from google.protobuf import json_format
 
 from automl_video import storage, synth
-from automl_video.prediction.engine import WORK_FOLDER, batch_predict, merge_shards, prediction_params
+from automl_video.prediction.engine import batch_predict, merge_shards, prediction_params
 from automl_video.tasks.object_tracking.boxes import MAX_DETECTIONS, Detections
 from automl_video.tasks.object_tracking.prediction import PredictionParams, TrackingPrediction, frame_times
 from automl_video.times import parse_duration
-from tests.prediction_support import write_file
+from tests.prediction_support import predict_killed_after_rows, write_file
 
 VERTEX_TRACK_KEYS = {"id", "displayName", "timeSegmentStart", "timeSegmentEnd", "confidence", "frames"}
 VERTEX_FRAME_KEYS = {"timeOffset", "xMin", "xMax", "yMin", "yMax"}
@@ -184,15 +181,7 @@ def test_resume_after_sigkill_loses_no_row_and_recomputes_none(tmp_path, random_
     prefix = str(tmp_path / "out")
     command = [sys.executable, "-m", "automl_video", "predict", "--model", random_detector, "--input", inputs]
     command += ["--output-prefix", prefix, "--param", "frameRate=30", "--json"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    rows_pattern = os.path.join(prefix, WORK_FOLDER, "*", "rows", "*.json")
-    deadline = time.monotonic() + 240
-    while len(glob.glob(rows_pattern)) < 3 and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
-    process.communicate()
-    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-    finished = sorted(glob.glob(rows_pattern))
+    finished = predict_killed_after_rows(command, prefix)
     assert 3 <= len(finished) < row_count
 
     marked = json.loads(open(finished[0]).read())  # if the rerun recomputed this row, the mark would vanish
