@@ -27,11 +27,11 @@ from typing import Any
 
 import numpy as np
 
+from automl_video.confidence import CONFIDENCE_THRESHOLDS, entry_at_threshold
 from automl_video.tasks.action_recognition.timeline import Moment, VideoTruth
 from automl_video.times import format_duration
 
 PRECISION_WINDOWS: tuple[float, ...] = (1.0, 2.0, 3.0)
-CONFIDENCE_THRESHOLDS: tuple[float, ...] = tuple(round(i / 20, 2) for i in range(1, 20)) + (0.96, 0.97, 0.98, 0.99)
 # Threshold of the single-number precision/recall/F1 summaries (metrics.json, the CLI table).
 SUMMARY_THRESHOLD = 0.5
 # |t_pred − t_gt| ≤ window / 2 holds for times written with microsecond precision.
@@ -84,10 +84,7 @@ class WindowMetrics:
     confidence_metrics: list[ConfidenceMetrics]
 
     def at_threshold(self, threshold: float) -> ConfidenceMetrics:
-        for entry in self.confidence_metrics:
-            if abs(entry.confidence_threshold - threshold) < 1e-9:
-                return entry
-        raise ValueError(f"threshold {threshold} is not one of {CONFIDENCE_THRESHOLDS}")
+        return entry_at_threshold(self.confidence_metrics, threshold)
 
     def to_proto_json(self) -> dict[str, Any]:
         return {

@@ -32,9 +32,9 @@ import numpy as np
 from google.cloud.automl_v1beta1 import ClassificationEvaluationMetrics as MetricsMessage
 from google.protobuf import json_format, wrappers_pb2
 
+from automl_video.confidence import CONFIDENCE_THRESHOLDS, entry_at_threshold
 from automl_video.data.dataset import AnnotationSpec
 
-CONFIDENCE_THRESHOLDS: tuple[float, ...] = tuple(round(i / 20, 2) for i in range(1, 20)) + (0.96, 0.97, 0.98, 0.99)
 MAX_CONFUSION_MATRIX_LABELS = 10
 # Threshold of the single-number precision/recall/F1 summaries (metrics.json, the CLI table).
 SUMMARY_THRESHOLD = 0.5
@@ -152,10 +152,7 @@ class ClassificationMetrics:
 
     def at_threshold(self, threshold: float) -> ConfidenceMetrics:
         """The entry of a threshold of :data:`CONFIDENCE_THRESHOLDS`."""
-        for entry in self.confidence_metrics:
-            if abs(entry.confidence_threshold - threshold) < 1e-9:
-                return entry
-        raise ValueError(f"threshold {threshold} is not one of {CONFIDENCE_THRESHOLDS}")
+        return entry_at_threshold(self.confidence_metrics, threshold)
 
     def to_proto_json(self) -> dict[str, Any]:
         """``ClassificationEvaluationMetrics`` in the proto3 JSON mapping (through the real message)."""

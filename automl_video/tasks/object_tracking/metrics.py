@@ -33,9 +33,10 @@ from typing import Any
 
 import numpy as np
 
+from automl_video.confidence import CONFIDENCE_THRESHOLDS as AUTOML_GRID
 from automl_video.tasks.object_tracking.boxes import Detections, iou_matrix
 
-GRID: tuple[float, ...] = tuple(round(i / 20, 2) for i in range(1, 20)) + (0.96, 0.97, 0.98, 0.99)
+GRID = AUTOML_GRID  # the AutoML thresholds, used for IoU and confidence alike
 IOU_THRESHOLDS = GRID
 CONFIDENCE_THRESHOLDS = GRID
 HEADLINE_IOU = 0.5

@@ -1,0 +1,22 @@
+"""The confidence thresholds AutoML Video reports its metrics at (``confidenceMetrics`` entries:
+0.05, 0.10 … 0.95, then 0.96 … 0.99), shared by every prediction type's metrics and reports."""
+
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
+
+CONFIDENCE_THRESHOLDS: tuple[float, ...] = tuple(round(i / 20, 2) for i in range(1, 20)) + (0.96, 0.97, 0.98, 0.99)
+
+
+class _AtThreshold(Protocol):
+    confidence_threshold: float
+
+
+Entry = TypeVar("Entry", bound=_AtThreshold)
+
+
+def entry_at_threshold(entries: Sequence[Entry], threshold: float) -> Entry:
+    """The entry of ``threshold``, which must be one of :data:`CONFIDENCE_THRESHOLDS` (ValueError otherwise)."""
+    for entry in entries:
+        if abs(entry.confidence_threshold - threshold) < 1e-9:
+            return entry
+    raise ValueError(f"threshold {threshold} is not one of {CONFIDENCE_THRESHOLDS}")
