@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from automl_video.confidence import CONFIDENCE_THRESHOLDS, entry_at_threshold
+from automl_video.confidence import CONFIDENCE_THRESHOLDS, PrecisionRecallAt, entry_at_threshold
 from automl_video.tasks.action_recognition.timeline import Moment, VideoTruth
 from automl_video.times import format_duration
 
@@ -57,22 +57,8 @@ class TrueMoment:
     time: float
 
 
-@dataclass
-class ConfidenceMetrics:
+class ConfidenceMetrics(PrecisionRecallAt):
     """``VideoActionMetrics.ConfidenceMetrics``: one threshold."""
-
-    confidence_threshold: float
-    recall: float
-    precision: float
-    f1_score: float
-
-    def to_proto_json(self) -> dict[str, Any]:
-        return {
-            "confidenceThreshold": self.confidence_threshold,
-            "recall": self.recall,
-            "precision": self.precision,
-            "f1Score": self.f1_score,
-        }
 
 
 @dataclass

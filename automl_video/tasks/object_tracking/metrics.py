@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from automl_video.confidence import CONFIDENCE_THRESHOLDS as AUTOML_GRID
+from automl_video.confidence import PrecisionRecallAt
 from automl_video.tasks.object_tracking.boxes import Detections, iou_matrix
 
 GRID = AUTOML_GRID  # the AutoML thresholds, used for IoU and confidence alike
@@ -58,22 +59,12 @@ class EvaluatedFrame:
 
 
 @dataclass
-class ConfidenceEntry:
-    confidence_threshold: float
-    recall: float
-    precision: float
-    f1_score: float
+class ConfidenceEntry(PrecisionRecallAt):
+    """``BoundingBoxMetricsEntry.ConfidenceMetricsEntry``, with the counts behind it (not on the wire)."""
+
     true_positives: int
     false_positives: int
     false_negatives: int
-
-    def to_proto_json(self) -> dict[str, Any]:
-        return {
-            "confidenceThreshold": self.confidence_threshold,
-            "recall": self.recall,
-            "precision": self.precision,
-            "f1Score": self.f1_score,
-        }
 
 
 @dataclass
