@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -121,7 +122,7 @@ def run_local(
     with contextlib.ExitStack() as stack:
         if containers is not None:
             stack.enter_context(containers.relayed())
-        stack.enter_context(_kfp_local_side_effects_undone())
+        stack.enter_context(_print_restored())
         task_output = stack.enter_context(_TaskOutput(log_file))
         stack.enter_context(_kfp_root_records_to(task_output))
         stack.enter_context(contextlib.redirect_stdout(task_output))
@@ -168,20 +169,14 @@ def _with_registry_url(parameters: dict[str, Any]) -> tuple[dict[str, Any], str]
 
 
 @contextlib.contextmanager
-def _kfp_local_side_effects_undone():
-    """Restore ``print`` and the root logger after a run.
-
-    kfp.local swaps ``builtins.print`` (to indent task output) and the root logger's handlers per
-    task; with parallel tasks the swaps interleave and can outlive the run.
-    """
-    root_logger = logging.getLogger()
-    saved_print, saved_handlers, saved_level = builtins.print, root_logger.handlers[:], root_logger.level
+def _print_restored():
+    """Restore ``print`` after a run: kfp.local swaps it per task (to indent task output), and with
+    parallel tasks the swaps interleave and can outlive the run."""
+    saved_print = builtins.print
     try:
         yield
     finally:
         builtins.print = saved_print
-        root_logger.handlers[:] = saved_handlers
-        root_logger.setLevel(saved_level)
 
 
 @contextlib.contextmanager
@@ -189,16 +184,25 @@ def _kfp_root_records_to(task_output: "_TaskOutput"):
     """During a run, kfp.local's own log records (task status, outputs) go where the tasks' output goes,
     in kfp.local's format, and every other record to the handlers it had.
 
-    kfp.local swaps the root logger's handlers for each task; with parallel tasks (the prediction
-    shards) one task's swap back can restore ours while another still logs, and its status and outputs
-    came out raw on stderr, colour codes and all."""
+    kfp.local swaps the root logger's handlers around each task (``local_logger_context``: save,
+    clear, add its own, restore), which parallel tasks (the prediction shards) race through: one that
+    saves the list while another has it cleared restores an empty one, and a task still running then
+    logs into nothing, or into ``basicConfig``'s raw stderr handler (CI lost one shard's "finished"
+    line so). 4 threads through the real context lose or double a line in about 1 round of 6
+    (``tests/pipelines/test_local_output.py``). So for the run its swap does nothing and one handler,
+    installed once, takes every record.
+    """
     root = logging.getLogger()
-    previous = root.handlers[:]
+    previous, previous_level, previous_context = root.handlers[:], root.level, kfp_logging.local_logger_context
     root.handlers[:] = [_RunLogHandler(task_output, previous)]
+    root.setLevel(logging.INFO)  # what kfp.local's context sets, for its INFO status lines
+    kfp_logging.local_logger_context = contextlib.nullcontext
     try:
         yield
     finally:
+        kfp_logging.local_logger_context = previous_context
         root.handlers[:] = previous
+        root.setLevel(previous_level)
 
 
 class _RunLogHandler(logging.Handler):
@@ -236,11 +240,17 @@ class _TaskOutput(io.TextIOBase):
 
     def __init__(self, log_file: str | None):
         self._file = open(log_file, "a", encoding="utf-8") if log_file else None
+        self._lock = threading.Lock()  # parallel tasks' output comes from their own threads
         self._pending = ""
         self._task = ""
         self.failed_tasks: list[str] = []
 
     def write(self, text: str) -> int:
+        with self._lock:
+            self._write(text)
+        return len(text)
+
+    def _write(self, text: str) -> None:
         (self._file or sys.stderr).write(text)
         self._pending += text
         *lines, self._pending = self._pending.split("\n")
@@ -257,7 +267,6 @@ class _TaskOutput(io.TextIOBase):
             elif ours := self._OURS.match(line):
                 when, level, message = ours.groups()
                 sys.stderr.write(f"{when} {level} {self._task or 'task'}: {message}\n")
-        return len(text)
 
     def flush(self) -> None:
         (self._file or sys.stderr).flush()
