@@ -101,6 +101,7 @@ class TrainingRecipe(ABC):
 
     validation_metric: ClassVar[str]  # key of the VALIDATION score in the history (higher is better)
     validation_metric_title: ClassVar[str]  # how logs name it
+    mixup: ClassVar[bool] = True  # whether the default :meth:`batches` mix clips up (for ``MixupTrainer``)
 
     @abstractmethod
     def batch_size(self, model_type: "ModelType") -> int: ...
@@ -118,11 +119,11 @@ class TrainingRecipe(ABC):
     ) -> tuple[Any, int]:
         """One epoch's ``tf.data`` batches (a function of seed and epoch) and how many clips they hold.
 
-        Default: the shared augmented, mixed-up batches (``training.augmentation.training_dataset``) of
-        every example's targets, for a trainer like ``MixupTrainer``."""
+        Default: the shared augmented batches (``training.augmentation.training_dataset``) of every
+        example's targets, mixed up for a trainer like ``MixupTrainer`` unless :attr:`mixup` is off."""
         from automl_video.training.augmentation import epoch_order, training_dataset
 
-        data = training_dataset(store, examples, batch_size, seed, epoch, min_clips)
+        data = training_dataset(store, examples, batch_size, seed, epoch, min_clips, mixup=self.mixup)
         return data, len(epoch_order(len(examples), min_clips, seed, epoch))
 
     @abstractmethod

@@ -58,7 +58,13 @@ def epoch_order(num_examples: int, min_clips: int, seed: int, epoch: int) -> np.
 
 
 def training_dataset(
-    store: ClipStore, examples: list[ClipExample], batch_size: int, seed: int, epoch: int, min_clips: int = 0
+    store: ClipStore,
+    examples: list[ClipExample],
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    min_clips: int = 0,
+    mixup: bool = True,
 ):
     """One epoch of shuffled, augmented ``(clips, targets)`` batches, the same for the same (seed, epoch).
 
@@ -70,10 +76,12 @@ def training_dataset(
         epoch: the epoch number (0-based); with ``seed`` it fixes order and augmentation.
         min_clips: small datasets pass over their examples several times (each time augmented anew) so
             an epoch is long enough to be worth a validation and a checkpoint.
+        mixup: False for plain ``(clips, targets)`` batches (jitter and shifts only), for a network
+            trained directly.
 
     Returns:
         A ``tf.data.Dataset`` of ``((clips, weight, brightness), mixed targets)`` batches for
-        :class:`MixupTrainer` (see :func:`mixup_parameters`).
+        :class:`MixupTrainer` (see :func:`mixup_parameters`), or of ``(clips, targets)`` batches.
     """
     import tensorflow as tf
 
@@ -86,6 +94,8 @@ def training_dataset(
         # Distinct stateless seeds for every batch of every epoch: augmentation (>= 0), mixup (< 0).
         first = epoch * len(order) + batch_index
         clips = load(indices, tf.stack([tf.constant(seed, tf.int64), first]))
+        if not mixup:
+            return clips, batch_targets
         weight, brightness, mixed_targets = mixup_parameters(
             batch_targets, tf.stack([tf.constant(seed, tf.int64), -1 - first])
         )

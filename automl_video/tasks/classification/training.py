@@ -8,8 +8,8 @@ from automl_video.modeling.metadata import ModelType
 from automl_video.tasks.base import TrainingRecipe
 from automl_video.tasks.classification.examples import training_examples
 from automl_video.tasks.classification.metrics import average_precision
-from automl_video.training.augmentation import MixupTrainer, epoch_order, training_dataset
-from automl_video.training.clip_cache import ClipExample, ClipStore, targets_matrix
+from automl_video.training.augmentation import MixupTrainer
+from automl_video.training.clip_cache import ClipExample, targets_matrix
 
 BATCH_SIZES = {ModelType.MOBILE_VERSATILE_1: 16, ModelType.CLOUD: 8}
 
@@ -28,12 +28,6 @@ class ClassificationTraining(TrainingRecipe):
         trainer = MixupTrainer(network)
         trainer.compile(optimizer=optimizer, loss="binary_crossentropy")
         return trainer
-
-    def batches(
-        self, store: ClipStore, examples: list[ClipExample], batch_size: int, seed: int, epoch: int, min_clips: int
-    ):
-        data = training_dataset(store, examples, batch_size, seed, epoch, min_clips)
-        return data, len(epoch_order(len(examples), min_clips, seed, epoch))
 
     def validate(self, scores: np.ndarray, examples: list[ClipExample]) -> tuple[float, float]:
         targets = targets_matrix(examples, scores.shape[1])
