@@ -72,26 +72,29 @@ def training_dataset(
             an epoch is long enough to be worth a validation and a checkpoint.
 
     Returns:
-        A ``tf.data.Dataset`` of ``((clips, weight, brightness), mixed targets)`` batches for
-        :class:`MixupTrainer` (see :func:`mixup_parameters`).
+        A ``tf.data.Dataset`` of ``((clips, weight, brightness), mixed targets, mixed sample weights)``
+        batches for :class:`MixupTrainer` (see :func:`mixup_parameters`); a sample weight is the
+        examples' :attr:`ClipExample.weight` blended like their targets.
     """
     import tensorflow as tf
 
     order = epoch_order(len(examples), min_clips, seed, epoch)
     targets = targets_matrix(examples, len(examples[0].targets))[order]
+    sample_weights = np.array([e.weight for e in examples], np.float32)[order]
     load = batch_loader(store, examples, augment=lambda clips, rng: augment_clips(clips, store.spec, rng))
 
     def augmented(batch_index, batch):
-        indices, batch_targets = batch
+        indices, batch_targets, batch_weights = batch
         # Distinct stateless seeds for every batch of every epoch: augmentation (>= 0), mixup (< 0).
         first = epoch * len(order) + batch_index
         clips = load(indices, tf.stack([tf.constant(seed, tf.int64), first]))
         weight, brightness, mixed_targets = mixup_parameters(
             batch_targets, tf.stack([tf.constant(seed, tf.int64), -1 - first])
         )
-        return (clips, weight, brightness), mixed_targets
+        mixed_weights = batch_weights * weight + tf.reverse(batch_weights, [0]) * (1 - weight)
+        return (clips, weight, brightness), mixed_targets, mixed_weights
 
-    data = tf.data.Dataset.from_tensor_slices((order, targets)).batch(batch_size).enumerate()
+    data = tf.data.Dataset.from_tensor_slices((order, targets, sample_weights)).batch(batch_size).enumerate()
     data = data.map(augmented, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return data.prefetch(tf.data.AUTOTUNE)
 
@@ -150,5 +153,5 @@ class MixupTrainer(keras.Model):
         return self.network(clips, training=training)
 
     def train_step(self, data):
-        (clips, weight, brightness), targets = data
-        return super().train_step((blend_clips(clips, weight, brightness), targets))
+        (clips, weight, brightness), targets, sample_weights = data
+        return super().train_step((blend_clips(clips, weight, brightness), targets, sample_weights))
