@@ -342,7 +342,12 @@ def held_out_labels(dataset: Dataset) -> list[HeldOutLabel]:
 
 
 def refuse_starved_labels(dataset: Dataset, dataset_uri: str) -> None:
-    """Raise DatasetError naming every label of the videos that has no TRAIN example, and the fix."""
+    """Raise DatasetError naming every label of the videos that has no TRAIN example, and the fix.
+
+    A dataset with nothing to train on (only TEST videos: one that models are evaluated on) is not refused.
+    """
+    if not any(v.split in _TRAINING_SETS for v in dataset.videos):
+        return
     training = {a.spec_name for _, a in dataset.annotations_in(Split.TRAIN)}
     problems = []
     for label in dataset.label_names():

@@ -421,3 +421,9 @@ def test_a_label_too_short_to_hold_out_trains_and_is_warned_about_validation():
         "label 'short' has no VALIDATION example (its TRAIN time is too short to hold a stretch out); early "
         "stopping does not watch it"
     ) in result.warnings
+
+
+def test_a_dataset_of_test_videos_only_splits_for_evaluation():
+    uri = saved(make_dataset(make_videos(3, ["a", "b"], "TEST")))
+    result = splits.split_dataset(uri)
+    assert result.counts["TEST"].videos == 3 and result.counts["TRAIN"].videos == 0
