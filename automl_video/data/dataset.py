@@ -129,6 +129,11 @@ class Video:
     def labels(self) -> set[str]:
         return {a.spec_name for a in self.annotations if a.spec_name is not None}
 
+    def unsplit(self) -> None:
+        """Take the video out of every set (and drop its held-out stretch) until the next split."""
+        self.split = None
+        self.validation_stretch = None
+
     def windows_in(self, split: Split) -> tuple[tuple[float, float], ...]:
         """The time stretches ``[start, end)`` of this video that belong to ``split`` (none: not in it)."""
         stretch = self.validation_stretch
