@@ -100,7 +100,17 @@ def _split_summary(result: dict) -> str:
         f"{name} {c['videos']} videos / {c['annotations']} {noun}" for name, c in result["counts"].items()
     )
     # Warnings are logged on stderr already.
-    return f"split {result['dataset_uri']} (seed {result['seed']}): {counts}; {result['left_out']} videos left out"
+    lines = [f"split {result['dataset_uri']} (seed {result['seed']}): {counts}; {result['left_out']} videos left out"]
+    return "\n".join(lines + _held_out_lines(result["held_out_labels"], "  "))
+
+
+def _held_out_lines(held_out: list[dict], indent: str) -> list[str]:
+    """Which labels VALIDATION sees in held-out stretches of TRAIN videos (too few videos to split)."""
+    return [
+        f"{indent}label {h['label']!r}: VALIDATION from held-out stretches of {h['videos']} TRAIN videos "
+        f"({h['seconds']:g} s; {h['gap_seconds']:g} s unused on each side)"
+        for h in held_out
+    ]
 
 
 def _describe(args) -> None:
@@ -117,6 +127,7 @@ def _describe_summary(doc: dict) -> str:
         f"  label {s['display_name']!r} (id {s['id']}): {s['example_count']} {noun} in {s['video_count']} videos"
         for s in doc["annotation_specs"]
     ]
+    lines += _held_out_lines(doc["held_out_labels"], "  ")
     lines.append(f"  failed rows: {doc['failed_row_count']}")
     lines += [f"    {f['uri']} row {f['row']}: {f['message']}" for f in doc["partial_failures"]]
     return "\n".join(lines)

@@ -11,6 +11,7 @@ Videos, ML_USE, splits and import records are the same for every prediction type
 
 import dataclasses
 import enum
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -23,6 +24,9 @@ from automl_video.times import rfc3339_now
 DATASET_FILE = "dataset.json"
 # 2: ``videos[].annotations`` of the dataset's task (1 had classification's ``segments``).
 FORMAT_VERSION = 2
+# 3: ``videos[].validation_stretch``. Only a dataset holding such a stretch is written as format 3, so
+# an older automl-video keeps reading every other dataset and refuses these with a clear message.
+STRETCH_FORMAT_VERSION = 3
 
 
 class MLUse(enum.StrEnum):
@@ -85,6 +89,30 @@ class AnnotationSpec:
 
 
 @dataclass
+class ValidationStretch:
+    """A time stretch ``[start, end)`` of a TRAIN video whose examples are VALIDATION's.
+
+    The split holds one out when the video-level split would leave a label without TRAIN or without
+    VALIDATION videos (``labels``: those it is held out for). TRAIN uses only the video's time more than
+    ``gap_seconds`` (at least one training clip) before or after it, so no frame is in both sets and the
+    nearest TRAIN and VALIDATION clips are a clip apart.
+    """
+
+    start: float
+    end: float
+    gap_seconds: float
+    labels: list[str] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+# A whole video, whatever its decoded duration: examples of a video without a stretch are never cut.
+WHOLE_VIDEO = ((0.0, math.inf),)
+
+
+@dataclass
 class Video:
     """One video content (identified by its content hash), however many URIs refer to it."""
 
@@ -96,9 +124,49 @@ class Video:
     annotations: list[Any] = field(default_factory=list)  # the task's Annotation type
     uris: list[str] = field(default_factory=list)
     split: Split | None = None
+    validation_stretch: ValidationStretch | None = None  # only in a TRAIN video
 
     def labels(self) -> set[str]:
         return {a.spec_name for a in self.annotations if a.spec_name is not None}
+
+    def unsplit(self) -> None:
+        """Take the video out of every set (and drop its held-out stretch) until the next split."""
+        self.split = None
+        self.validation_stretch = None
+
+    def windows_in(self, split: Split) -> tuple[tuple[float, float], ...]:
+        """The time stretches ``[start, end)`` of this video that belong to ``split`` (none: not in it)."""
+        stretch = self.validation_stretch
+        if stretch is None or self.split != Split.TRAIN:
+            return WHOLE_VIDEO if self.split == split else ()
+        if split == Split.VALIDATION:
+            return ((stretch.start, stretch.end),)
+        if split == Split.TRAIN:
+            around = ((0.0, stretch.start - stretch.gap_seconds), (stretch.end + stretch.gap_seconds, math.inf))
+            return tuple((start, end) for start, end in around if end > start)
+        return ()
+
+
+@dataclass(frozen=True)
+class VideoPart:
+    """The time of one video in a split: the whole video, or (a TRAIN video holding a VALIDATION stretch
+    out) the stretch or the time around it. Every task's example builder keeps to these windows."""
+
+    video: Video
+    windows: tuple[tuple[float, float], ...]
+
+    def pieces(self, start: float, end: float) -> list[tuple[float, float]]:
+        """The parts of ``[start, end)`` inside the windows (the span itself in a whole video)."""
+        cut = [(max(start, low), min(end, high)) for low, high in self.windows]
+        return [(low, high) for low, high in cut if high > low]
+
+    def contains(self, start: float, end: float) -> bool:
+        """Whether ``[start, end)`` lies inside one window."""
+        return any(low <= start and end <= high for low, high in self.windows)
+
+    def overlaps(self, start: float, end: float) -> bool:
+        """Whether ``[start, end]`` (a moment when ``start == end``) meets a window."""
+        return any(start < high and (end > low or start >= low) for low, high in self.windows)
 
 
 @dataclass
@@ -158,14 +226,24 @@ class Dataset:
         return {v.content_hash: v for v in self.videos}
 
     def videos_in(self, split: Split | str) -> list[Video]:
-        try:
-            split = Split(split)
-        except ValueError:
-            raise DatasetError(f"unknown split {split!r}; expected one of {', '.join(Split)}") from None
+        split = _split_named(split)
         return [v for v in self.videos if v.split == split]
 
+    def parts_in(self, split: Split | str) -> list[VideoPart]:
+        """The videos with time in ``split``, each with that time (a TRAIN video holding a VALIDATION
+        stretch out is in both), in dataset order."""
+        split = _split_named(split)
+        return [VideoPart(v, windows) for v in self.videos if (windows := v.windows_in(split))]
+
     def annotations_in(self, split: Split | str) -> list[tuple[Video, Any]]:
-        return [(v, a) for v in self.videos_in(split) for a in v.annotations]
+        """The annotations whose time meets ``split``'s part of their video."""
+        rules = get_task(self.prediction_type).annotations
+        return [
+            (part.video, a)
+            for part in self.parts_in(split)
+            for a in part.video.annotations
+            if part.overlaps(*rules.time_span(a))
+        ]
 
     def ensure_spec(self, display_name: str) -> AnnotationSpec:
         """The spec for a label, created with the next free numeric id when new."""
@@ -180,15 +258,21 @@ class Dataset:
     # -- persistence -------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         doc = dataclasses.asdict(self)
-        doc["format_version"] = FORMAT_VERSION
+        for video in doc["videos"]:
+            if video["validation_stretch"] is None:
+                del video["validation_stretch"]
+        stretched = any(v.validation_stretch is not None for v in self.videos)
+        doc["format_version"] = STRETCH_FORMAT_VERSION if stretched else FORMAT_VERSION
         return doc
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> "Dataset":
         doc = dict(doc)
         version = doc.pop("format_version", FORMAT_VERSION)
-        if version > FORMAT_VERSION:
-            raise DatasetError(f"dataset format {version} is newer than this automl-video reads ({FORMAT_VERSION})")
+        if version > STRETCH_FORMAT_VERSION:
+            raise DatasetError(
+                f"dataset format {version} is newer than this automl-video reads ({STRETCH_FORMAT_VERSION})"
+            )
         rules = get_task(doc.get("prediction_type", DEFAULT_PREDICTION_TYPE)).annotations
         annotations_key = "segments" if version == 1 else "annotations"
         doc["annotation_specs"] = [AnnotationSpec(**s) for s in doc.get("annotation_specs", [])]
@@ -202,11 +286,20 @@ class Dataset:
         for video in doc["videos"]:
             video.ml_use = MLUse(video.ml_use)
             video.split = None if video.split is None else Split(video.split)
+            if video.validation_stretch is not None:
+                video.validation_stretch = ValidationStretch(**video.validation_stretch)
         doc["imports"] = [ImportRecord(**r) for r in doc.get("imports", [])]
         doc["partial_failures"] = [RowFailure(**r) for r in doc.get("partial_failures", [])]
         if doc.get("split_config") is not None:
             doc["split_config"] = SplitConfig(**doc["split_config"])
         return cls(**doc)
+
+
+def _split_named(split: Split | str) -> Split:
+    try:
+        return Split(split)
+    except ValueError:
+        raise DatasetError(f"unknown split {split!r}; expected one of {', '.join(Split)}") from None
 
 
 def dataset_file(dataset_uri: str) -> str:

@@ -32,6 +32,7 @@ class DatasetSummary:
     unsplit_videos: int  # in no set
     failed_row_count: int
     partial_failures: list[RowFailure]
+    held_out_labels: list[splits.HeldOutLabel]  # validated on held-out stretches of TRAIN videos
 
 
 def describe(dataset_uri: str) -> DatasetSummary:
@@ -59,4 +60,5 @@ def describe(dataset_uri: str) -> DatasetSummary:
         unsplit_videos=sum(v.split is None for v in dataset.videos),
         failed_row_count=dataset.failed_row_count,
         partial_failures=dataset.partial_failures[:MAX_PARTIAL_FAILURES],
+        held_out_labels=splits.held_out_labels(dataset),
     )

@@ -376,7 +376,7 @@ def _resolve_ml_use(videos: dict[str, Video], ml_uses: dict[str, set[MLUse]]) ->
         v.ml_use = chosen
         if v.split is not None and not splits.split_fits_ml_use(v.split, chosen):
             note += f"; its split {v.split} was unset: run 'automl-video dataset split' again"
-            v.split = None
+            v.unsplit()
         notes.append(note)
     return notes
 

@@ -98,7 +98,7 @@ def split_by_filters(dataset_uri: str, split: FilterSplit, seed: int = 0) -> spl
             video.ml_use = dataset_lib.MLUse.TEST
         else:
             continue
-        video.split = None
+        video.unsplit()
         kept.append(video)
     if not any(v.ml_use == dataset_lib.MLUse.TRAIN for v in kept):
         raise ValueError(f"training_filter_split {split.training.text!r} matches no video of the dataset")

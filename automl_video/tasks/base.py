@@ -61,6 +61,16 @@ class AnnotationRules(ABC):
     def fit_to_video(self, annotation: Any, video_uri: str, duration: float) -> Any:
         """The annotation checked against its video's duration; ValueError says why it does not fit."""
 
+    @abstractmethod
+    def time_span(self, annotation: Any) -> tuple[float, float]:
+        """The time ``(start, end)`` a training clip of the annotation covers; the split holds
+        VALIDATION stretches out along these spans."""
+
+    @abstractmethod
+    def clip_seconds(self, annotations: Sequence[Any]) -> float:
+        """How long one training clip is in a dataset with these annotations: the gap the split leaves
+        on each side of a held-out VALIDATION stretch."""
+
     def snap_to_frame(self, annotation: Any, frame_rate: float, duration: float) -> Any:
         """The annotation moved onto its video's frames (only called when :attr:`uses_frame_rate`)."""
         return annotation

@@ -66,7 +66,8 @@ def training_dataset(
     min_clips: int = 0,
     mixup: bool = True,
 ):
-    """One epoch of shuffled, augmented ``(clips, targets)`` batches, the same for the same (seed, epoch).
+    """One epoch of shuffled, augmented batches of clips, targets and sample weights, the same for the
+    same (seed, epoch).
 
     Args:
         store: where clips come from (prepared for training).
@@ -76,32 +77,35 @@ def training_dataset(
         epoch: the epoch number (0-based); with ``seed`` it fixes order and augmentation.
         min_clips: small datasets pass over their examples several times (each time augmented anew) so
             an epoch is long enough to be worth a validation and a checkpoint.
-        mixup: False for plain ``(clips, targets)`` batches (jitter and shifts only), for a network
-            trained directly.
+        mixup: False for plain batches (jitter and shifts only), for a network trained directly.
 
     Returns:
-        A ``tf.data.Dataset`` of ``((clips, weight, brightness), mixed targets)`` batches for
-        :class:`MixupTrainer` (see :func:`mixup_parameters`), or of ``(clips, targets)`` batches.
+        A ``tf.data.Dataset`` of ``((clips, weight, brightness), mixed targets, mixed sample weights)``
+        batches for :class:`MixupTrainer` (see :func:`mixup_parameters`), or of ``(clips, targets,
+        sample weights)`` batches; a sample weight is the examples' :attr:`ClipExample.weight`, blended
+        like their targets under mixup.
     """
     import tensorflow as tf
 
     order = epoch_order(len(examples), min_clips, seed, epoch)
     targets = targets_matrix(examples, len(examples[0].targets))[order]
+    sample_weights = np.array([e.weight for e in examples], np.float32)[order]
     load = batch_loader(store, examples, augment=lambda clips, rng: augment_clips(clips, store.spec, rng))
 
     def augmented(batch_index, batch):
-        indices, batch_targets = batch
+        indices, batch_targets, batch_weights = batch
         # Distinct stateless seeds for every batch of every epoch: augmentation (>= 0), mixup (< 0).
         first = epoch * len(order) + batch_index
         clips = load(indices, tf.stack([tf.constant(seed, tf.int64), first]))
         if not mixup:
-            return clips, batch_targets
+            return clips, batch_targets, batch_weights
         weight, brightness, mixed_targets = mixup_parameters(
             batch_targets, tf.stack([tf.constant(seed, tf.int64), -1 - first])
         )
-        return (clips, weight, brightness), mixed_targets
+        mixed_weights = batch_weights * weight + tf.reverse(batch_weights, [0]) * (1 - weight)
+        return (clips, weight, brightness), mixed_targets, mixed_weights
 
-    data = tf.data.Dataset.from_tensor_slices((order, targets)).batch(batch_size).enumerate()
+    data = tf.data.Dataset.from_tensor_slices((order, targets, sample_weights)).batch(batch_size).enumerate()
     data = data.map(augmented, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return data.prefetch(tf.data.AUTOTUNE)
 
@@ -160,5 +164,5 @@ class MixupTrainer(keras.Model):
         return self.network(clips, training=training)
 
     def train_step(self, data):
-        (clips, weight, brightness), targets = data
-        return super().train_step((blend_clips(clips, weight, brightness), targets))
+        (clips, weight, brightness), targets, sample_weights = data
+        return super().train_step((blend_clips(clips, weight, brightness), targets, sample_weights))

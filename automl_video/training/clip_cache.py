@@ -41,6 +41,8 @@ class ClipExample:
     end: float
     targets: np.ndarray  # [L] float32 for classification
     kind: str = "labelled"  # what the span is, as the task names it (e.g. labelled | negative | unlabelled)
+    # Its weight in the training loss: the clips cut across one long segment share one segment's worth.
+    weight: float = 1.0
 
 
 def default_cache_dir() -> str:

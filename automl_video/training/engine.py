@@ -289,6 +289,8 @@ def _fingerprint(
     doc = {
         "videos": [
             [v.content_hash, v.split, [list(a.key()) for a in v.annotations]]
+            # A held-out stretch changes both sets; videos without one keep the fingerprint they had.
+            + ([dataclasses.asdict(v.validation_stretch)] if v.validation_stretch else [])
             for v in dataset.videos
             if v.split in (Split.TRAIN, Split.VALIDATION)
         ],

@@ -4,16 +4,20 @@ Real imported videos are split in tests/test_import.py.
 """
 
 import hashlib
+import json
 import uuid
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from automl_video import cli
 from automl_video.data import dataset as ds
 from automl_video.data import splits
 from automl_video.data.dataset import Dataset, Video
+from automl_video.tasks.action_recognition.annotations import ActionAnnotation
 from automl_video.tasks.classification.annotations import Segment
+from automl_video.tasks.object_tracking.annotations import Box
 
 
 def make_videos(count: int, labels: list[str], ml_use: str = "UNASSIGNED", prefix: str = "v") -> list[Video]:
@@ -216,3 +220,210 @@ def test_splitting_an_empty_dataset_is_refused():
     uri = saved(Dataset(display_name="empty"))
     with pytest.raises(ds.DatasetError, match="no videos to split"):
         splits.split_dataset(uri)
+
+
+# -- labels too thin for a video-level split: held-out stretches (issue 19) ---------------------------
+
+
+def one_scene_per_label(labels: list[str], seconds: list[int], prediction_type: str = "classification") -> Dataset:
+    """The shape of a user's small real dataset: per label one long TRAIN video annotated all along
+    (classification: 1 s segments; action recognition: a moment every 2 s; object tracking: a labelled
+    frame every 0.5 s) and one TEST video, beside a label of plenty of short TRAIN videos."""
+    dataset = Dataset(display_name="scenes", prediction_type=prediction_type)
+    annotate = {
+        "classification": lambda label, n: [Segment(label, float(t), float(t + 1)) for t in range(n)],
+        "action_recognition": lambda label, n: [ActionAnnotation(label, float(t), float(t)) for t in range(1, n, 2)],
+        "object_tracking": lambda label, n: [Box(label, t / 2, 0.1, 0.1, 0.5, 0.5) for t in range(2 * n)],
+    }[prediction_type]
+    plenty = []
+    for i in range(30):
+        content_hash = hashlib.sha256(f"plenty-{i}".encode()).hexdigest()
+        plenty.append(
+            Video(content_hash[:16], f"memory://videos/p{i}.mp4", content_hash, 12.0, "TRAIN", annotate("plenty", 12))
+        )
+    scenes = []
+    for label, length in zip(labels, seconds):
+        for use in ("TRAIN", "TEST"):
+            content_hash = hashlib.sha256(f"{label}-{use}".encode()).hexdigest()
+            n = length if use == "TRAIN" else 4
+            uri = f"memory://videos/{label}-{use}.mp4"
+            scenes.append(Video(content_hash[:16], uri, content_hash, n + 0.5, use, annotate(label, n)))
+    add_videos(dataset, plenty + scenes)
+    return dataset
+
+
+SCENES = [f"scene{k}" for k in range(6)]
+SCENE_SECONDS = [8, 12, 16, 20, 24, 60]
+
+
+def examples_of(dataset: Dataset, split: str):
+    """The task's TRAIN or VALIDATION examples, as the training engine asks the task's recipe for them."""
+    from automl_video.tasks.action_recognition.examples import split_examples
+    from automl_video.tasks.classification.examples import training_examples
+    from automl_video.tasks.object_tracking.examples import frame_examples
+
+    build = {
+        "classification": training_examples,
+        "action_recognition": split_examples,
+        "object_tracking": frame_examples,
+    }[dataset.prediction_type]
+    return build(dataset, split, dataset.label_names())
+
+
+def labels_of(example, label_names: list[str]) -> set[str]:
+    targets = example.targets
+    if targets.ndim == 2:  # object tracking: one row per box, its label index first
+        return {label_names[int(i)] for i in targets[:, 0]}
+    return {label_names[i] for i in np.flatnonzero(targets >= 0.5)}
+
+
+@pytest.mark.parametrize("prediction_type", ["classification", "action_recognition", "object_tracking"])
+def test_a_label_whose_only_train_video_would_go_to_validation_trains_and_is_validated_on_its_time(
+    prediction_type,
+):
+    dataset = one_scene_per_label(SCENES, SCENE_SECONDS, prediction_type)
+    scene_videos = {v.video_id: v for v in dataset.videos if v.ml_use == "TRAIN" and "plenty" not in v.labels()}
+    video_level = splits.plan_split(dataset)
+    assert "VALIDATION" in {video_level[video_id] for video_id in scene_videos}  # the starving case
+    uri = saved(dataset)
+
+    result = splits.split_dataset(uri)
+
+    split = ds.load(uri)
+    assert [h.label for h in result.held_out_labels] == SCENES
+    assert all(h.videos == 1 and h.seconds > 0 for h in result.held_out_labels)
+    for v in split.videos:
+        if v.video_id in scene_videos:
+            assert v.split == "TRAIN" and v.validation_stretch.labels == [sorted(v.labels())[0]]
+        else:  # plenty of videos: the video-level split, untouched
+            assert v.split == video_level[v.video_id] and v.validation_stretch is None
+    train, validation = examples_of(split, "TRAIN"), examples_of(split, "VALIDATION")
+    names = split.label_names()
+    for label in ["plenty", *SCENES]:  # no label starved, none unseen by VALIDATION
+        assert any(label in labels_of(e, names) for e in train), label
+        assert any(label in labels_of(e, names) for e in validation), label
+    for video in scene_videos.values():
+        stretch = next(v for v in split.videos if v.video_id == video.video_id).validation_stretch
+        trained = [(e.start, e.end) for e in train if e.video_uri == video.uri]
+        validated = [(e.start, e.end) for e in validation if e.video_uri == video.uri]
+        assert trained and validated
+        assert all(stretch.start <= start and end <= stretch.end for start, end in validated)
+        # No frame in both sets: every TRAIN clip ends a gap before the stretch or starts a gap after it.
+        assert all(
+            end <= stretch.start - stretch.gap_seconds or start >= stretch.end + stretch.gap_seconds
+            for start, end in trained
+        )
+        assert stretch.gap_seconds >= 1.0  # a 1 s clip (tracking: frames a second apart)
+    assert {v.uri for v in split.videos_in("VALIDATION")} == {e.video_uri for e in validation} - {
+        v.uri for v in scene_videos.values()
+    }
+
+
+def test_a_held_out_stretch_is_the_last_30_percent_of_the_labels_time_one_clip_from_train():
+    dataset = one_scene_per_label(SCENES, SCENE_SECONDS)
+    uri = saved(dataset)
+    splits.split_dataset(uri)
+    by_label = {sorted(v.labels())[0]: v for v in ds.load(uri).videos if v.validation_stretch}
+
+    stretch = by_label["scene4"].validation_stretch  # 24 segments of 1 s: 0-1, 1-2, ..., 23-24
+    assert (stretch.start, stretch.end, stretch.gap_seconds) == (17.0, 24.0, 1.0)  # 70 % of 24 s is 16.8
+    train = [e for e in examples_of(ds.load(uri), "TRAIN") if e.video_uri == by_label["scene4"].uri]
+    assert [(e.start, e.end) for e in train] == [(float(t), float(t + 1)) for t in range(16)]  # [16, 17): the gap
+
+
+def test_one_long_segment_is_cut_inside_at_70_percent(tmp_path):
+    plenty = make_videos(30, ["plenty"], "TRAIN")
+    content_hash = hashlib.sha256(b"long").hexdigest()
+    long = Video(content_hash[:16], "memory://videos/long.mp4", content_hash, 60.0, "TRAIN", [Segment("long", 0, 60)])
+    uri = saved(make_dataset(plenty, [long]))
+
+    result = splits.split_dataset(uri)
+
+    dataset = ds.load(uri)
+    stretch = next(v for v in dataset.videos if v.video_id == long.video_id).validation_stretch
+    assert [h.label for h in result.held_out_labels] == ["long"]
+    assert (stretch.start, stretch.end, stretch.gap_seconds) == (42.0, 60.0, 2.0)  # median segment 2 s
+    validation = [(e.start, e.end) for e in examples_of(dataset, "VALIDATION") if e.video_uri == long.uri]
+    train = [(e.start, e.end) for e in examples_of(dataset, "TRAIN") if e.video_uri == long.uri]
+    assert validation == [(42.0, 60.0)]
+    assert train[0][0] == 0.0 and train[-1][1] == 40.0  # TRAIN up to a clip before the stretch
+
+
+def test_stretches_are_kept_by_a_later_split_and_the_dataset_file_says_format_3(tmp_path):
+    uri = saved(one_scene_per_label(SCENES[:2], SCENE_SECONDS[:2]))
+    splits.split_dataset(uri)
+    doc = json.loads(ds.storage.read_bytes(ds.dataset_file(uri)))
+    assert doc["format_version"] == ds.STRETCH_FORMAT_VERSION == 3  # older readers refuse it by name
+    stretched = [v for v in doc["videos"] if "validation_stretch" in v]
+    assert len(stretched) == 2 and all("validation_stretch" not in v for v in doc["videos"] if v not in stretched)
+    before = ds.load(uri)
+
+    again = splits.split_dataset(uri)
+
+    assert again.videos_moved == 0
+    assert [v.validation_stretch for v in ds.load(uri).videos] == [v.validation_stretch for v in before.videos]
+    assert json.loads(ds.storage.read_bytes(ds.dataset_file(uri)))["format_version"] == 3
+    plain = saved(make_dataset(make_videos(30, LABELS)))
+    splits.split_dataset(plain)
+    assert json.loads(ds.storage.read_bytes(ds.dataset_file(plain)))["format_version"] == ds.FORMAT_VERSION == 2
+
+
+def test_split_and_describe_say_which_labels_are_validated_on_held_out_stretches(capsys):
+    uri = saved(one_scene_per_label(SCENES[:2], SCENE_SECONDS[:2]))
+
+    assert cli.main(["dataset", "split", "--dataset", uri]) == 0
+    printed = capsys.readouterr().out
+    assert (
+        "label 'scene0': VALIDATION from held-out stretches of 1 TRAIN videos (2 s; 1 s unused on each side)" in printed
+    )
+    assert (
+        "label 'scene1': VALIDATION from held-out stretches of 1 TRAIN videos (4 s; 1 s unused on each side)" in printed
+    )
+    assert "'plenty'" not in printed
+
+    assert cli.main(["dataset", "describe", "--dataset", uri, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["held_out_labels"] == [
+        {"label": "scene0", "videos": 1, "seconds": 2.0, "gap_seconds": 1.0},
+        {"label": "scene1", "videos": 1, "seconds": 4.0, "gap_seconds": 1.0},
+    ]
+    assert cli.main(["dataset", "describe", "--dataset", uri]) == 0
+    assert "label 'scene0': VALIDATION from held-out stretches of 1 TRAIN videos" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("use", "where"), [("TEST", "its videos: 1 TEST"), ("VALIDATION", "its videos: 1 VALIDATION")])
+def test_a_label_with_no_train_example_is_refused_naming_it_and_the_fix(use, where):
+    videos = make_videos(30, ["plenty"], "TRAIN") + make_videos(1, ["lonely"], use, prefix="lonely")
+    uri = saved(make_dataset(videos))
+    before = ds.storage.read_bytes(ds.dataset_file(uri))
+
+    with pytest.raises(ds.DatasetError) as error:
+        splits.split_dataset(uri)
+
+    assert str(error.value) == (
+        f"{uri}: label 'lonely' has no TRAIN example ({where}); add videos with it, or mark some of its "
+        "videos TEST yourself (ML_USE) and the others TRAIN"
+    )
+    assert ds.storage.read_bytes(ds.dataset_file(uri)) == before  # nothing written
+
+
+def test_a_label_too_short_to_hold_out_trains_and_is_warned_about_validation():
+    videos = make_videos(30, ["plenty"], "TRAIN") + make_videos(
+        1, ["short"], "TRAIN", prefix="short"
+    )  # one 2 s segment
+    uri = saved(make_dataset(videos))
+
+    result = splits.split_dataset(uri)
+
+    short = next(v for v in ds.load(uri).videos if "short" in v.labels())
+    assert short.split == "TRAIN" and short.validation_stretch is None and result.held_out_labels == []
+    assert (
+        "label 'short' has no VALIDATION example (its TRAIN time is too short to hold a stretch out); early "
+        "stopping does not watch it"
+    ) in result.warnings
+
+
+def test_a_dataset_of_test_videos_only_splits_for_evaluation():
+    uri = saved(make_dataset(make_videos(3, ["a", "b"], "TEST")))
+    result = splits.split_dataset(uri)
+    assert result.counts["TEST"].videos == 3 and result.counts["TRAIN"].videos == 0

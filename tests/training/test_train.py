@@ -379,3 +379,37 @@ def test_training_killed_with_sigkill_resumes_from_its_checkpoint(synth_dataset,
     assert result["epochs"] == 5 and result["stop_reason"] == "max_epochs"
     assert storage.is_published(str(model_dir))
     assert load_model(str(model_dir)).metadata.training.epochs == 5
+
+
+def test_one_video_per_label_trains_every_label_and_validates_on_held_out_time(tmp_path):
+    """The shape of a user's small real dataset: one long video per label, TRAIN rows 1 s segments of
+    it, TEST rows in videos of their own. Every label trains, and VALIDATION is each label's held-out
+    stretch (decoded from the same file as its TRAIN clips, a clip away from them)."""
+    from automl_video import synth
+
+    motions = ["left_to_right", "right_to_left", "clockwise"]
+    train_rows, test_rows = [], []
+    for index, motion in enumerate(motions):
+        train_video = synth.make_motion_video(str(tmp_path / f"{motion}.mp4"), motion, seconds=8.0, seed=index)
+        train_rows += [f"{train_video},{motion},{t},{t + 1}" for t in range(8)]
+        test_video = synth.make_motion_video(str(tmp_path / f"{motion}-test.mp4"), motion, seconds=2.0, seed=10 + index)
+        test_rows += [f"{test_video},{motion},0,1", f"{test_video},{motion},1,2"]
+    (tmp_path / "train.csv").write_text("".join(row + "\n" for row in train_rows))
+    (tmp_path / "test.csv").write_text("".join(row + "\n" for row in test_rows))
+    (tmp_path / "import.csv").write_text(f"TRAIN,{tmp_path / 'train.csv'}\nTEST,{tmp_path / 'test.csv'}\n")
+    dataset_uri = str(tmp_path / "dataset")
+    importer.import_data([str(tmp_path / "import.csv")], dataset_uri)
+
+    split = splits.split_dataset(dataset_uri)
+
+    assert [h.label for h in split.held_out_labels] == motions
+    assert split.counts["VALIDATION"].videos == 3 and split.counts["TRAIN"].videos == 3
+    dataset = dataset_lib.load(dataset_uri)
+    validation = build_examples(dataset, "VALIDATION", motions)
+    assert {motions[int(np.argmax(e.targets))] for e in validation} == set(motions)
+    result = train(
+        dataset_uri, str(tmp_path / "model"), input_spec=TINY, max_epochs=1, batch_size=8, cache_dir=str(tmp_path / "c")
+    )
+    assert result.failed_clips == 0
+    assert result.train_examples == len(build_examples(dataset, "TRAIN", motions)) == 3 * 5  # 8 s: 5 + gap + 2
+    assert result.validation_examples == len(validation) == 3 * 2

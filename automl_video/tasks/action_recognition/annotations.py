@@ -12,6 +12,7 @@ learn from. A video that names stretches is fully annotated only there.
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,8 @@ from automl_video.tasks.base import AnnotationRules, ParsedRow
 from automl_video.times import format_seconds, parse_duration, parse_seconds
 
 STRETCH_LABEL = ""  # the LABEL of a fully annotated stretch
+# A clip covers this much time around its centre: a short action (a jump, a spin) fits in it whole.
+CLIP_SECONDS = 1.0
 
 
 @dataclass
@@ -113,6 +116,15 @@ class ActionRules(AnnotationRules):
                 f"({duration:.3f} s)"
             )
         return ActionAnnotation(annotation.label, start, end, annotation.source_uri, annotation.source_row)
+
+    def time_span(self, annotation: ActionAnnotation) -> tuple[float, float]:
+        """The action and the half clip on each side of it: the clip centred on a moment covers that."""
+        if annotation.is_stretch:
+            return annotation.start, annotation.end
+        return max(0.0, annotation.start - CLIP_SECONDS / 2), annotation.end + CLIP_SECONDS / 2
+
+    def clip_seconds(self, annotations: Sequence[ActionAnnotation]) -> float:
+        return CLIP_SECONDS
 
     def from_json(self, doc: dict[str, Any]) -> ActionAnnotation:
         return ActionAnnotation(**doc)

@@ -6,13 +6,18 @@ labelled action is background) or close to an action; a clip outside every stret
 action is left out, since an unlabelled action may happen there. VALIDATION: clips every
 :data:`STRIDE_SECONDS` over the whole of each video, exactly as evaluation and batch prediction cut
 them, each carrying its video's truth, so the VALIDATION score is mAP at the 1 s window.
+
+A TRAIN video holding a VALIDATION stretch out (:func:`automl_video.data.splits.hold_out_stretches`)
+gives TRAIN the clips wholly outside the stretch and its gaps, and VALIDATION the clips wholly inside it,
+judged by the truth of the stretch alone.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
-from automl_video.data.dataset import Dataset, DatasetError, Split, Video
+from automl_video.data.dataset import WHOLE_VIDEO, Dataset, DatasetError, Split, Video, VideoPart
 from automl_video.tasks.action_recognition.timeline import (
     NEAR_ACTION_TARGET,
     STRIDE_SECONDS,
@@ -62,17 +67,33 @@ def split_examples(dataset: Dataset, split: Split, label_names: list[str], datas
     validation = Split(split) == Split.VALIDATION
     stride = STRIDE_SECONDS if validation else TRAINING_STRIDE_SECONDS
     examples: list[ClipExample] = []
-    for video in dataset.videos_in(split):
+    for part in dataset.parts_in(split):
+        video = part.video
         truth = truth_of(video, label_index, Split(split), dataset_uri)
+        judged_by = _within(truth, part)
         for start, end in clip_spans(0.0, video.duration, stride):
+            if not part.contains(start, end):
+                continue
             centre = (start + end) / 2
             targets = soft_targets(centre, truth.actions, len(label_names))
             peak = float(targets.max(initial=0.0))
             if not validation and peak < NEAR_ACTION_TARGET and not truth.is_annotated(centre):
                 continue
             kind = ACTION if peak >= ACTION_TARGET else NEAR_ACTION if peak >= NEAR_ACTION_TARGET else BACKGROUND
-            examples.append(ActionClipExample(video.uri, video.content_hash, start, end, targets, kind, truth=truth))
+            examples.append(
+                ActionClipExample(video.uri, video.content_hash, start, end, targets, kind, truth=judged_by)
+            )
     return examples
+
+
+def _within(truth: VideoTruth, part: VideoPart) -> VideoTruth:
+    """The truth a video's part is judged by: the actions in its windows, the annotated time clipped to
+    them (a clip's targets still come from the whole video's actions)."""
+    if part.windows == WHOLE_VIDEO:
+        return truth
+    actions = tuple(a for a in truth.actions if part.contains(a.time, a.time))
+    annotated = tuple(piece for start, end in truth.annotated for piece in part.pieces(start, end))
+    return dataclasses.replace(truth, actions=actions, annotated=annotated)
 
 
 def grouped_by_video(examples: list[ClipExample]) -> list[tuple[VideoTruth, np.ndarray]]:

@@ -14,10 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from automl_video.tasks.action_recognition.annotations import ActionAnnotation
+from automl_video.tasks.action_recognition.annotations import CLIP_SECONDS, ActionAnnotation
 
-# A clip covers this much time around its centre: a short action (a jump, a spin) fits in it whole.
-CLIP_SECONDS = 1.0
 # Clip centres at prediction (and validation, evaluation) time: a quarter of the 1 s precision window,
 # so a moment is never more than 0.125 s from a centre before peak interpolation.
 STRIDE_SECONDS = 0.25

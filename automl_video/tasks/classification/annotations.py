@@ -6,6 +6,7 @@ must not overlap another label's segment in the same video.
 """
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,10 @@ from automl_video.tasks.base import AnnotationRules, ParsedRow
 from automl_video.times import format_seconds, parse_duration
 
 NEGATIVE_LABEL = "-"
+# A training clip lasts the dataset's median segment, at most this: a longer segment trains as several
+# clips across its length (:func:`.examples.training_examples`). With the MOBILE 8-frame input a clip's
+# frames are then at most 0.6 s apart, close enough to see motion.
+MAX_CLIP_SECONDS = 5.0
 
 
 @dataclass
@@ -116,6 +121,12 @@ class SegmentRules(AnnotationRules):
                 refused[index] = _overlap_message(segment, clash)
         return refused
 
+    def time_span(self, annotation: Segment) -> tuple[float, float]:
+        return annotation.start, annotation.end
+
+    def clip_seconds(self, annotations: Sequence[Segment]) -> float:
+        return training_clip_seconds(annotations)
+
     def from_json(self, doc: dict[str, Any]) -> Segment:
         return Segment(**doc)
 
@@ -125,6 +136,13 @@ class SegmentRules(AnnotationRules):
             annotation.label,
             *("inf" if math.isinf(t) else repr(float(t)) for t in (annotation.start, annotation.end)),
         ]
+
+
+def training_clip_seconds(segments: Sequence[Segment]) -> float:
+    """How long a training clip is: the median segment length, at most :data:`MAX_CLIP_SECONDS` (that,
+    when no segment has a length)."""
+    lengths = [s.end - s.start for s in segments if math.isfinite(s.end) and s.end > s.start]
+    return min(MAX_CLIP_SECONDS, float(statistics.median(lengths))) if lengths else MAX_CLIP_SECONDS
 
 
 def _check_segment_label(label: str) -> None:

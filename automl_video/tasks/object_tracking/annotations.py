@@ -27,6 +27,12 @@ from automl_video.tasks.base import AnnotationRules, ParsedRow
 from automl_video.times import format_seconds, parse_duration
 
 MAX_BOXES_PER_FRAME = 500
+# A labelled frame is read as a clip of this span: shorter than any frame interval (1000 fps), long
+# enough to be a span.
+FRAME_SPAN = 1e-3
+# The gap around a held-out VALIDATION stretch. A detector's clip is one frame, but frames less than a
+# second apart show nearly the same scene, so TRAIN and VALIDATION frames stay a second apart.
+HOLDOUT_GAP_SECONDS = 1.0
 NO_INSTANCE = 0  # instance ids are positive; 0 stores "none given"
 _CSV_COLUMNS = "VIDEO_URI,LABEL,INSTANCE_ID,TIMESTAMP,x1,y1,x2,y2,x3,y3,x4,y4"
 _COORDINATE_NAMES = ("x1", "y1", "x2", "y2", "x3", "y3", "x4", "y4")
@@ -150,6 +156,12 @@ class BoxRules(AnnotationRules):
                 )
             known.add(box.key())
         return refused
+
+    def time_span(self, annotation: Box) -> tuple[float, float]:
+        return annotation.time, annotation.time + FRAME_SPAN
+
+    def clip_seconds(self, annotations: Sequence[Box]) -> float:
+        return HOLDOUT_GAP_SECONDS
 
     def from_json(self, doc: dict[str, Any]) -> Box:
         return Box(**doc)

@@ -12,11 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from automl_video.data.dataset import Dataset, DatasetError, Split
-from automl_video.tasks.object_tracking.annotations import Box
+from automl_video.tasks.object_tracking.annotations import FRAME_SPAN, Box
 from automl_video.training.clip_cache import ClipExample
 
-# Shorter than any frame interval (1000 fps), long enough to be a span.
-FRAME_SPAN = 1e-3
 FRAME = "frame"
 
 
@@ -34,14 +32,16 @@ class FrameExample(ClipExample):
 
 
 def frame_examples(dataset: Dataset, split: Split, label_names: list[str], dataset_uri: str = "") -> list[FrameExample]:
-    """One example per labelled frame of ``split``, in dataset and time order.
+    """One example per labelled frame of ``split`` (of a TRAIN video holding a VALIDATION stretch out:
+    TRAIN the frames outside the stretch and its gaps, VALIDATION those inside), in dataset and time order.
 
     Raises:
         DatasetError: a box has a label that is not in ``label_names`` (names the row).
     """
     label_index = {name: i for i, name in enumerate(label_names)}
     examples = []
-    for video in dataset.videos_in(split):
+    for part in dataset.parts_in(split):
+        video = part.video
         frames: dict[float, list[Box]] = defaultdict(list)
         box: Box
         for box in video.annotations:
@@ -50,7 +50,8 @@ def frame_examples(dataset: Dataset, split: Split, label_names: list[str], datas
                     f"{box.source_uri or dataset_uri} row {box.source_row}: {split} label {box.label!r} is not one "
                     f"of the model's labels ({', '.join(label_index)}); retrain on this dataset"
                 )
-            frames[box.time].append(box)
+            if part.contains(box.time, box.time + FRAME_SPAN):
+                frames[box.time].append(box)
         for time in sorted(frames):
             boxes = frames[time]
             targets = np.array([[label_index[b.label], *b.corners] for b in boxes], np.float32).reshape(-1, 5)
