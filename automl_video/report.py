@@ -11,8 +11,13 @@ the behaviour they share, so the three reports read and work alike:
   Σ (Rₖ − Rₖ₋₁)·Pₖ) and markers the page moves (the current threshold).
 - Every ``table.sortable`` sorts on a click (or Enter) on a header, numerically where the cells are
   numbers (``data-value`` when the shown text is not the sort key).
+- ``AV.prChart(svg, curve)`` draws a curve's step precision-recall curve and
+  ``AV.thresholdChart(svg, thresholds, curve)`` its precision and recall against the threshold; the
+  ``show(i)`` of each marks threshold ``i`` on it. ``AV.fillRows(curves, i)`` writes each label row's
+  precision, recall and F1 (cells ``.p``, ``.r``, ``.f``) at threshold ``i``.
 - ``AV.labelPicker(select, onChange)`` ties a ``<select>`` to the ``tr[data-label]`` rows of the
-  tables: clicking a row selects its label, and the row is marked.
+  tables: clicking a row selects its label, and the row is marked. :func:`label_select_html` and
+  :func:`threshold_slider_html` are the controls the scripts expect (``#label``, ``#slider``).
 - :func:`confusion_matrix_html`: counts with row percentages, each cell's text black or white,
   whichever contrasts more with its shade (WCAG AA: at least 4.5:1 on every shade).
 
@@ -25,6 +30,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from automl_video.confidence import CONFIDENCE_THRESHOLDS
 
 # The darkest confusion-matrix shade (Google Blue 800); lighter ones blend it with white.
 _SHADE_RGB = (0x17, 0x4E, 0xA6)
@@ -61,6 +68,20 @@ def cards_html(cards: Sequence[Card]) -> str:
 
 def _id_attribute(element_id: str) -> str:
     return f' id="{html.escape(element_id)}"' if element_id else ""
+
+
+def label_select_html(display_names: Sequence[str], first_option: str) -> str:
+    """The label picker ``<select id="label">``: ``first_option`` (value "") then each label by index."""
+    options = "".join(f'<option value="{i}">{html.escape(name)}</option>' for i, name in enumerate(display_names))
+    return f'<select id="label"><option value="">{html.escape(first_option)}</option>{options}</select>'
+
+
+def threshold_slider_html() -> str:
+    """The slider ``<input id="slider">`` over the indices of the AutoML confidence thresholds."""
+    return (
+        f'<input type="range" id="slider" min="0" max="{len(CONFIDENCE_THRESHOLDS) - 1}" step="1" '
+        'aria-label="confidence threshold">'
+    )
 
 
 def render_page(
@@ -153,7 +174,7 @@ tr[data-label]{{cursor:pointer}} tr[data-label]:hover{{background:#f8f9fa}}
 tr.selected,tr.selected:hover{{background:#e8f0fe}}
 .cm td{{border:1px solid #fff;min-width:64px;padding:6px 10px}} .cm .pct{{display:block;font-size:11px}}
 .note{{color:#5f6368;font-size:12px}} .warning{{border-left:4px solid #f9ab00;padding:6px 12px;background:#fef7e0}}
-.figures{{display:flex;gap:24px;flex-wrap:wrap}} .figure{{font-size:12px}}
+.figures{{display:flex;gap:24px;flex-wrap:wrap}} .figure{{font-size:12px;max-width:380px}}
 svg.chart text{{font-size:11px;fill:#3c4043}} svg.chart .grid{{stroke:#e8eaed}} svg.chart .axis{{stroke:#5f6368}}
 #slider{{width:320px;vertical-align:middle}} select{{font:inherit}}
 </style></head>
@@ -234,6 +255,34 @@ _LIBRARY = """var AV = (function() {
       }
     };
   }
+  // The step curve {stepRecall, stepPrecision, name}; show(i) marks (recall[i], precision[i]).
+  function prChart(svg, curve) {
+    var c = chart(svg, {xLabel: "Recall", yLabel: "Precision",
+      series: [{x: curve.stepRecall, y: curve.stepPrecision, colour: "#1a73e8", name: curve.name, step: true}]});
+    return {show: function(i) { c.marker(0, curve.recall[i], curve.precision[i]); }};
+  }
+  // Precision and recall ({precision: [...], recall: [...]}) against the threshold; show(i) marks thresholds[i].
+  function thresholdChart(svg, thresholds, curve) {
+    var c = chart(svg, {xLabel: "Confidence threshold", yLabel: "Precision, recall", series: [
+      {x: thresholds, y: curve.precision, colour: "#1a73e8", name: "Precision"},
+      {x: thresholds, y: curve.recall, colour: "#d93025", name: "Recall", dash: "6 3"}]});
+    return {show: function(i) {
+      c.vline(thresholds[i]);
+      c.marker(0, thresholds[i], curve.precision[i], "#1a73e8");
+      c.marker(1, thresholds[i], curve.recall[i], "#d93025");
+    }};
+  }
+  // Row tr[data-label=j] shows curves[j]'s precision, recall and F1 at threshold i (in its .p, .r, .f cells).
+  function fillRows(curves, i) {
+    curves.forEach(function(curve, j) {
+      var row = document.querySelector('tr[data-label="' + j + '"]');
+      [["p", "precision"], ["r", "recall"], ["f", "f1"]].forEach(function(pair) {
+        var cell = row.querySelector("." + pair[0]);
+        if (cell) cell.textContent = fmt(curve[pair[1]][i]);
+      });
+    });
+  }
+  function fmt(x) { return x.toFixed(3); }
   function sortable(table) {
     var headers = table.querySelectorAll("tr:first-child th");
     headers.forEach(function(th, column) {
@@ -275,5 +324,6 @@ _LIBRARY = """var AV = (function() {
     mark();
   }
   document.querySelectorAll("table.sortable").forEach(sortable);
-  return {data: data, chart: chart, labelPicker: labelPicker, fmt: function(x) { return x.toFixed(3); }};
+  return {data: data, chart: chart, prChart: prChart, thresholdChart: thresholdChart, fillRows: fillRows,
+    labelPicker: labelPicker, fmt: fmt};
 })();"""

@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from automl_video.data.dataset import AnnotationSpec
-from automl_video.report import Card, ReportContext, cards_html, render_page
+from automl_video.report import (
+    Card,
+    ReportContext,
+    cards_html,
+    label_select_html,
+    render_page,
+    threshold_slider_html,
+)
 from automl_video.tasks.action_recognition.metrics import (
     CONFIDENCE_THRESHOLDS,
     PRECISION_WINDOWS,
@@ -69,9 +76,6 @@ def render_report(
             Card(str(len(timelines)), "Test videos"),
         ]
     )
-    label_options = "".join(
-        f'<option value="{i}">{html.escape(spec.display_name)}</option>' for i, spec in enumerate(annotation_specs)
-    )
     label_header = "".join(f'<th class="num">mAP {w:g} s</th>' for w in PRECISION_WINDOWS)
     label_rows = "\n".join(
         f'<tr data-label="{i}"><td><span class="swatch" style="background:{_colour(i)}"></span>'
@@ -93,8 +97,8 @@ def render_report(
 A predicted moment is right when a true action of its label lies within half the window of it.</p>
 {"".join(_threshold_table(i, window) for i, window in enumerate(metrics.overall.windows))}
 <h2>Labels at confidence threshold <span id="threshold"></span></h2>
-<input type="range" id="slider" min="0" max="{len(CONFIDENCE_THRESHOLDS) - 1}" step="1" aria-label="confidence threshold">
-<p>Label: <select id="label"><option value="">none</option>{label_options}</select>
+{threshold_slider_html()}
+<p>Label: {label_select_html([s.display_name for s in annotation_specs], "none")}
 <span class="note">or click a row to see its precision and recall by threshold</span></p>
 <table id="labels" class="sortable"><tr><th>Label</th><th class="num">Test actions</th>{label_header}
 <th class="num">Precision</th><th class="num">Recall</th></tr>
@@ -185,10 +189,7 @@ _SCRIPT = """
     figure.hidden = select.value === "";
     if (figure.hidden) { chart = null; return show(); }
     var curve = data.labels[+select.value].windows[+windowSelect.value];
-    chart = AV.chart(document.getElementById("by-threshold"), {xLabel: "Confidence threshold",
-      yLabel: "Precision, recall", series: [
-        {x: data.thresholds, y: curve.precision, colour: "#1a73e8", name: "Precision"},
-        {x: data.thresholds, y: curve.recall, colour: "#d93025", name: "Recall", dash: "6 3"}]});
+    chart = AV.thresholdChart(document.getElementById("by-threshold"), data.thresholds, curve);
     show();
   }
   function show() {
@@ -197,20 +198,11 @@ _SCRIPT = """
     document.querySelectorAll("table.thresholds").forEach(function(table) {
       table.hidden = +table.dataset.window !== w;
     });
-    data.labels.forEach(function(label, j) {
-      var row = document.querySelector('tr[data-label="' + j + '"]');
-      row.querySelector(".p").textContent = AV.fmt(label.windows[w].precision[i]);
-      row.querySelector(".r").textContent = AV.fmt(label.windows[w].recall[i]);
-    });
+    AV.fillRows(data.labels.map(function(label) { return label.windows[w]; }), i);
     document.querySelectorAll("circle.moment").forEach(function(dot) {
       dot.style.display = +dot.dataset.confidence >= threshold ? "" : "none";
     });
-    if (chart) {
-      var curve = data.labels[+select.value].windows[w];
-      chart.vline(threshold);
-      chart.marker(0, threshold, curve.precision[i], "#1a73e8");
-      chart.marker(1, threshold, curve.recall[i], "#d93025");
-    }
+    if (chart) chart.show(i);
   }
   slider.value = data.initialIndex;
   slider.addEventListener("input", show);

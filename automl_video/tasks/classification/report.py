@@ -12,7 +12,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from automl_video.data.dataset import AnnotationSpec
-from automl_video.report import Card, ReportContext, cards_html, confusion_matrix_html, render_page
+from automl_video.report import (
+    Card,
+    ReportContext,
+    cards_html,
+    confusion_matrix_html,
+    label_select_html,
+    render_page,
+    threshold_slider_html,
+)
 from automl_video.tasks.classification.metrics import (
     CONFIDENCE_THRESHOLDS,
     SUMMARY_THRESHOLD,
@@ -49,9 +57,6 @@ def render_report(
             for spec, label_metrics in zip(annotation_specs, metrics.per_label)
         ],
     }
-    options = "".join(
-        f'<option value="{i}">{html.escape(spec.display_name)}</option>' for i, spec in enumerate(annotation_specs)
-    )
     label_rows = "\n".join(
         f'<tr data-label="{i}"><td>{html.escape(spec.display_name)}</td>'
         f'<td class="num">{m.evaluated_example_count}</td><td class="num">{m.au_prc:.3f}</td>'
@@ -76,11 +81,11 @@ def render_report(
         ]
     )
     sections = f"""
-<p>Label: <select id="label"><option value="">All labels (micro-averaged)</option>{options}</select>
+<p>Label: {label_select_html([s.display_name for s in annotation_specs], "All labels (micro-averaged)")}
 <span class="note">or click a row of the table below</span></p>
 {cards}
 <h2>Confidence threshold: <span id="threshold"></span></h2>
-<input type="range" id="slider" min="0" max="{len(CONFIDENCE_THRESHOLDS) - 1}" step="1" aria-label="confidence threshold">
+{threshold_slider_html()}
 {threshold_cards}
 <div class="figures">
 <div class="figure"><h2>Precision-recall curve</h2>
@@ -140,12 +145,8 @@ _SCRIPT = """
   function selected() { return select.value === "" ? data.overall : data.labels[+select.value]; }
   function draw() {
     shown = selected();
-    prChart = AV.chart(document.getElementById("pr"), {xLabel: "Recall", yLabel: "Precision",
-      series: [{x: shown.stepRecall, y: shown.stepPrecision, colour: "#1a73e8", name: shown.name, step: true}]});
-    thresholdChart = AV.chart(document.getElementById("by-threshold"), {xLabel: "Confidence threshold",
-      yLabel: "Precision, recall", series: [
-        {x: data.thresholds, y: shown.precision, colour: "#1a73e8", name: "Precision"},
-        {x: data.thresholds, y: shown.recall, colour: "#d93025", name: "Recall", dash: "6 3"}]});
+    prChart = AV.prChart(document.getElementById("pr"), shown);
+    thresholdChart = AV.thresholdChart(document.getElementById("by-threshold"), data.thresholds, shown);
     ["auPrc", "baseAuPrc"].forEach(function(k) { document.getElementById(k).textContent = fmt(shown[k]); });
     document.getElementById("count").textContent = shown.count;
     show();
@@ -156,16 +157,9 @@ _SCRIPT = """
     ["precision", "recall", "f1", "precisionAt1", "recallAt1", "f1At1"].forEach(function(k) {
       document.getElementById(k).textContent = fmt(shown[k][i]);
     });
-    prChart.marker(0, shown.recall[i], shown.precision[i]);
-    thresholdChart.vline(data.thresholds[i]);
-    thresholdChart.marker(0, data.thresholds[i], shown.precision[i], "#1a73e8");
-    thresholdChart.marker(1, data.thresholds[i], shown.recall[i], "#d93025");
-    data.labels.forEach(function(label, j) {
-      var row = document.querySelector('tr[data-label="' + j + '"]');
-      row.querySelector(".p").textContent = fmt(label.precision[i]);
-      row.querySelector(".r").textContent = fmt(label.recall[i]);
-      row.querySelector(".f").textContent = fmt(label.f1[i]);
-    });
+    prChart.show(i);
+    thresholdChart.show(i);
+    AV.fillRows(data.labels, i);
   }
   slider.value = data.initialIndex;
   slider.addEventListener("input", show);

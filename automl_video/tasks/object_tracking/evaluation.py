@@ -31,6 +31,7 @@ from automl_video.tasks.object_tracking.boxes import Detections
 from automl_video.tasks.object_tracking.examples import FrameExample, frame_examples
 from automl_video.tasks.object_tracking.metrics import (
     HEADLINE_IOU,
+    SUMMARY_CONFIDENCE,
     EvaluatedFrame,
     EvaluationMetrics,
     TrackMetrics,
@@ -45,7 +46,6 @@ log = logging.getLogger(__name__)
 
 METRICS_FIELD = "videoObjectTrackingEvaluationMetrics"
 TRACK_METRICS_FILE = "track_metrics.json"
-SUMMARY_CONFIDENCE = 0.5
 REPORT_SAMPLE_FRAMES = 8
 
 
@@ -103,7 +103,11 @@ class TrackingEvaluator(Evaluator):
             score=summary.box_map_50,
             score_name="box mAP@0.5",
             report_html=render_report(
-                summary, samples, specs, ReportContext(model_uri, dataset_uri, model.metadata.model_type, create_time)
+                summary,
+                metrics,
+                samples,
+                specs,
+                ReportContext(model_uri, dataset_uri, model.metadata.model_type, create_time),
             ),
             predictions=[_prediction_row(f, specs) for f in frames],
             summary=summary,

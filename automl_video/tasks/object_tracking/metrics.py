@@ -41,6 +41,7 @@ GRID = AUTOML_GRID  # the AutoML thresholds, used for IoU and confidence alike
 IOU_THRESHOLDS = GRID
 CONFIDENCE_THRESHOLDS = GRID
 HEADLINE_IOU = 0.5
+SUMMARY_CONFIDENCE = 0.5  # the headline precision and recall's threshold (the report's slider starts there)
 TRACK_SCORE_THRESHOLD = 0.5
 TRACK_IOU = 0.5
 
@@ -122,14 +123,21 @@ def _confidence_entry(threshold: float, tp: int, fp: int, fn: int) -> Confidence
     return ConfidenceEntry(threshold, recall, precision, f1, tp, fp, fn)
 
 
+def precision_recall_steps(entries: Sequence[ConfidenceEntry]) -> tuple[list[float], list[float]]:
+    """The step precision-recall curve AP sums, from entries in ascending threshold order: recalls
+    ``r_n ≤ … ≤ r_1`` and, over ``(r_{i+1}, r_i]``, the precision ``max_{j ≤ i} p_j`` (see the module doc)."""
+    precision, best = [], 0.0
+    for entry in entries:
+        best = max(best, entry.precision)
+        precision.append(best)
+    return [e.recall for e in reversed(entries)], precision[::-1]
+
+
 def average_precision(entries: Sequence[ConfidenceEntry]) -> float:
-    """AP over a confidence grid (entries in ascending threshold order); see the module doc."""
-    recalls = [e.recall for e in entries] + [0.0]
-    best_precision, total = 0.0, 0.0
-    for i, entry in enumerate(entries):
-        best_precision = max(best_precision, entry.precision)
-        total += (recalls[i] - recalls[i + 1]) * best_precision
-    return float(total)
+    """AP over a confidence grid (entries in ascending threshold order): the area under
+    :func:`precision_recall_steps`."""
+    recall, precision = precision_recall_steps(entries)
+    return float(sum((r - previous) * p for previous, r, p in zip([0.0] + recall, recall, precision)))
 
 
 def greedy_matches(predicted: Detections, truth: Detections, min_iou: float) -> dict[int, int]:

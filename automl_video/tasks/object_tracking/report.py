@@ -1,6 +1,10 @@
-"""The object tracking evaluation report, on the shared template (:mod:`automl_video.report`): the
-headline numbers, a sortable per-label table, track quality and sample TEST frames, true boxes (green,
-dashed) drawn beside the predicted ones (red, with label, score and track id).
+"""The object tracking evaluation report, on the shared template (:mod:`automl_video.report`), like
+AutoML's Evaluate tab: the box metrics at IoU 0.5 of all labels or the one picked (the selector or a
+row of the table): box mAP, precision, recall and F1 at the threshold slider's confidence (from the
+precomputed entries on the AutoML grid), the step precision-recall curve whose area is the label's AP,
+and precision and recall against the threshold. Then track quality and sample TEST frames, true boxes
+(green, dashed) beside the predicted ones (red, with label, score and track id; faint below the
+slider's threshold).
 
 The frames are inline PNG data URIs under SVG boxes, so the page stays one self-contained file.
 """
@@ -8,16 +12,31 @@ The frames are inline PNG data URIs under SVG boxes, so the page stays one self-
 import base64
 import html
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from automl_video.data.dataset import AnnotationSpec
-from automl_video.report import Card, ReportContext, cards_html, render_page
-from automl_video.tasks.object_tracking.metrics import EvaluatedFrame
+from automl_video.report import (
+    Card,
+    ReportContext,
+    cards_html,
+    label_select_html,
+    render_page,
+    threshold_slider_html,
+)
+from automl_video.tasks.object_tracking.metrics import (
+    CONFIDENCE_THRESHOLDS,
+    HEADLINE_IOU,
+    SUMMARY_CONFIDENCE,
+    BoxMetrics,
+    EvaluatedFrame,
+    EvaluationMetrics,
+    precision_recall_steps,
+)
 
 # Frames are shown this many pixels wide (the network's input is small).
 DISPLAY_WIDTH = 320
-LOW_SCORE = 0.5  # predicted boxes below this score are drawn faint
 
 
 @dataclass
@@ -46,9 +65,9 @@ def _rectangles(frame: EvaluatedFrame, specs: list[AnnotationSpec]) -> str:
         frame.predicted.corners, frame.predicted.labels, frame.predicted.scores, frame.track_ids
     ):
         name = html.escape(specs[int(label)].display_name)
-        faint = " low" if score < LOW_SCORE else ""
+        faint = " low" if score < SUMMARY_CONFIDENCE else ""
         shapes.append(
-            f'<g class="predicted{faint}"><rect x="{x_min:.4f}" y="{y_min:.4f}" width="{x_max - x_min:.4f}" '
+            f'<g class="predicted{faint}" data-score="{score:.6f}"><rect x="{x_min:.4f}" y="{y_min:.4f}" width="{x_max - x_min:.4f}" '
             f'height="{y_max - y_min:.4f}"><title>{name} {score:.2f} (track {int(track_id)})</title></rect>'
             f'<text x="{x_min:.4f}" y="{max(y_min - 0.01, 0.04):.4f}">{name} {score:.2f} #{int(track_id)}</text></g>'
         )
@@ -76,40 +95,114 @@ def _sample_html(sample: SampleFrame, specs: list[AnnotationSpec]) -> str:
     )
 
 
-def render_report(summary, samples: list[SampleFrame], specs: list[AnnotationSpec], context: ReportContext) -> str:
-    """The report page (``summary``: the evaluation's :class:`.evaluation.TrackingSummary`)."""
+def render_report(
+    summary, metrics: EvaluationMetrics, samples: list[SampleFrame], specs: list[AnnotationSpec], context: ReportContext
+) -> str:
+    """The report page (``summary``: the evaluation's :class:`.evaluation.TrackingSummary`, for the
+    tracks; ``metrics``: its box metrics, labels in the order of ``specs``)."""
+    data = {
+        "thresholds": list(CONFIDENCE_THRESHOLDS),
+        "initialIndex": CONFIDENCE_THRESHOLDS.index(SUMMARY_CONFIDENCE),
+        "overall": {"name": "All labels", **_curve(metrics.overall)},
+        "labels": [{"name": spec.display_name, **_curve(m)} for spec, m in zip(specs, metrics.per_label)],
+    }
     label_rows = "\n".join(
-        f'<tr data-label="{i}"><td>{html.escape(label.display_name)}</td><td class="num">{label.bounding_box_count}</td>'
-        f'<td class="num">{label.box_map_50:.3f}</td><td class="num">{label.precision:.3f}</td>'
-        f'<td class="num">{label.recall:.3f}</td></tr>'
-        for i, label in enumerate(summary.labels)
+        f'<tr data-label="{i}"><td>{html.escape(spec.display_name)}</td>'
+        f'<td class="num">{m.evaluated_bounding_box_count}</td>'
+        f'<td class="num">{m.at_iou(HEADLINE_IOU).mean_average_precision:.3f}</td>'
+        '<td class="num p"></td><td class="num r"></td><td class="num f"></td></tr>'
+        for i, (spec, m) in enumerate(zip(specs, metrics.per_label))
     )
     cards = cards_html(
         [
-            Card(f"{summary.box_map_50:.3f}", "Box mAP at IoU 0.5"),
-            Card(f"{summary.box_map:.3f}", "Box mAP over IoU 0.05-0.99"),
-            Card(f"{summary.precision:.3f}", "Precision (IoU 0.5, confidence 0.5)"),
-            Card(f"{summary.recall:.3f}", "Recall (IoU 0.5, confidence 0.5)"),
+            Card(f"{summary.box_map_50:.3f}", "Box mAP at IoU 0.5", "boxMap50"),
+            Card(f"{summary.box_map:.3f}", "Box mAP over IoU 0.05-0.99", "boxMap"),
+            Card(str(summary.evaluated_bounding_box_count), "True boxes", "count"),
             Card(str(summary.evaluated_frame_count), "Labelled TEST frames"),
-            Card(str(summary.evaluated_bounding_box_count), "True boxes"),
         ]
     )
-    sections = f"""{cards}
-<p>Tracks: mean box IoU along true instances {summary.mean_track_iou:.3f}; {summary.id_switches} ID switches
-({summary.id_switches_per_track:.3f} per track, mismatch rate {summary.mismatch_rate:.4f}).</p>
+    threshold_cards = cards_html(
+        [Card("", "Precision (IoU 0.5)", "precision"), Card("", "Recall (IoU 0.5)", "recall"), Card("", "F1", "f1")]
+    )
+    sections = f"""
+<p>Label: {label_select_html([s.display_name for s in specs], "All labels")}
+<span class="note">or click a row of the table below</span></p>
+{cards}
+<h2>Confidence threshold: <span id="threshold"></span></h2>
+{threshold_slider_html()}
+{threshold_cards}
+<div class="figures">
+<div class="figure"><h2>Precision-recall curve (IoU 0.5)</h2>
+<svg id="pr" width="360" height="306" role="img" aria-label="precision-recall curve at IoU 0.5"></svg>
+<p class="note">Steps at the {len(CONFIDENCE_THRESHOLDS)} AutoML thresholds, each at the best precision reached at
+that recall or more: for a label their area is its AP; all labels pool their boxes (box mAP is the mean of
+the labels' APs). Dot: the threshold above.</p></div>
+<div class="figure"><h2>Precision and recall by threshold</h2>
+<svg id="by-threshold" width="360" height="306" role="img" aria-label="precision and recall by threshold"></svg>
+<p class="note">At IoU 0.5; dashed line: the threshold above.</p></div>
+</div>
 <h2>Labels</h2>
 <table id="labels" class="sortable"><tr><th>Label</th><th class="num">True boxes</th><th class="num">mAP@0.5</th>
-<th class="num">Precision</th><th class="num">Recall</th></tr>
+<th class="num">Precision</th><th class="num">Recall</th><th class="num">F1</th></tr>
 {label_rows}
 </table>
-<p class="note">Click a header to sort.</p>
+<p class="note">Precision, recall and F1 at IoU 0.5 and the threshold above. Click a header to sort.</p>
+<h2>Tracks</h2>
+<p>Mean box IoU along true instances {summary.mean_track_iou:.3f}; {summary.id_switches} ID switches
+({summary.id_switches_per_track:.3f} per track, mismatch rate {summary.mismatch_rate:.4f}).</p>
 <h2>Sample TEST frames</h2>
-<p>True boxes dashed green, predicted boxes red (label, score, track id); faint below a score of {LOW_SCORE}.</p>
+<p>True boxes dashed green, predicted boxes red (label, score, track id); faint below the threshold above.</p>
 {"".join(_sample_html(s, specs) for s in samples)}
+<p class="note">Precision is 1 when nothing is predicted at a threshold.</p>
 <style>
 figure{{display:inline-block;margin:0.5em}} figcaption{{font-size:12px;color:#5f6368;max-width:320px}}
 rect.truth{{fill:none;stroke:#0a0;stroke-width:0.008;stroke-dasharray:0.02 0.01}}
 g.predicted rect{{fill:none;stroke:#d00;stroke-width:0.006}} g.predicted text{{font-size:0.035px;fill:#d00}}
 g.low{{opacity:0.35}}
 </style>"""
-    return render_page("Model evaluation: object tracking", context, sections)
+    return render_page("Model evaluation: object tracking", context, sections, data, _SCRIPT)
+
+
+def _curve(metrics: BoxMetrics) -> dict[str, Any]:
+    at_iou = metrics.at_iou(HEADLINE_IOU)
+    entries = at_iou.confidence_entries
+    step_recall, step_precision = precision_recall_steps(entries)
+    return {
+        "boxMap50": at_iou.mean_average_precision,
+        "boxMap": metrics.mean_average_precision,
+        "count": metrics.evaluated_bounding_box_count,
+        "precision": [e.precision for e in entries],
+        "recall": [e.recall for e in entries],
+        "f1": [e.f1_score for e in entries],
+        "stepRecall": step_recall,
+        "stepPrecision": step_precision,
+    }
+
+
+_SCRIPT = """
+  var data = AV.data, slider = document.getElementById("slider"), select = document.getElementById("label");
+  var fmt = AV.fmt, prChart, thresholdChart, shown;
+  function draw() {
+    shown = select.value === "" ? data.overall : data.labels[+select.value];
+    prChart = AV.prChart(document.getElementById("pr"), shown);
+    thresholdChart = AV.thresholdChart(document.getElementById("by-threshold"), data.thresholds, shown);
+    ["boxMap50", "boxMap"].forEach(function(k) { document.getElementById(k).textContent = fmt(shown[k]); });
+    document.getElementById("count").textContent = shown.count;
+    show();
+  }
+  function show() {
+    var i = +slider.value, threshold = data.thresholds[i];
+    document.getElementById("threshold").textContent = threshold.toFixed(2);
+    ["precision", "recall", "f1"].forEach(function(k) { document.getElementById(k).textContent = fmt(shown[k][i]); });
+    prChart.show(i);
+    thresholdChart.show(i);
+    AV.fillRows(data.labels, i);
+    document.querySelectorAll("g.predicted").forEach(function(box) {
+      box.classList.toggle("low", +box.dataset.score < threshold);
+    });
+  }
+  slider.value = data.initialIndex;
+  slider.addEventListener("input", show);
+  AV.labelPicker(select, draw);
+  draw();
+"""

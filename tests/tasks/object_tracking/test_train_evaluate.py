@@ -146,12 +146,61 @@ def test_coral_types_export_full_integer_tflite_only(trained, tmp_path):
     assert doc["prediction_type"] == "object_tracking"
 
 
-def test_report_in_chromium_sorts_the_label_table(evaluated, page, tmp_path):
+def at_half_iou(document: dict, threshold: float) -> tuple[float, dict]:
+    """A ModelEvaluation's box mAP at IoU 0.5 and its confidence entry at ``threshold``."""
+    entries = document["videoObjectTrackingEvaluationMetrics"]["boundingBoxMetricsEntries"]
+    at_half = next(e for e in entries if e["iouThreshold"] == 0.5)
+    entry = next(e for e in at_half["confidenceMetricsEntries"] if e["confidenceThreshold"] == pytest.approx(threshold))
+    return at_half["meanAveragePrecision"], entry
+
+
+def test_report_in_chromium_moves_the_threshold_picks_a_label_and_sorts_the_table(evaluated, page, tmp_path):
+    documents = storage.read_json(evaluated.evaluations_uri)
     page.open(storage.local_path(evaluated.report_uri))
-    assert page.errors == []
+    assert page.errors == [] and page.text("#threshold") == "0.50"
     assert page.evaluate("document.querySelectorAll('figure svg image').length") > 0
-    page.click("#labels th:nth-child(2)")
+
+    faint = "[].map.call(document.querySelectorAll('g.predicted'), function(g) { return [+g.dataset.score, g.classList.contains('low')]; })"
+
+    def shown(threshold: float, document: dict) -> None:
+        boxes = page.evaluate(faint)  # the sample frames' predicted boxes: faint exactly when under the threshold
+        assert boxes and [low for _, low in boxes] == [score < threshold for score, _ in boxes]
+        box_map, entry = at_half_iou(document, threshold)
+        assert page.text("#threshold") == f"{threshold:.2f}" and page.text("#boxMap50") == f"{box_map:.3f}"
+        for element, name in (("precision", "precision"), ("recall", "recall"), ("f1", "f1Score")):
+            assert page.text(f"#{element}") == f"{entry[name]:.3f}", element
+        marker = page.evaluate(
+            "[].map.call(document.querySelectorAll('#pr .marker'), function(m) { return [+m.getAttribute('cx'), +m.getAttribute('cy')]; })"
+        )
+        assert marker == [
+            [
+                pytest.approx(44 + 300 * entry["recall"], abs=0.01),
+                pytest.approx(10 + 240 * (1 - entry["precision"]), abs=0.01),
+            ]
+        ]
+
+    shown(0.5, documents[0])
+    page.click("#slider")
+    page.press("Home", 36)
+    page.press("ArrowRight", 39, times=5)
+    shown(0.3, documents[0])
+    # The label with the most true boxes, picked by clicking its row: its own numbers and curves.
+    true_boxes = [d["videoObjectTrackingEvaluationMetrics"]["evaluatedBoundingBoxCount"] for d in documents[1:]]
+    label = true_boxes.index(max(true_boxes))
+    page.click(f'tr[data-label="{label}"]')
+    assert page.evaluate("document.getElementById('label').value") == str(label)
+    shown(0.3, documents[label + 1])
+    label_ap, entry = at_half_iou(documents[label + 1], 0.3)
+    assert page.text(f'tr[data-label="{label}"] .p') == f"{entry['precision']:.3f}"
+    step_area = page.evaluate(
+        f"(function(c) {{ var a = 0, r = 0; c.stepRecall.forEach(function(x, k) {{ a += (x - r) * c.stepPrecision[k]; r = x; }}); return a; }})(AV.data.labels[{label}])"
+    )
+    assert step_area == pytest.approx(label_ap, abs=1e-9)  # the area under the drawn steps is the label's AP
+    assert page.evaluate("document.querySelectorAll('#pr .tick-x').length") == 6
     page.screenshot(str(tmp_path), "object-tracking-report.png")
+    page.click(f'tr[data-label="{label}"]')  # again: back to all labels
+    shown(0.3, documents[0])
+    page.click("#labels th:nth-child(2)")
     counts = page.evaluate(
         "[].map.call(document.querySelectorAll('#labels tr[data-label] td:nth-child(2)'), function(td) { return +td.textContent; })"
     )
@@ -159,3 +208,4 @@ def test_report_in_chromium_sorts_the_label_table(evaluated, page, tmp_path):
         counts == sorted(counts)
         and page.evaluate("document.querySelector('#labels th:nth-child(2)').getAttribute('aria-sort')") == "ascending"
     )
+    assert page.errors == []
