@@ -17,7 +17,8 @@ the behaviour they share, so the three reports read and work alike:
   precision, recall and F1 (cells ``.p``, ``.r``, ``.f``) at threshold ``i``.
 - ``AV.labelPicker(select, onChange)`` ties a ``<select>`` to the ``tr[data-label]`` rows of the
   tables: clicking a row selects its label, and the row is marked. :func:`label_select_html` and
-  :func:`threshold_slider_html` are the controls the scripts expect (``#label``, ``#slider``).
+  :func:`threshold_slider_html` are the controls the scripts expect (``#label``, ``#slider``);
+  :func:`threshold_view_html` lays them out above the two charts (classification, object tracking).
 - :func:`confusion_matrix_html`: counts with row percentages, each cell's text black or white,
   whichever contrasts more with its shade (WCAG AA: at least 4.5:1 on every shade).
 
@@ -82,6 +83,38 @@ def threshold_slider_html() -> str:
         f'<input type="range" id="slider" min="0" max="{len(CONFIDENCE_THRESHOLDS) - 1}" step="1" '
         'aria-label="confidence threshold">'
     )
+
+
+@dataclass
+class ThresholdCharts:
+    """What a page's two threshold charts say: the PR curve's title and note, and the by-threshold note."""
+
+    pr_title: str
+    pr_note: str
+    threshold_note: str
+
+
+def threshold_view_html(
+    display_names: Sequence[str], all_labels: str, cards: str, threshold_cards: str, charts: ThresholdCharts
+) -> str:
+    """The top of an Evaluate tab: the label picker (``all_labels`` its first option), the headline
+    ``cards``, the threshold slider with its ``threshold_cards``, and the two charts the scripts draw
+    (``#pr`` with :func:`AV.prChart`, ``#by-threshold`` with :func:`AV.thresholdChart`)."""
+    return f"""
+<p>Label: {label_select_html(display_names, all_labels)}
+<span class="note">or click a row of the table below</span></p>
+{cards}
+<h2>Confidence threshold: <span id="threshold"></span></h2>
+{threshold_slider_html()}
+{threshold_cards}
+<div class="figures">
+<div class="figure"><h2>{html.escape(charts.pr_title)}</h2>
+<svg id="pr" width="360" height="306" role="img" aria-label="{html.escape(charts.pr_title.lower())}"></svg>
+<p class="note">{charts.pr_note}</p></div>
+<div class="figure"><h2>Precision and recall by threshold</h2>
+<svg id="by-threshold" width="360" height="306" role="img" aria-label="precision and recall by threshold"></svg>
+<p class="note">{charts.threshold_note}</p></div>
+</div>"""
 
 
 def render_page(

@@ -15,11 +15,11 @@ from automl_video.data.dataset import AnnotationSpec
 from automl_video.report import (
     Card,
     ReportContext,
+    ThresholdCharts,
     cards_html,
     confusion_matrix_html,
-    label_select_html,
     render_page,
-    threshold_slider_html,
+    threshold_view_html,
 )
 from automl_video.tasks.classification.metrics import (
     CONFIDENCE_THRESHOLDS,
@@ -80,21 +80,13 @@ def render_report(
             Card("", "F1@1", "f1At1"),
         ]
     )
-    sections = f"""
-<p>Label: {label_select_html([s.display_name for s in annotation_specs], "All labels (micro-averaged)")}
-<span class="note">or click a row of the table below</span></p>
-{cards}
-<h2>Confidence threshold: <span id="threshold"></span></h2>
-{threshold_slider_html()}
-{threshold_cards}
-<div class="figures">
-<div class="figure"><h2>Precision-recall curve</h2>
-<svg id="pr" width="360" height="306" role="img" aria-label="precision-recall curve"></svg>
-<p class="note">Steps at every distinct score; their area is the AU-PRC. Dot: the threshold above.</p></div>
-<div class="figure"><h2>Precision and recall by threshold</h2>
-<svg id="by-threshold" width="360" height="306" role="img" aria-label="precision and recall by threshold"></svg>
-<p class="note">At the {len(CONFIDENCE_THRESHOLDS)} AutoML thresholds; dashed line: the threshold above.</p></div>
-</div>
+    charts = ThresholdCharts(
+        "Precision-recall curve",
+        "Steps at every distinct score; their area is the AU-PRC. Dot: the threshold above.",
+        f"At the {len(CONFIDENCE_THRESHOLDS)} AutoML thresholds; dashed line: the threshold above.",
+    )
+    names = [s.display_name for s in annotation_specs]
+    sections = f"""{threshold_view_html(names, "All labels (micro-averaged)", cards, threshold_cards, charts)}
 <h2>Labels</h2>
 <table id="labels" class="sortable"><tr><th>Label</th><th class="num">Test segments</th><th class="num">AU-PRC</th>
 <th class="num">Precision</th><th class="num">Recall</th><th class="num">F1</th></tr>

@@ -20,10 +20,10 @@ from automl_video.data.dataset import AnnotationSpec
 from automl_video.report import (
     Card,
     ReportContext,
+    ThresholdCharts,
     cards_html,
-    label_select_html,
     render_page,
-    threshold_slider_html,
+    threshold_view_html,
 )
 from automl_video.tasks.object_tracking.metrics import (
     CONFIDENCE_THRESHOLDS,
@@ -124,23 +124,15 @@ def render_report(
     threshold_cards = cards_html(
         [Card("", "Precision (IoU 0.5)", "precision"), Card("", "Recall (IoU 0.5)", "recall"), Card("", "F1", "f1")]
     )
-    sections = f"""
-<p>Label: {label_select_html([s.display_name for s in specs], "All labels")}
-<span class="note">or click a row of the table below</span></p>
-{cards}
-<h2>Confidence threshold: <span id="threshold"></span></h2>
-{threshold_slider_html()}
-{threshold_cards}
-<div class="figures">
-<div class="figure"><h2>Precision-recall curve (IoU 0.5)</h2>
-<svg id="pr" width="360" height="306" role="img" aria-label="precision-recall curve at IoU 0.5"></svg>
-<p class="note">Steps at the {len(CONFIDENCE_THRESHOLDS)} AutoML thresholds, each at the best precision reached at
-that recall or more: for a label their area is its AP; all labels pool their boxes (box mAP is the mean of
-the labels' APs). Dot: the threshold above.</p></div>
-<div class="figure"><h2>Precision and recall by threshold</h2>
-<svg id="by-threshold" width="360" height="306" role="img" aria-label="precision and recall by threshold"></svg>
-<p class="note">At IoU 0.5; dashed line: the threshold above.</p></div>
-</div>
+    charts = ThresholdCharts(
+        "Precision-recall curve (IoU 0.5)",
+        f"Steps at the {len(CONFIDENCE_THRESHOLDS)} AutoML thresholds, each at the best precision reached at "
+        "that recall or more: for a label their area is its AP; all labels pool their boxes (box mAP is the "
+        "mean of the labels' APs). Dot: the threshold above.",
+        "At IoU 0.5; dashed line: the threshold above.",
+    )
+    names = [s.display_name for s in specs]
+    sections = f"""{threshold_view_html(names, "All labels", cards, threshold_cards, charts)}
 <h2>Labels</h2>
 <table id="labels" class="sortable"><tr><th>Label</th><th class="num">True boxes</th><th class="num">mAP@0.5</th>
 <th class="num">Precision</th><th class="num">Recall</th><th class="num">F1</th></tr>
