@@ -22,6 +22,7 @@ from automl_video import storage
 from automl_video_pipelines import PipelineRunError, check_pipeline_name
 from automl_video_pipelines.compiling import build_pipelines
 from automl_video_pipelines.containers import ContainerRunner
+from automl_video_pipelines.forkserver import forked_tasks
 from automl_video_pipelines.settings import ClusterSettings
 
 
@@ -79,8 +80,9 @@ def run_local(
     log_file: str | None = None,
     containers: ContainerRunner | None = None,
 ) -> LocalRunResult:
-    """Run a pipeline on this machine through ``kfp.local``: each task a subprocess of this Python, or,
-    with ``containers``, a container of its image (:mod:`automl_video_pipelines.containers`).
+    """Run a pipeline on this machine through ``kfp.local``: each task a fork of one warmed-up Python
+    (:mod:`automl_video_pipelines.forkserver`), or, with ``containers``, a container of its image
+    (:mod:`automl_video_pipelines.containers`).
 
     Task output goes to ``log_file``, or to stderr (stdout stays for the CLI's result); which task
     runs and how it ended is logged on stderr either way. The record steps write the registry of
@@ -122,6 +124,8 @@ def run_local(
     with contextlib.ExitStack() as stack:
         if containers is not None:
             stack.enter_context(containers.relayed())
+        else:
+            stack.enter_context(forked_tasks())
         stack.enter_context(_print_restored())
         task_output = stack.enter_context(_TaskOutput(log_file))
         stack.enter_context(_kfp_root_records_to(task_output))
