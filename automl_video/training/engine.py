@@ -40,6 +40,7 @@ from automl_video.modeling.calibration import describe
 from automl_video.modeling.loading import WEIGHTS_FILE, load_init_weights
 from automl_video.modeling.metadata import (
     METADATA_FILE,
+    Calibration,
     ClipFailure,
     EpochRecord,
     InputSpec,
@@ -96,6 +97,7 @@ class TrainResult:
     failed_clips: int
     elapsed_seconds: float
     history: list[EpochRecord]
+    calibration: Calibration | None  # the scores' calibration on VALIDATION (None: published as trained)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -644,4 +646,5 @@ def _result_from_metadata(model_uri: str, metadata: ModelMetadata, resumed_from_
         failed_clips=training.failed_clips,
         elapsed_seconds=training.elapsed_seconds,
         history=training.history,
+        calibration=metadata.calibration,
     )

@@ -86,11 +86,13 @@ def calibrated(synth_small, tmp_path_factory):
     importer.import_data([synth_small.import_csv], dataset_uri)
     splits.split_dataset(dataset_uri)
     model_uri = str(root / "model")
-    train(dataset_uri, model_uri, input_spec=TINY, max_epochs=2, batch_size=8, cache_dir=str(root / "cache"))
+    result = train(dataset_uri, model_uri, input_spec=TINY, max_epochs=2, batch_size=8, cache_dir=str(root / "cache"))
     dataset = dataset_lib.load(dataset_uri)
     spans = [(v.uri, s.start, s.end) for v in dataset.videos_in("TEST") for s in v.annotations]
     clips = np.stack([read_clip(uri, start, end, TINY) for uri, start, end in spans])
-    return dataset_uri, model_uri, load_model(model_uri), spans, clips
+    model = load_model(model_uri)
+    assert result.calibration == model.metadata.calibration
+    return dataset_uri, model_uri, model, spans, clips
 
 
 def test_calibration_is_in_the_weights_so_the_network_and_its_exports_agree(calibrated, tmp_path):
