@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
-from automl_video import evaluation, storage
+from automl_video import cli, evaluation, storage
 from automl_video.data import dataset as dataset_lib
 from automl_video.data import importer, splits
 from automl_video.modeling import export
@@ -137,3 +137,15 @@ def test_batch_prediction_scores_a_segment_as_evaluation_does(calibrated, tmp_pa
     assert set(scores) == set(model.metadata.label_names)
     for name, score in scores.items():
         assert score == pytest.approx(evaluated["scores"][name], abs=1e-6)
+
+
+def test_train_cli_says_what_calibration_did(calibrated, capsys):
+    dataset_uri, model_uri, model, _, _ = calibrated
+    command = ["train", "--dataset", dataset_uri, "--model", model_uri, "--max-epochs", "2", "--num-frames", "4"]
+    command += ["--image-size", "32x32", "--batch-size", "8", "--registry", "off"]
+
+    assert cli.main(command) == 0  # finished already: the summary of the published model
+
+    calibration = model.metadata.calibration
+    expected = f"F1 at 0.5 {calibration.f1_before:.2f} → {calibration.f1_after:.2f}"
+    assert f"scores calibrated on VALIDATION (platt): {expected}" in capsys.readouterr().out
