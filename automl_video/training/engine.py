@@ -371,16 +371,19 @@ class TrainingSession:
         replicas: int,
         failures: list[ClipFailure],
     ) -> None:
-        """Train to a stop reason, then publish the best weights with ``metadata`` (its training section filled)."""
-        with LogDir(model_uri) as logs, tempfile.TemporaryDirectory(prefix="automl-video-model-") as staged:
+        """Train to a stop reason, then calibrate the best weights on VALIDATION (the task's
+        :meth:`TrainingRecipe.calibrate`) and publish them with ``metadata`` (its training and calibration
+        sections filled)."""
+        with LogDir(model_uri) as logs:
             self.loop(logs, self.hyperparameters(metadata, budget_minutes, init_weights))
             self.network.set_weights(self.best_weights)
             metadata.training = self.summary(budget_minutes, init_weights, replicas, failures)
-            _stage_checkpoint(self.network, self.state, staged)
-            metadata.calibration = self.recipe.calibrate(self.network, self.validation_data(), self.val_examples)
-            if metadata.calibration:
-                log.info("%s", describe(metadata.calibration))
-            _publish(self.network, metadata, logs.local, staged, model_uri)
+            with tempfile.TemporaryDirectory(prefix="automl-video-model-") as staged:
+                _stage_checkpoint(self.network, self.state, staged)
+                metadata.calibration = self.recipe.calibrate(self.network, self.validation_data(), self.val_examples)
+                if metadata.calibration:
+                    log.info("%s", describe(metadata.calibration))
+                _publish(self.network, metadata, logs.local, staged, model_uri)
 
     def restore(self) -> None:
         """Load the best and the last committed weights and the optimizer state."""
