@@ -131,10 +131,17 @@ def _summary(doc: dict) -> str:
     spec = doc["input_spec"]
     resumed = f", resumed from epoch {doc['resumed_from_epoch']}" if doc["resumed_from_epoch"] else ""
     failed = f"; {doc['failed_clips']} undecodable spans left out" if doc["failed_clips"] else ""
+    calibration = doc["calibration"]
+    calibrated = (
+        f"; scores calibrated on VALIDATION ({calibration['method']}): F1 at 0.5 {calibration['f1_before']:.2f} → "
+        f"{calibration['f1_after']:.2f}"
+        if calibration
+        else ""
+    )
     registered = "".join(f"\nregistered as {name}" for name in doc.get("registered", {}).values())
     return (
         f"trained {doc['model_type']} ({spec['num_frames']}x{spec['height']}x{spec['width']}) at {doc['model_uri']}: "
         f"best VALIDATION {metric} {doc['best_validation_score']:.4f} at epoch {doc['best_epoch']} of {doc['epochs']} "
         f"({doc['stop_reason']}{resumed}); {doc['train_examples']} TRAIN / {doc['validation_examples']} VALIDATION "
-        f"examples, {doc['elapsed_seconds']:.0f}s{failed}{registered}"
+        f"examples, {doc['elapsed_seconds']:.0f}s{failed}{calibrated}{registered}"
     )

@@ -157,6 +157,47 @@ class TrainingSummary:
         return cls(**doc)
 
 
+@dataclass(frozen=True)
+class LabelCalibration:
+    """How training calibrated one label's score on VALIDATION, and how that label does there.
+
+    The label's output logit ``z`` became ``scale·z + offset`` (folded into the output layer's weights,
+    so every consumer of the published weights scores calibrated). F1 counts the VALIDATION examples
+    at or above a threshold as predicted positives.
+    """
+
+    scale: float
+    offset: float
+    validation_positives: int
+    f1_before: float  # VALIDATION F1 at 0.5 with the trained scores
+    f1_after: float  # ... and with the calibrated ones
+    # The threshold that maximises VALIDATION F1 after calibration (and that F1); None when VALIDATION
+    # has no positive of the label, so no threshold finds one.
+    best_threshold: float | None
+    best_f1: float
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The ``calibration`` section of ``model.json``: the scores' calibration on VALIDATION.
+
+    ``method``: ``platt`` (a scale and offset per sigmoid label) or ``temperature`` (one ``1/T`` scale on
+    every logit of a softmax, background included: each label's ``scale``). F1 here is micro-averaged
+    over every (example, label) pair; ``best_f1`` with each label at its ``best_threshold``.
+    """
+
+    method: str
+    validation_examples: int
+    labels: tuple[LabelCalibration, ...]
+    f1_before: float
+    f1_after: float
+    best_f1: float
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> "Calibration":
+        return cls(**{**doc, "labels": tuple(LabelCalibration(**label) for label in doc["labels"])})
+
+
 def renamed_keys(doc: dict[str, Any], renames: dict[str, str]) -> dict[str, Any]:
     """``doc`` with the keys written before version 0.2 (classification-only names) renamed."""
     return {renames.get(key, key): value for key, value in doc.items()}
@@ -172,6 +213,7 @@ class ModelMetadata:
     create_time: str = field(default_factory=rfc3339_now)
     dataset_uri: str = ""
     training: TrainingSummary | None = None
+    calibration: Calibration | None = None  # None: the scores are as trained (older models, object tracking)
 
     @property
     def label_names(self) -> list[str]:
@@ -190,6 +232,7 @@ class ModelMetadata:
         doc["annotation_specs"] = [AnnotationSpec(**s) for s in doc["annotation_specs"]]
         doc["input_spec"] = InputSpec(**doc["input_spec"])
         doc["training"] = TrainingSummary.from_json(doc["training"]) if doc.get("training") else None
+        doc["calibration"] = Calibration.from_json(doc["calibration"]) if doc.get("calibration") else None
         return cls(**doc)
 
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from automl_video.data.dataset import Dataset, Split
     from automl_video.evaluation import TaskEvaluation
     from automl_video.modeling.loading import TrainedModel
-    from automl_video.modeling.metadata import InputSpec, ModelType
+    from automl_video.modeling.metadata import Calibration, InputSpec, ModelType
     from automl_video.prediction.clips import ClipSpan
     from automl_video.synth import SynthOptions
     from automl_video.training.clip_cache import ClipExample, ClipStore
@@ -139,6 +139,14 @@ class TrainingRecipe(ABC):
     @abstractmethod
     def validate(self, scores: "np.ndarray", examples: list["ClipExample"]) -> tuple[float, float]:
         """The VALIDATION ``(score, loss)`` of the network's scores of ``examples``."""
+
+    def calibrate(self, network: "keras.Model", validation: Any, examples: list["ClipExample"]) -> "Calibration | None":
+        """Fit the scores' calibration on the VALIDATION ``examples`` (``validation``: their clips as
+        ``tf.data`` batches) and fold it into ``network``'s output layer (``modeling.calibration``), so
+        every consumer of the published weights scores calibrated; returns what was fitted.
+
+        Default None: the network is published as trained."""
+        return None
 
 
 class Evaluator(ABC):

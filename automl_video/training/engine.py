@@ -8,7 +8,9 @@ the commit point. Data order, augmentation and dropout are functions of (seed, e
 learning rate follows a cosine over the budget's time, so a run killed at any moment and started
 again with the same command continues from its last committed epoch. Training ends on early stopping
 (no VALIDATION improvement for ``patience`` epochs), the budget or ``max_epochs``; the best weights are
-then published with ``model.json`` and ``_COMPLETE`` (``storage.publish_dir``).
+then calibrated on VALIDATION (the task's :meth:`~automl_video.tasks.base.TrainingRecipe.calibrate`,
+folded into the output layer) and published with ``model.json`` and ``_COMPLETE``
+(``storage.publish_dir``).
 
 What the examples, the network, the loss and the VALIDATION score are is the task's
 (:class:`automl_video.tasks.base.TrainingRecipe`); everything else here serves every task.
@@ -34,9 +36,11 @@ import numpy as np
 from automl_video import storage
 from automl_video.data import dataset as dataset_lib
 from automl_video.data.dataset import Dataset, Split
+from automl_video.modeling.calibration import describe
 from automl_video.modeling.loading import WEIGHTS_FILE, load_init_weights
 from automl_video.modeling.metadata import (
     METADATA_FILE,
+    Calibration,
     ClipFailure,
     EpochRecord,
     InputSpec,
@@ -93,6 +97,7 @@ class TrainResult:
     failed_clips: int
     elapsed_seconds: float
     history: list[EpochRecord]
+    calibration: Calibration | None  # the scores' calibration on VALIDATION (None: published as trained)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -366,12 +371,19 @@ class TrainingSession:
         replicas: int,
         failures: list[ClipFailure],
     ) -> None:
-        """Train to a stop reason, then publish the best weights with ``metadata`` (its training section filled)."""
+        """Train to a stop reason, then calibrate the best weights on VALIDATION (the task's
+        :meth:`TrainingRecipe.calibrate`) and publish them with ``metadata`` (its training and calibration
+        sections filled)."""
         with LogDir(model_uri) as logs:
             self.loop(logs, self.hyperparameters(metadata, budget_minutes, init_weights))
             self.network.set_weights(self.best_weights)
             metadata.training = self.summary(budget_minutes, init_weights, replicas, failures)
-            _publish(self.network, metadata, self.state, logs.local, model_uri)
+            with tempfile.TemporaryDirectory(prefix="automl-video-model-") as staged:
+                _stage_checkpoint(self.network, self.state, staged)
+                metadata.calibration = self.recipe.calibrate(self.network, self.validation_data(), self.val_examples)
+                if metadata.calibration:
+                    log.info("%s", describe(metadata.calibration))
+                _publish(self.network, metadata, logs.local, staged, model_uri)
 
     def restore(self) -> None:
         """Load the best and the last committed weights and the optimizer state."""
@@ -466,7 +478,7 @@ class TrainingSession:
             data, epochs=epoch + 1, initial_epoch=epoch, verbose=0, shuffle=False, callbacks=[monitor]
         )
         train_seconds = time.monotonic() - started
-        scores = self.network.predict(evaluation_dataset(self.store, self.val_examples, self.batch_size), verbose=0)
+        scores = self.network.predict(self.validation_data(), verbose=0)
         validation_score, validation_loss = self.recipe.validate(scores, self.val_examples)
         record = EpochRecord(
             epoch=epoch + 1,
@@ -480,6 +492,10 @@ class TrainingSession:
         )
         self.commit_epoch(record, monitor.steps)
         return record
+
+    def validation_data(self):
+        """The VALIDATION clips as ``tf.data`` batches, in :attr:`val_examples` order."""
+        return evaluation_dataset(self.store, self.val_examples, self.batch_size)
 
     def commit_epoch(self, record: EpochRecord, steps: int) -> None:
         state, network = self.state, self.network
@@ -595,21 +611,23 @@ def _accelerators() -> Iterator[tuple[Any, int]]:
         keras.config.set_dtype_policy(previous)
 
 
-def _publish(network, metadata: ModelMetadata, state: TrainState, logs_dir: str, model_uri: str) -> None:
-    """Publish the model folder in one step (``_COMPLETE`` last) with the final checkpoint and logs.
-
-    ``network`` holds the best weights. The final checkpoint keeps only them, so a run killed while
-    publishing to an object store can publish again from the checkpoint.
-    """
+def _stage_checkpoint(network, state: TrainState, staged: str) -> None:
+    """Write the final checkpoint into the folder to publish: the best weights as trained, before
+    calibration, so a run killed while publishing to an object store publishes again from it and
+    calibrates the same weights to the same result (never calibrating calibrated weights)."""
     state.weights_file = state.optimizer_file = ""
-    with tempfile.TemporaryDirectory(prefix="automl-video-model-") as tmp:
-        network.save_weights(os.path.join(tmp, WEIGHTS_FILE))
-        save_metadata(metadata, tmp)
-        shutil.copytree(logs_dir, os.path.join(tmp, LOGS_DIR))
-        os.makedirs(os.path.join(tmp, CHECKPOINT_DIR))
-        shutil.copyfile(os.path.join(tmp, WEIGHTS_FILE), os.path.join(tmp, CHECKPOINT_DIR, state.best_weights_file))
-        storage.write_json(os.path.join(tmp, CHECKPOINT_DIR, STATE_FILE), dataclasses.asdict(state))
-        storage.publish_dir(tmp, model_uri)
+    os.makedirs(os.path.join(staged, CHECKPOINT_DIR))
+    network.save_weights(os.path.join(staged, CHECKPOINT_DIR, state.best_weights_file))
+    storage.write_json(os.path.join(staged, CHECKPOINT_DIR, STATE_FILE), dataclasses.asdict(state))
+
+
+def _publish(network, metadata: ModelMetadata, logs_dir: str, staged: str, model_uri: str) -> None:
+    """Publish the model folder in one step (``_COMPLETE`` last): ``network`` (the best weights, calibrated)
+    and ``metadata``, the logs and the final checkpoint already in ``staged``."""
+    network.save_weights(os.path.join(staged, WEIGHTS_FILE))
+    save_metadata(metadata, staged)
+    shutil.copytree(logs_dir, os.path.join(staged, LOGS_DIR))
+    storage.publish_dir(staged, model_uri)
 
 
 def _result_from_metadata(model_uri: str, metadata: ModelMetadata, resumed_from_epoch: int) -> TrainResult:
@@ -631,4 +649,5 @@ def _result_from_metadata(model_uri: str, metadata: ModelMetadata, resumed_from_
         failed_clips=training.failed_clips,
         elapsed_seconds=training.elapsed_seconds,
         history=training.history,
+        calibration=metadata.calibration,
     )

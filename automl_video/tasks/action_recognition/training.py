@@ -11,7 +11,15 @@ import keras
 import numpy as np
 
 from automl_video.data.dataset import Dataset, Split
-from automl_video.modeling.metadata import ModelType
+from automl_video.modeling.calibration import (
+    AffineLogits,
+    fit_temperature,
+    fold_into_output_layer,
+    output_logits,
+    softmax,
+    summarize,
+)
+from automl_video.modeling.metadata import Calibration, ModelType
 from automl_video.tasks.action_recognition.examples import grouped_by_video, split_examples
 from automl_video.tasks.action_recognition.metrics import compute_metrics, judged_moments
 from automl_video.tasks.action_recognition.timeline import pick_moments
@@ -59,3 +67,15 @@ class ActionTraining(TrainingRecipe):
         targets = targets_matrix(examples, scores.shape[1])
         loss = float(np.mean(np.asarray(soft_cross_entropy(targets, scores.astype(np.float32)))))
         return metrics.overall.window(VALIDATION_WINDOW_SECONDS).mean_average_precision, loss
+
+    def calibrate(self, network, validation, examples: list[ClipExample]) -> Calibration:
+        """Temperature scaling of the softmax (labels and background alike): one parameter, so it keeps
+        every clip's ranking of the labels and fits on the few positive clips a VALIDATION split has.
+        Per-label F1 counts clips whose soft target is above 0.5 as positives."""
+        logits = output_logits(network, validation)  # [N, L + 1], the background first
+        targets = targets_matrix(examples, logits.shape[1] - 1)
+        scale = fit_temperature(logits, np.column_stack([1 - targets.sum(axis=1), targets]))
+        affine = AffineLogits(scale=np.full(logits.shape[1], scale), offset=np.zeros(logits.shape[1]))
+        fold_into_output_layer(network, affine)
+        before, after = softmax(logits)[:, 1:], softmax(scale * logits)[:, 1:]
+        return summarize("temperature", affine, before, after, targets > 0.5)

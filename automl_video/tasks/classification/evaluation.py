@@ -94,7 +94,7 @@ class ClassificationEvaluator(Evaluator):
             scalars=kfp_scalar_metrics(metrics, specs),
             score=metrics.overall.au_prc,
             score_name="AU-PRC",
-            report_html=render_report(metrics, specs, context),
+            report_html=render_report(metrics, specs, context, model.metadata.calibration),
             predictions=[_prediction_row(e, s, specs) for e, s in zip(examples, scores)],
             summary=_summary(metrics, specs),
             files={

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from automl_video.data.dataset import AnnotationSpec
+from automl_video.modeling.metadata import Calibration
 from automl_video.report import (
     Card,
     ReportContext,
@@ -35,7 +36,10 @@ MAX_STEPS = 2000
 
 
 def render_report(
-    metrics: EvaluationMetrics, annotation_specs: Sequence[AnnotationSpec], context: ReportContext
+    metrics: EvaluationMetrics,
+    annotation_specs: Sequence[AnnotationSpec],
+    context: ReportContext,
+    calibration: Calibration | None = None,
 ) -> str:
     """The report page.
 
@@ -43,31 +47,38 @@ def render_report(
         metrics: the computed evaluation.
         annotation_specs: labels in the order of ``metrics.per_label``.
         context: model and dataset the evaluation is of.
+        calibration: the model's (``model.json``), for each label's best VALIDATION threshold; None for a
+            model trained without calibration.
 
     Returns:
         The HTML document.
     """
     overall = metrics.overall
+    thresholds = (
+        [label.best_threshold for label in calibration.labels] if calibration else [None] * len(metrics.per_label)
+    )
     data = {
         "thresholds": list(CONFIDENCE_THRESHOLDS),
         "initialIndex": CONFIDENCE_THRESHOLDS.index(SUMMARY_THRESHOLD),
         "overall": {"name": "All labels", **_curve(overall)},
         "labels": [
-            {"name": spec.display_name, **_curve(label_metrics)}
-            for spec, label_metrics in zip(annotation_specs, metrics.per_label)
+            {"name": spec.display_name, "bestThreshold": threshold, **_curve(label_metrics)}
+            for spec, label_metrics, threshold in zip(annotation_specs, metrics.per_label, thresholds)
         ],
     }
     label_rows = "\n".join(
         f'<tr data-label="{i}"><td>{html.escape(spec.display_name)}</td>'
         f'<td class="num">{m.evaluated_example_count}</td><td class="num">{m.au_prc:.3f}</td>'
-        f'<td class="num p"></td><td class="num r"></td><td class="num f"></td></tr>'
-        for i, (spec, m) in enumerate(zip(annotation_specs, metrics.per_label))
+        f'<td class="num p"></td><td class="num r"></td><td class="num f"></td>'
+        f'<td class="num best"{_sort_value(threshold)}>{_threshold_text(threshold)}</td></tr>'
+        for i, (spec, m, threshold) in enumerate(zip(annotation_specs, metrics.per_label, thresholds))
     )
     cards = cards_html(
         [
             Card(f"{overall.au_prc:.3f}", "Average precision (AU-PRC)", "auPrc"),
             Card(f"{overall.base_au_prc:.3f}", "Base AU-PRC (positive rate)", "baseAuPrc"),
             Card(str(overall.evaluated_example_count), "Test segments", "count"),
+            Card("", "Best VALIDATION threshold (a label's)", "bestThreshold"),
         ]
     )
     threshold_cards = cards_html(
@@ -89,15 +100,36 @@ def render_report(
     sections = f"""{threshold_view_html(names, "All labels (micro-averaged)", cards, threshold_cards, charts)}
 <h2>Labels</h2>
 <table id="labels" class="sortable"><tr><th>Label</th><th class="num">Test segments</th><th class="num">AU-PRC</th>
-<th class="num">Precision</th><th class="num">Recall</th><th class="num">F1</th></tr>
+<th class="num">Precision</th><th class="num">Recall</th><th class="num">F1</th>
+<th class="num">Best VALIDATION threshold</th></tr>
 {label_rows}
 </table>
-<p class="note">Precision, recall and F1 at the threshold above. Click a header to sort.</p>
+<p class="note">Precision, recall and F1 at the threshold above. Click a header to sort. {_calibration_note(calibration)}</p>
 <h2>Confusion matrix</h2>
 {_confusion_matrix(overall)}
 <p class="note">Precision is 1 when nothing is predicted at a threshold; @1 counts only each segment's top-scored
 label, and only when its score reaches the threshold.</p>"""
     return render_page("Model evaluation: classification", context, sections, data, _SCRIPT)
+
+
+def _threshold_text(threshold: float | None) -> str:
+    return "—" if threshold is None else f"{threshold:.3f}"
+
+
+def _sort_value(threshold: float | None) -> str:
+    """A label without a best threshold sorts below every threshold."""
+    return ' data-value="-1"' if threshold is None else ""
+
+
+def _calibration_note(calibration: Calibration | None) -> str:
+    """What the best VALIDATION thresholds are, and what calibration did to F1 at 0.5 on VALIDATION."""
+    if calibration is None:
+        return "Best VALIDATION threshold: none, this model was trained without calibration."
+    return (
+        f"Scores are calibrated on VALIDATION ({html.escape(calibration.method)}; F1 at 0.5 there "
+        f"{calibration.f1_before:.3f} → {calibration.f1_after:.3f}). Best VALIDATION threshold: the threshold "
+        "at which the label's calibrated VALIDATION F1 was highest (— when VALIDATION has no positive of the label)."
+    )
 
 
 def _curve(metrics: ClassificationMetrics) -> dict[str, Any]:
@@ -141,6 +173,7 @@ _SCRIPT = """
     thresholdChart = AV.thresholdChart(document.getElementById("by-threshold"), data.thresholds, shown);
     ["auPrc", "baseAuPrc"].forEach(function(k) { document.getElementById(k).textContent = fmt(shown[k]); });
     document.getElementById("count").textContent = shown.count;
+    document.getElementById("bestThreshold").textContent = shown.bestThreshold == null ? "—" : fmt(shown.bestThreshold);
     show();
   }
   function show() {

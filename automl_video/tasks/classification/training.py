@@ -4,7 +4,15 @@ and micro AU-PRC on VALIDATION (every (example, label) pair one decision) to pic
 import numpy as np
 
 from automl_video.data.dataset import Dataset, Split
-from automl_video.modeling.metadata import ModelType
+from automl_video.modeling.calibration import (
+    AffineLogits,
+    fit_platt,
+    fold_into_output_layer,
+    output_logits,
+    sigmoid,
+    summarize,
+)
+from automl_video.modeling.metadata import Calibration, ModelType
 from automl_video.tasks.base import TrainingRecipe
 from automl_video.tasks.classification.examples import training_examples
 from automl_video.tasks.classification.metrics import average_precision
@@ -32,6 +40,19 @@ class ClassificationTraining(TrainingRecipe):
     def validate(self, scores: np.ndarray, examples: list[ClipExample]) -> tuple[float, float]:
         targets = targets_matrix(examples, scores.shape[1])
         return average_precision(scores, targets > 0.5), binary_cross_entropy(scores, targets)
+
+    def calibrate(self, network, validation, examples: list[ClipExample]) -> Calibration:
+        """Platt scaling of every label's sigmoid (a label with no VALIDATION positive or negative keeps
+        its scores). Mixup's blended targets and early stopping on AU-PRC leave the scores ranked well
+        but not meaning what they say at 0.5: TEST recall 0.65 at precision 1.0 for AU-PRC 0.92 after a
+        2-minute demo training (what the fit did there: :mod:`automl_video.modeling.calibration`)."""
+        logits = output_logits(network, validation)
+        positives = targets_matrix(examples, logits.shape[1]) > 0.5
+        fitted = np.array([fit_platt(logits[:, k], positives[:, k]) for k in range(logits.shape[1])])
+        affine = AffineLogits(scale=fitted[:, 0], offset=fitted[:, 1])
+        fold_into_output_layer(network, affine)
+        after = sigmoid(affine.scale * logits + affine.offset)
+        return summarize("platt", affine, sigmoid(logits), after, positives)
 
 
 def binary_cross_entropy(scores: np.ndarray, targets: np.ndarray) -> float:

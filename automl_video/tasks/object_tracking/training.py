@@ -98,6 +98,12 @@ def augment_frame(frame: np.ndarray, truth: Detections, rng: np.random.Generator
 
 
 class DetectorTraining(TrainingRecipe):
+    """Keeps the default :meth:`TrainingRecipe.calibrate` (no calibration): a box's score is a heatmap
+    peak after decoding and non-maximum suppression, and whether it is right depends on the IoU
+    matching of the decoded box, so a fit needs the decoder and the matcher, not the output layer's
+    logits; and the Conv output layer shares its sigmoid with the box-size and offset channels, which a
+    per-channel rescale must leave alone."""
+
     validation_metric = "box_map_50"
     validation_metric_title = "box mAP@0.5"
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from automl_video.data.dataset import AnnotationSpec
+from automl_video.modeling.metadata import Calibration, LabelCalibration
 from automl_video.report import ReportContext, relative_luminance
 from automl_video.tasks.classification.metrics import CONFIDENCE_THRESHOLDS, compute_metrics
 from automl_video.tasks.classification.report import render_report
@@ -26,9 +27,9 @@ def scored(examples: int = 60, unlabelled: int = 0, seed: int = 0) -> tuple[np.n
     return scores, truth
 
 
-def open_report(page, tmp_path, metrics) -> None:
+def open_report(page, tmp_path, metrics, calibration: Calibration | None = None) -> None:
     path = tmp_path / "report.html"
-    path.write_text(render_report(metrics, SPECS, CONTEXT))
+    path.write_text(render_report(metrics, SPECS, CONTEXT, calibration))
     page.open(str(path))
 
 
@@ -107,6 +108,27 @@ def test_slider_and_label_show_the_numbers_of_the_metrics(page, tmp_path):
         "[].map.call(document.querySelectorAll('#labels tr[data-label]'), function(r) { return +r.dataset.label; })"
     )
     assert order == sorted(range(3), key=lambda j: -metrics.per_label[j].au_prc)
+    assert page.errors == []
+
+
+def test_best_validation_thresholds_of_a_calibrated_model_are_in_the_table_and_the_label_cards(page, tmp_path):
+    labels = tuple(
+        LabelCalibration(1.2, -0.1, positives, 0.4, 0.7, threshold, 0.75)
+        for positives, threshold in ((4, 0.4125), (3, 0.61), (0, None))
+    )
+    calibration = Calibration("platt", 20, labels, f1_before=0.4, f1_after=0.7, best_f1=0.75)
+    open_report(page, tmp_path, compute_metrics(*scored(), SPECS), calibration)
+
+    assert [page.text(f'tr[data-label="{j}"] .best') for j in range(3)] == ["0.412", "0.610", "—"]
+    assert page.text("#bestThreshold") == "—"  # all labels: no one threshold
+    page.click('tr[data-label="1"]')
+    assert page.text("#bestThreshold") == "0.610"
+    assert "calibrated on VALIDATION (platt; F1 at 0.5 there 0.400 → 0.700)" in page.text("#labels + .note")
+    page.click("#labels th:nth-child(7)")  # ascending: the label without a threshold first
+    order = page.evaluate(
+        "[].map.call(document.querySelectorAll('#labels tr[data-label]'), function(r) { return +r.dataset.label; })"
+    )
+    assert order == [2, 0, 1]
     assert page.errors == []
 
 
