@@ -1,8 +1,10 @@
 """Scoring clips with LiteRT (XNNPACK) instead of Keras, when the model converts and agrees.
 
-On these CPUs LiteRT runs the MOBILE_* networks several times faster than Keras ``predict_on_batch``
-(``benchmarks/inference_backends.py``), so batch prediction uses the model's TFLite conversion where it
-gives the same answers. Backends (:data:`automl_video.modeling.metadata.INFERENCE_BACKENDS`):
+LiteRT scores clips faster than Keras ``predict_on_batch`` (``benchmarks/inference_backends.py``, 2 shared
+cores, batch 16, briefly trained models): MOBILE_VERSATILE_1 188 clips/s in Keras, 582 in LiteRT float
+(3.1x, scores within 5e-7), 516 dynamic-range (2.7x); CLOUD 9.8, 18.9 float (1.9x), 24.5 dynamic (2.5x,
+but its top-1 agreed with Keras on only 97.7 % of the TEST clips, which is why ``auto`` checks). So batch
+prediction uses the model's TFLite conversion where it gives the same answers. Backends (:data:`automl_video.modeling.metadata.INFERENCE_BACKENDS`):
 
 * ``keras``: the Keras network, as training evaluated it;
 * ``litert-float``: the float32 TFLite conversion (scores equal Keras' within float rounding);
@@ -15,8 +17,8 @@ gives the same answers. Backends (:data:`automl_video.modeling.metadata.INFERENC
 The conversion is :func:`automl_video.modeling.export.save_serving_model` and
 :func:`~automl_video.modeling.export.convert_to_tflite`, as ``automl-video export`` does. Each
 ``.tflite`` and ``auto``'s decision (:class:`InferenceChoice`) are cached under ``<model>/litert/``,
-named by a digest of the weights and ``model.json``, so they are made once per model (minutes on two
-cores) and a retrained model never reuses a stale file; every write is atomic (:mod:`automl_video.storage`).
+named by a digest of the weights and ``model.json``, so they are made once per model (seconds to a
+minute on two cores, plus Keras scoring the TEST clips once) and a retrained model never reuses a stale file; every write is atomic (:mod:`automl_video.storage`).
 A cache that cannot be written is a failed conversion: ``auto`` scores with Keras and says why.
 """
 
@@ -50,6 +52,13 @@ FLOAT_TOLERANCE = 1e-4
 CHECK_CLIPS = 256
 # Without a dataset: random clips, enough for a few full batches.
 RANDOM_CHECK_CLIPS = 32
+# auto times each variant on at least this many clips (the check clips repeated): one batch of a small
+# TEST split timed alone made a 2 % difference decide (MOBILE_VERSATILE_1, 24 clips, dynamic 373 vs
+# float 365 clips/s, while 128 clips gave float 582 vs dynamic 516).
+TIMING_CLIPS = 96
+# A quantized variant must be this much faster than float to be taken: float's scores are Keras' to
+# ~1e-6, dynamic's differ by up to ~0.04 (benchmarks/inference_backends.py), not worth a few percent.
+QUANTIZED_SPEEDUP = 1.1
 
 
 @dataclass
@@ -142,17 +151,29 @@ def use_inference(
     try:
         choice = cache.choice()
         backend = None if choice.backend == KERAS else cache.backend(choice.backend)
-    except Exception as e:  # noqa: BLE001 - any failure to convert or cache leaves Keras, which always works
+    except Exception as e:  # noqa: BLE001 - a cache that cannot be written or read leaves Keras, which always works
         log.warning(
-            "inference: Keras for %s: LiteRT conversion failed (%s: %s); fix that or pass --inference keras "
-            "to skip the attempt",
+            "inference: Keras for %s: LiteRT conversion failed (%s: %s); make %s writable or pass --inference "
+            "keras to skip the attempt",
             model_uri,
             type(e).__name__,
             e,
+            storage.join(model_uri, CACHE_FOLDER),
         )
         return model
+    if backend is None:
+        log.warning("inference: Keras for %s (%s)", model_uri, choice.reason)
+        return model
     log.info("inference: %s for %s (%s)", choice.backend, model_uri, choice.reason)
-    return dataclasses.replace(model, backend=backend) if backend is not None else model
+    return dataclasses.replace(model, backend=backend)
+
+
+def cache_key(model_uri: str) -> str:
+    """What the cached files of a model are named by: a digest of its weights and ``model.json``."""
+    digest = hashlib.sha256()
+    for name in (loading.WEIGHTS_FILE, METADATA_FILE):
+        digest.update(storage.read_bytes(storage.join(model_uri, name)))
+    return digest.hexdigest()[:16]
 
 
 def _gpu_visible() -> str | None:
@@ -169,10 +190,7 @@ class _Cache:
         self.model_uri = model_uri
         self.batch_size = batch_size
         self.threads = threads
-        digest = hashlib.sha256()
-        for name in (loading.WEIGHTS_FILE, METADATA_FILE):
-            digest.update(storage.read_bytes(storage.join(model_uri, name)))
-        self.key = digest.hexdigest()[:16]
+        self.key = cache_key(model_uri)
 
     def url(self, suffix: str) -> str:
         return storage.join(self.model_uri, CACHE_FOLDER, f"{self.key}-{suffix}")
@@ -210,7 +228,11 @@ class _Cache:
         url = self.url("auto.json")
         if storage.exists(url):
             return InferenceChoice.from_json(storage.read_json(url))
-        choice = self._decide()
+        try:
+            choice = self._decide()
+        except Exception as e:  # noqa: BLE001 - recorded, so later runs do not spend minutes failing again
+            reason = f"LiteRT conversion failed ({type(e).__name__}: {e}); delete {url} to try again"
+            choice = InferenceChoice(KERAS, reason, "", 0, {}, {}, {})
         storage.write_json(url, choice.to_json())
         return choice
 
@@ -220,15 +242,16 @@ class _Cache:
             [LITERT_DYNAMIC] if with_dataset and self.refusal(LITERT_DYNAMIC) is None else []
         )
         expected = self.model.predict_clips(clips)
+        timing_clips = np.resize(clips, (max(len(clips), TIMING_CLIPS), *clips.shape[1:]))
         agreement, max_abs_diff, speed = {}, {}, {}
         for name, tflite in self.tflite(candidates).items():
             backend = LiteRTBackend(name, tflite, self.model.input_spec.shape, self.batch_size, self.threads)
-            backend.predict(clips[: self.batch_size])  # XNNPACK prepares its kernels on the first call
-            started = time.perf_counter()
-            scores = backend.predict(clips)
-            speed[name] = round(len(clips) / (time.perf_counter() - started), 2)
+            scores = backend.predict(clips)  # also the warm-up: XNNPACK packs its kernels on the first call
             agreement[name] = round(top1_agreement(scores, expected), 4)
             max_abs_diff[name] = float(np.abs(scores - expected).max())
+            started = time.perf_counter()
+            backend.predict(timing_clips)
+            speed[name] = round(len(timing_clips) / (time.perf_counter() - started), 2)
         if with_dataset:
             passing = [b for b in candidates if agreement[b] >= MIN_AGREEMENT]
             bar = f"top-1 agreement with Keras >= {MIN_AGREEMENT:g} on {len(clips)} {source}"
@@ -236,8 +259,12 @@ class _Cache:
             passing = [b for b in candidates if max_abs_diff[b] <= FLOAT_TOLERANCE]
             bar = f"scores within {FLOAT_TOLERANCE:g} of Keras on {len(clips)} {source}"
         if passing:
-            backend = max(passing, key=speed.get)
-            reason = f"fastest LiteRT variant with {bar}: {speed[backend]:g} clips/s"
+            weight = {LITERT_FLOAT: QUANTIZED_SPEEDUP, LITERT_DYNAMIC: 1.0}
+            backend = max(passing, key=lambda b: speed[b] * weight[b])
+            reason = (
+                f"fastest LiteRT variant with {bar} (a quantized one must be {QUANTIZED_SPEEDUP:g}x float's "
+                f"speed): {speed[backend]:g} clips/s"
+            )
         else:
             backend, reason = KERAS, f"no LiteRT variant has {bar} (agreement {agreement}, max |diff| {max_abs_diff})"
         return InferenceChoice(backend, reason, source, len(clips), agreement, max_abs_diff, speed)

@@ -128,6 +128,23 @@ def test_auto_falls_back_to_keras_when_the_conversion_cannot_be_cached(tmp_path,
         use_inference(model, model_uri, "litert-float", BATCH, THREADS)
 
 
+def test_a_failed_conversion_is_recorded_so_the_next_run_goes_straight_to_keras(tmp_path, caplog):
+    model_uri = tiny_model(tmp_path)
+    key = inference.cache_key(model_uri)
+    # A folder where the float model's file goes: reading the "cached" model fails for real.
+    os.makedirs(tmp_path / "model" / inference.CACHE_FOLDER / f"{key}-none.tflite")
+    model = loading.load_model(model_uri)
+    with caplog.at_level(logging.WARNING, logger=inference.__name__):
+        assert use_inference(model, model_uri, "auto", BATCH, THREADS).backend is None
+    assert f"Keras for {model_uri} (LiteRT conversion failed (IsADirectoryError" in caplog.text
+    choice = storage.read_json(str(tmp_path / "model" / inference.CACHE_FOLDER / f"{key}-auto.json"))
+    assert choice["backend"] == "keras" and "delete" in choice["reason"]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger=inference.__name__):
+        assert use_inference(model, model_uri, "auto", BATCH, THREADS).backend is None
+    assert "LiteRT conversion failed (IsADirectoryError" in caplog.text and "converting" not in caplog.text
+
+
 def test_auto_on_a_trained_model_picks_a_litert_variant_agreeing_on_test_clips(trained, tmp_path):  # noqa: F811
     model_uri, _, loaded, test_clips, test_scores = trained
     copy_uri = str(tmp_path / "model")
