@@ -100,17 +100,16 @@ def batch_prediction(model_uri: str, workdir: str, videos: int, seconds: float, 
     leaves = engine.inference_threads
     runs = [("keras", "keras", leaves), ("auto", "auto", leaves), ("auto, LiteRT on all cores", "auto", None)]
     print(f"batch prediction, segment + 1 s, {len(rows)} rows of {seconds:g} s {os.path.basename(paths[0])}:")
-    for name, backend, threads in runs:
-        # The engine's own rule, or (None) every core for LiteRT beside the decoding threads.
-        engine.inference_threads = threads or (lambda decoders: os.cpu_count() or 1)
-        best = max(
-            predicted / wall
-            for predicted, wall in (
-                timed_prediction(model_uri, rows, workdir, name.split(",")[0], params, backend) for _ in range(repeats)
-            )
-        )
-        print(f"  {name:28s} {best:6.1f} video-s/s")
+    rates: dict[str, list[float]] = {name: [] for name, _, _ in runs}
+    for _ in range(repeats):  # round robin, so the shared machine's drifting load hits every variant alike
+        for name, backend, threads in runs:
+            # The engine's own rule, or (None) every core for LiteRT beside the decoding threads.
+            engine.inference_threads = threads or (lambda decoders: os.cpu_count() or 1)
+            predicted, wall = timed_prediction(model_uri, rows, workdir, name.split(",")[0], params, backend)
+            rates[name].append(predicted / wall)
     engine.inference_threads = leaves
+    for name, measured in rates.items():
+        print(f"  {name:28s} best {max(measured):6.1f} video-s/s (runs: {', '.join(f'{r:.1f}' for r in measured)})")
 
 
 def main() -> None:
@@ -121,13 +120,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--passes", type=int, default=2, help="rows per batch prediction video")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--skip-clips", action="store_true", help="batch prediction only")
     parser.add_argument("--workdir", default=os.path.join("/tmp", "automl-video-inference-bench"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     os.makedirs(args.workdir, exist_ok=True)
     print(f"{os.cpu_count()} CPUs; timings are noisy on a shared machine")
     models = trained_models(args.workdir, args.budget_minutes)
-    for model_uri in models.values():
+    for model_uri in models.values() if not args.skip_clips else []:
         clip_scoring(model_uri, args.clips)
     batch_prediction(
         models[ModelType.MOBILE_VERSATILE_1.value], args.workdir, args.videos, args.seconds, args.passes, args.repeats

@@ -403,9 +403,9 @@ def inference_threads(decoders: int) -> int:
     """LiteRT threads beside ``decoders`` decoding threads: the cores they leave, at least one.
 
     Once LiteRT scores, decoding is the slower side, so decoders keep a core each: segment + 1 s on
-    360p30 videos (2 cores, 2 decoders, MOBILE_VERSATILE_1) ran 67.8 video-s/s with one LiteRT thread and
-    69.5 (noise) with two, and the network scores 582 clips/s on one thread, 545 on two
-    (``benchmarks/inference_backends.py``).
+    360p30 videos (2 shared cores, 2 decoders, MOBILE_VERSATILE_1, runs interleaved) gave 111.5 video-s/s
+    with one LiteRT thread and 113.6 with two (Keras: 83.7), and the network scores 557 clips/s on one
+    thread, 569 on two (``benchmarks/inference_backends.py``).
     """
     return max(1, (os.cpu_count() or 1) - decoders)
 
