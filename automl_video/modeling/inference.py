@@ -261,10 +261,8 @@ class _Cache:
         if passing:
             weight = {LITERT_FLOAT: QUANTIZED_SPEEDUP, LITERT_DYNAMIC: 1.0}
             backend = max(passing, key=lambda b: speed[b] * weight[b])
-            reason = (
-                f"fastest LiteRT variant with {bar} (a quantized one must be {QUANTIZED_SPEEDUP:g}x float's "
-                f"speed): {speed[backend]:g} clips/s"
-            )
+            rule = f" (a quantized one must be {QUANTIZED_SPEEDUP:g}x float's speed)" if len(candidates) > 1 else ""
+            reason = f"fastest LiteRT variant{rule} with {bar}: {speed[backend]:g} clips/s"
         else:
             backend, reason = KERAS, f"no LiteRT variant has {bar} (agreement {agreement}, max |diff| {max_abs_diff})"
         return InferenceChoice(backend, reason, source, len(clips), agreement, max_abs_diff, speed)
