@@ -101,8 +101,11 @@ def video_seconds(paths: list[str]) -> float:
     return sum(probe(p).duration for p in paths)
 
 
-def timed_prediction(model: str, rows: list[str], workdir: str, name: str, params) -> tuple[float, float]:
-    """Seconds of video predicted and wall seconds of one batch run over CSV ``rows``."""
+def timed_prediction(
+    model: str, rows: list[str], workdir: str, name: str, params, inference: str = "auto"
+) -> tuple[float, float]:
+    """Seconds of video predicted and wall seconds of one batch run over CSV ``rows`` (clips scored by
+    ``inference``, :mod:`automl_video.modeling.inference`)."""
     from automl_video.prediction.engine import batch_predict
 
     inputs = os.path.join(workdir, f"{name}.csv")
@@ -110,7 +113,7 @@ def timed_prediction(model: str, rows: list[str], workdir: str, name: str, param
         f.writelines(row + "\n" for row in rows)
     output = os.path.join(workdir, "out", name, str(time.time_ns()))
     started = time.perf_counter()
-    result = batch_predict(model, [inputs], output, params)
+    result = batch_predict(model, [inputs], output, params, inference=inference)
     wall = time.perf_counter() - started
     if result.failed_rows:
         raise SystemExit(f"{name}: {result.failures}")

@@ -24,9 +24,11 @@ def batch_predict_shard(
     params: dict[str, Any],
     shard_index: int,
     shard_count: int,
+    inference: str,
     shard: Output[Artifact],
 ):
-    """Predict the rows of shard ``shard_index``/``shard_count``; row results go to the prefix's work folder."""
+    """Predict the rows of shard ``shard_index``/``shard_count`` scoring clips with ``inference``
+    (``auto``: LiteRT where it agrees with Keras, Keras on a GPU); row results go to the prefix's work folder."""
     from automl_video import storage
     from automl_video.prediction.engine import batch_predict, prediction_params
     from automl_video.stage import run_stage
@@ -38,6 +40,7 @@ def batch_predict_shard(
         predictions_prefix,
         prediction_params(model.path, params),
         shard=(shard_index, shard_count),
+        inference=inference,
     )
     shard.metadata.update(run.metadata)
     storage.write_json(shard.path, shard.metadata)

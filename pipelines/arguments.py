@@ -4,7 +4,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from automl_video.modeling.metadata import EXPORT_FORMATS, parse_model_type
+from automl_video.modeling.metadata import EXPORT_FORMATS, INFERENCE_BACKENDS, parse_model_type
 from automl_video.prediction.shards import shard_indices
 from automl_video.stage import fraction_parameters
 from automl_video.tasks import DEFAULT_PREDICTION_TYPE
@@ -38,6 +38,7 @@ class TrainingArguments:
     predictions_prefix: str = ""
     prediction_params: dict[str, Any] = field(default_factory=dict)
     prediction_shards: int = 2
+    prediction_inference: str = "auto"
     registry_url: str = ""
 
     def parameters(self) -> dict[str, Any]:
@@ -56,6 +57,7 @@ class TrainingArguments:
         if self.predictions_prefix and not self.prediction_inputs:
             raise ValueError("batch prediction asked (predictions prefix given) but no prediction input")
         shard_indices(self.prediction_shards)
+        checked_inference(self.prediction_inference)
         validate_labels(self.model_labels)
         doc = dataclasses.asdict(self)
         doc["training_fraction_split"], doc["test_fraction_split"] = fraction_parameters(
@@ -73,6 +75,7 @@ class BatchPredictionArguments:
     predictions_prefix: str
     prediction_params: dict[str, Any] = field(default_factory=dict)
     shards: int = 2
+    inference: str = "auto"
     registry_url: str = ""
 
     def parameters(self) -> dict[str, Any]:
@@ -81,4 +84,12 @@ class BatchPredictionArguments:
         if not self.predictions_prefix:
             raise ValueError("no predictions prefix given: say where the predictions go")
         shard_indices(self.shards)
+        checked_inference(self.inference)
         return dataclasses.asdict(self)
+
+
+def checked_inference(inference: str) -> str:
+    """A batch prediction's inference backend (:mod:`automl_video.modeling.inference`), or ValueError."""
+    if inference not in INFERENCE_BACKENDS:
+        raise ValueError(f"inference {inference!r} is not one of {', '.join(INFERENCE_BACKENDS)}")
+    return inference

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from automl_video import storage
 from automl_video.cli import UsageError, add_json_flag, emit
 from automl_video.cli.evaluate import format_result
-from automl_video.modeling.metadata import EXPORT_FORMATS, ModelType
+from automl_video.modeling.metadata import EXPORT_FORMATS, INFERENCE_BACKENDS, ModelType
 from automl_video.tasks import TASK_MODULES
 from automl_video_pipelines import BATCH_PREDICTION_PIPELINE, PIPELINE_NAMES, TRAINING_PIPELINE
 from automl_video_pipelines.arguments import BatchPredictionArguments, TrainingArguments
@@ -173,6 +173,12 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
         help="e.g. score_threshold=0.3, shot_classification=true; repeatable",
     )
     prediction.add_argument("--shards", type=int, default=defaults.prediction_shards, help="parallel prediction tasks")
+    prediction.add_argument(
+        "--inference",
+        default=defaults.prediction_inference,
+        choices=INFERENCE_BACKENDS,
+        help="how prediction scores clips (see 'automl-video predict --help')",
+    )
     parser.add_argument(
         "--registry-url",
         default="",
@@ -252,6 +258,7 @@ def pipeline_parameters(args: argparse.Namespace) -> dict[str, Any]:
             predictions_prefix=args.predictions_prefix,
             prediction_params=prediction_params,
             shards=args.shards,
+            inference=args.inference,
             registry_url=args.registry_url,
         ).parameters()
     return TrainingArguments(
@@ -273,6 +280,7 @@ def pipeline_parameters(args: argparse.Namespace) -> dict[str, Any]:
         predictions_prefix=args.predictions_prefix,
         prediction_params=prediction_params,
         prediction_shards=args.shards,
+        prediction_inference=args.inference,
         registry_url=args.registry_url,
     ).parameters()
 

@@ -7,6 +7,7 @@ import time
 from automl_video import records
 from automl_video.cli import add_json_flag, emit
 from automl_video.cli.registry import add_registry_flags, recorded_job, recorder
+from automl_video.modeling.metadata import INFERENCE_BACKENDS
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,14 @@ def register(subparsers) -> None:
         help="any parameter of the model's prediction type, as AutoML params or Vertex model_parameters name it "
         "(e.g. confidenceThreshold=0.3); repeatable, applied after the flags above",
     )
+    parser.add_argument(
+        "--inference",
+        default="auto",
+        choices=INFERENCE_BACKENDS,
+        help="how clips are scored: Keras, the LiteRT float32 or dynamic-range TFLite conversion (made once per "
+        "model, cached in its litert/ folder), or auto (default): the faster LiteRT one agreeing with Keras on "
+        "the dataset's TEST clips, else Keras",
+    )
     parser.add_argument("--shard", default="0/1", metavar="I/N", help="process rows with index %% N == I")
     parser.add_argument(
         "--merge", action="store_true", help="write the final output from finished shard runs (same arguments)"
@@ -103,7 +112,9 @@ def run(args) -> int:
             if args.merge:
                 result = merge_shards(args.model, args.input, args.output_prefix, params)
             else:
-                result = batch_predict(args.model, args.input, args.output_prefix, params, shard=shard)
+                result = batch_predict(
+                    args.model, args.input, args.output_prefix, params, shard=shard, inference=args.inference
+                )
             doc = result.to_json()
             if job is not None:
                 recording.finish_batch_prediction(job.name, records.PredictionOutcome.of(result))

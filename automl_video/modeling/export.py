@@ -211,20 +211,27 @@ def representative_clips(dataset_uri: str, spec: InputSpec, limit: int = REPRESE
             "int8 quantization needs representative clips but the model records no dataset; "
             "pass --representative-dataset URI (a dataset with a TRAIN split)"
         )
-    dataset = dataset_lib.load(dataset_uri)
-    recipe = get_task(dataset.prediction_type).training()
-    examples = [
-        example
-        for split in REPRESENTATIVE_SPLITS
-        for example in recipe.examples(dataset, split, dataset.label_names(), seed=0)
-    ]
-    if not examples:
+    clips = split_clips(dataset_uri, spec, REPRESENTATIVE_SPLITS, limit)
+    if not clips:
         raise ExportError(
             f"{dataset_uri}: int8 quantization needs representative clips but the dataset has no TRAIN or "
             "VALIDATION segments; run 'automl-video dataset split' or pass --representative-dataset URI"
         )
+    return clips
+
+
+def split_clips(dataset_uri: str, spec: InputSpec, splits: tuple[Split, ...], limit: int) -> list[np.ndarray]:
+    """Centre clips of up to ``limit`` examples of the given splits (of the dataset's task's training
+    recipe), spread evenly over them; empty when the splits have none."""
+    dataset = dataset_lib.load(dataset_uri)
+    recipe = get_task(dataset.prediction_type).training()
+    examples = [
+        example for split in splits for example in recipe.examples(dataset, split, dataset.label_names(), seed=0)
+    ]
+    if not examples:
+        return []
     chosen = sorted({round(i) for i in np.linspace(0, len(examples) - 1, min(limit, len(examples)))})
-    progress = Progress("representative clips", total=len(chosen), unit="clips")
+    progress = Progress(f"{'/'.join(splits)} clips", total=len(chosen), unit="clips")
     clips = []
     for index in chosen:
         example = examples[index]

@@ -8,6 +8,7 @@ import logging
 import os
 import tempfile
 from dataclasses import dataclass
+from typing import Protocol
 
 import keras
 import numpy as np
@@ -30,12 +31,26 @@ def build_network(metadata: ModelMetadata) -> keras.Model:
     return networks.build(metadata.type, len(metadata.annotation_specs), metadata.input_spec)
 
 
+class ClipBackend(Protocol):
+    """Another runtime scoring clips as the Keras network would (:mod:`automl_video.modeling.inference`)."""
+
+    name: str
+
+    def predict(self, clips: np.ndarray) -> np.ndarray:
+        """float32 ``[B, ...]`` outputs of checked uint8 clips ``[B, T, H, W, 3]``."""
+        ...
+
+
 @dataclass
 class TrainedModel:
-    """A trained network with what it was trained on: labels (output order) and input spec."""
+    """A trained network with what it was trained on: labels (output order) and input spec.
+
+    ``backend``, when set, scores clips instead of the Keras network (same outputs within its tolerance).
+    """
 
     metadata: ModelMetadata
     network: keras.Model
+    backend: ClipBackend | None = None
 
     @property
     def input_spec(self) -> InputSpec:
@@ -46,7 +61,7 @@ class TrainedModel:
 
         Args:
             clips: uint8 ``[B, T, H, W, 3]`` shaped as :attr:`input_spec`.
-            batch_size: clips per forward pass.
+            batch_size: clips per Keras forward pass (a ``backend`` has its own fixed batch).
 
         Returns:
             float32 ``[B, L]`` scores, labels in ``metadata.annotation_specs`` order.
@@ -57,6 +72,8 @@ class TrainedModel:
             raise ValueError(f"clips must be [B, {expected}], got {list(clips.shape)}")
         if clips.dtype != np.uint8:
             raise ValueError(f"clips must be uint8 frames, got {clips.dtype}")
+        if self.backend is not None:
+            return self.backend.predict(clips)
         scores = [
             np.asarray(self.network.predict_on_batch(clips[i : i + batch_size]), dtype=np.float32)
             for i in range(0, len(clips), batch_size)

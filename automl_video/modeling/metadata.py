@@ -23,6 +23,8 @@ EXPORT_FORMATS = ("tf-saved-model", "tflite")
 QUANTIZATIONS = ("none", "dynamic", "int8")
 # Every export a model type may offer: format → its quantizations (a SavedModel is float32).
 ALL_EXPORTS: dict[str, tuple[str, ...]] = {"tf-saved-model": ("none",), "tflite": QUANTIZATIONS}
+# How prediction scores clips (automl_video.modeling.inference): auto picks per model.
+INFERENCE_BACKENDS = ("auto", "keras", "litert-float", "litert-dynamic")
 
 
 class ModelType(enum.StrEnum):

@@ -16,7 +16,9 @@ folder. Then the run's result is recorded and the row files are removed: running
 (or merge) again returns that result instead of predicting again (to predict afresh, use another
 output prefix or delete the run's work folder).
 
-Rows decode side by side in one thread per CPU while the calling thread scores their clips in batches.
+Rows decode side by side in one thread per CPU while the calling thread scores their clips in batches,
+with Keras or LiteRT (``inference``, :mod:`automl_video.modeling.inference`; LiteRT gets the cores the
+decoding threads leave).
 Which clips a row gives and what their scores mean is the model's task's
 (:class:`automl_video.tasks.base.PredictionRecipe`).
 """
@@ -211,6 +213,7 @@ def batch_predict(
     params: Any | None = None,
     shard: tuple[int, int] = (0, 1),
     guard: storage.UriGuard | None = None,
+    inference: str = "auto",
 ) -> PredictionResult:
     """Predict every row of the inputs (or one shard of them), resuming an interrupted run.
 
@@ -224,6 +227,9 @@ def batch_predict(
             written by :func:`merge_shards` once every shard has run.
         guard: raises PermissionError for a video that may not be read (a server's allowed roots): that
             row fails with the reason and the video is never opened.
+        inference: how clips are scored (:data:`automl_video.modeling.metadata.INFERENCE_BACKENDS`;
+            ``auto``: LiteRT where it agrees with Keras). Not part of the run's key: every backend gives
+            the same predictions within its checked tolerance, so a rerun may resume with another.
 
     Returns:
         The counts and, for an unsharded run, the output folder and files.
@@ -249,7 +255,7 @@ def batch_predict(
         if not row.error and (refusal := storage.refused(row.video_uri, guard)) is not None:
             row.error = f"{row.source}: {refusal}"
     if todo:
-        _predict_rows(run, todo)
+        _predict_rows(run, todo, inference)
     if shard[1] == 1:
         output_dir, files, tally = _assemble(run, output_prefix)
         return run.complete(tally.result(output_dir, files, shard, len(todo), time.monotonic() - started))
@@ -355,7 +361,7 @@ class RowResultCounter:
 # -- predicting rows ---------------------------------------------------------------------------------
 
 
-def _predict_rows(run: PredictionRun, rows: list[PredictionInput]) -> None:
+def _predict_rows(run: PredictionRun, rows: list[PredictionInput], inference: str) -> None:
     """Compute and save the result of each row; a row's failure is its result, not the run's."""
     valid = [row for row in rows if not row.error]
     for row in rows:
@@ -364,13 +370,18 @@ def _predict_rows(run: PredictionRun, rows: list[PredictionInput]) -> None:
             run.save_row(RowResult(row.index, error=row.error, error_code=Code.INVALID_ARGUMENT, run_id=RUN_ID))
     if not valid:
         return
-    from automl_video.modeling.loading import load_model  # TensorFlow loads only when there is work for it
+    # TensorFlow loads only when there is work for it.
+    from automl_video.modeling.inference import use_inference
+    from automl_video.modeling.loading import load_model
 
     # Loading TensorFlow and the model's graph can take most of a short run's time: say so before, and
     # how long it took after, so the wait is not silence.
     log.info("predict: loading model %s", run.model_uri)
     loading_started = time.monotonic()
-    model = load_model(run.model_uri)
+    decoders = decode_workers(len(valid))
+    model = use_inference(
+        load_model(run.model_uri), run.model_uri, inference, CLIP_BATCH_SIZE, inference_threads(decoders)
+    )
     log.info("predict: model loaded in %.1fs", time.monotonic() - loading_started)
     predictor = _RowPredictor(model, run.recipe.rows(model, run.params))
     progress = Progress("predict", total=None, unit="video-s")
@@ -381,6 +392,22 @@ def _predict_rows(run: PredictionRun, rows: list[PredictionInput]) -> None:
         rows_left = len(valid) - position - 1
         progress.total = progress.done + rows_left * progress.done / (position + 1)
     progress.finish()
+
+
+def decode_workers(rows: int) -> int:
+    """Rows decoding side by side: one per CPU (decoding a row is single-threaded but for a lone row)."""
+    return max(1, min(rows, os.cpu_count() or 1))
+
+
+def inference_threads(decoders: int) -> int:
+    """LiteRT threads beside ``decoders`` decoding threads: the cores they leave, at least one.
+
+    Once LiteRT scores, decoding is the slower side, so decoders keep a core each: segment + 1 s on
+    360p30 videos (2 shared cores, 2 decoders, MOBILE_VERSATILE_1, runs interleaved) gave 111.5 video-s/s
+    with one LiteRT thread and 113.6 with two (Keras: 83.7), and the network scores 557 clips/s on one
+    thread, 569 on two (``benchmarks/inference_backends.py``).
+    """
+    return max(1, (os.cpu_count() or 1) - decoders)
 
 
 def _error_code(error: Exception) -> int:
@@ -471,7 +498,7 @@ class _RowPredictor:
 
     def predict(self, rows: list[PredictionInput], progress: Progress) -> Iterator[RowResult]:
         """Each row's result as soon as it is complete (so not always in input order)."""
-        workers = max(1, min(len(rows), os.cpu_count() or 1))
+        workers = decode_workers(len(rows))
         # With several rows decoding side by side the cores are busy: decoder threads would only add switching.
         decoder_threads = "AUTO" if workers == 1 else "NONE"
         todo: queue.SimpleQueue = queue.SimpleQueue()

@@ -100,6 +100,16 @@ def test_pipeline_run_is_local_by_default():
     assert args.func.__name__ == "_run_local"
 
 
+def test_pipeline_inference_flag_reaches_both_pipelines_parameters():
+    parser = cli.build_parser()
+    base = ["pipeline", "run", "--source", "data.csv", "--predict-input", "in.csv", "--predictions-prefix", "out/"]
+    assert pipeline_cli.pipeline_parameters(parser.parse_args(base))["prediction_inference"] == "auto"
+    args = parser.parse_args(base + ["--inference", "litert-float"])
+    assert pipeline_cli.pipeline_parameters(args)["prediction_inference"] == "litert-float"
+    batch = base + ["--pipeline", "batch-prediction", "--model", "m/", "--inference", "keras"]
+    assert pipeline_cli.pipeline_parameters(parser.parse_args(batch))["inference"] == "keras"
+
+
 def test_the_kfp_token_comes_from_a_file_or_the_environment(tmp_path, monkeypatch, capsys):
     parser = cli.build_parser()
     assert cli.main(["pipeline", "submit", "--host", "http://kfp", "--source", "gs://b/i.csv", "--token", "x"]) == 2

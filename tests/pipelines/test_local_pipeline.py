@@ -266,6 +266,10 @@ def test_bad_parameters_are_refused_before_running():
         TrainingArguments(sources=["x.csv"], predictions_prefix="out/").parameters()
     with pytest.raises(ValueError, match="no prediction input given"):
         BatchPredictionArguments(model_uri="m", inputs=[], predictions_prefix="p").parameters()
+    with pytest.raises(ValueError, match="inference 'onnx' is not one of auto, keras, litert-float, litert-dynamic"):
+        BatchPredictionArguments(model_uri="m", inputs=["i.csv"], predictions_prefix="p", inference="onnx").parameters()
+    with pytest.raises(ValueError, match="inference 'gpu' is not one of"):
+        TrainingArguments(sources=["x.csv"], prediction_inference="gpu").parameters()
 
 
 def test_a_second_run_over_the_source_prefix_sees_the_new_csvs(training_run, imports, workspace, tmp_path_factory):

@@ -146,9 +146,11 @@ def test_training_pipeline_parameters_mirror_the_vertex_job(compiled):
         "prediction_inputs",
         "predictions_prefix",
         "prediction_shards",
+        "prediction_inference",
     ):
         assert name in parameters, name
     assert parameters["model_type"]["defaultValue"] == "CLOUD"
+    assert parameters["prediction_inference"]["defaultValue"] == "auto"
     assert "defaultValue" not in parameters["sources"]  # required
 
 
@@ -308,6 +310,10 @@ def test_batch_prediction_fans_out_and_collects(compiled):
         "producerTask": loop_name,
     }
     assert "importer" in executors(pipeline_spec)["exec-importer"]
+    assert pipeline_spec["root"]["inputDefinitions"]["parameters"]["inference"]["defaultValue"] == "auto"
+    loop_tasks = pipeline_spec["components"][loop["componentRef"]["name"]]["dag"]["tasks"]
+    shard_inputs = loop_tasks["batch-predict-shard"]["inputs"]["parameters"]
+    assert shard_inputs["inference"]["componentInputParameter"] == "pipelinechannel--inference"
 
 
 def test_typed_artifacts_of_the_evaluation(compiled):
