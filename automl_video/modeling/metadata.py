@@ -183,7 +183,8 @@ class LabelCalibration:
 class Calibration:
     """The ``calibration`` section of ``model.json``: the scores' calibration on VALIDATION.
 
-    ``method``: ``platt`` (a scale and offset per sigmoid label) or ``temperature`` (one ``1/T`` scale on
+    ``method``: ``platt-f1`` (a scale and offset per sigmoid label: Platt's scale, the offset that puts
+    the label's best VALIDATION-F1 threshold at 0.5) or ``temperature`` (one ``1/T`` scale on
     every logit of a softmax, background included: each label's ``scale``). F1 here is micro-averaged
     over every (example, label) pair; ``best_f1`` with each label at its ``best_threshold``.
     """

@@ -15,7 +15,11 @@ from automl_video.data import importer, splits
 from automl_video.modeling import export
 from automl_video.modeling.calibration import (
     MIN_SCALE,
+    AffineLogits,
     best_threshold,
+    centred_on_best_thresholds,
+    f1_counts,
+    f1_score,
     fit_platt,
     fit_temperature,
     output_logits,
@@ -67,6 +71,25 @@ def test_best_threshold_splits_the_scores_where_f1_is_highest():
     assert best_threshold(scores, np.zeros(5, bool)) is None
 
 
+def test_centring_puts_each_labels_best_validation_f1_at_half():
+    # Under-confident label 0 (its positives score 0.2-0.45) and over-confident label 1 (its negatives
+    # score up to 0.7); label 2 has no VALIDATION negative, so nothing says where to cut it.
+    scores = np.array([[0.45, 0.9, 0.6], [0.3, 0.85, 0.7], [0.2, 0.7, 0.8], [0.1, 0.6, 0.9], [0.05, 0.2, 0.95]])
+    positives = np.array([[1, 1, 1], [1, 1, 1], [1, 0, 1], [0, 0, 1], [0, 0, 1]], bool)
+    logits = np.log(scores / (1 - scores))
+    identity = AffineLogits(scale=np.ones(3), offset=np.zeros(3))
+
+    centred = centred_on_best_thresholds(identity, logits, positives)
+    after = sigmoid(centred.scale * logits + centred.offset)
+
+    for k in (0, 1):
+        best = f1_score(*f1_counts(scores[:, k], positives[:, k], best_threshold(scores[:, k], positives[:, k])))
+        assert best == 1.0 and f1_score(*f1_counts(scores[:, k], positives[:, k], 0.5)) < 1.0
+        assert f1_score(*f1_counts(after[:, k], positives[:, k], 0.5)) == best
+    np.testing.assert_allclose(np.argsort(after, axis=0), np.argsort(scores, axis=0))  # rankings kept
+    assert centred.offset[2] == 0.0
+
+
 def test_metadata_without_calibration_loads_and_with_it_round_trips():
     with open(os.path.join(FIXTURES, "v0.1", "model", "model.json")) as f:
         old = ModelMetadata.from_json(json.load(f))
@@ -98,7 +121,7 @@ def calibrated(synth_small, tmp_path_factory):
 def test_calibration_is_in_the_weights_so_the_network_and_its_exports_agree(calibrated, tmp_path):
     _, model_uri, model, _, clips = calibrated
     calibration = model.metadata.calibration
-    assert calibration.method == "platt" and len(calibration.labels) == 4
+    assert calibration.method == "platt-f1" and len(calibration.labels) == 4
     assert calibration.validation_examples == model.metadata.training.validation_examples
     scores = model.predict_clips(clips)
 
@@ -148,4 +171,4 @@ def test_train_cli_says_what_calibration_did(calibrated, capsys):
 
     calibration = model.metadata.calibration
     expected = f"F1 at 0.5 {calibration.f1_before:.2f} → {calibration.f1_after:.2f}"
-    assert f"scores calibrated on VALIDATION (platt): {expected}" in capsys.readouterr().out
+    assert f"scores calibrated on VALIDATION (platt-f1): {expected}" in capsys.readouterr().out
