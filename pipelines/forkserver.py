@@ -218,9 +218,11 @@ def _report_finished(waiting: dict[int, socket.socket]) -> None:
 
 
 def _run_task(request: dict, output_fd: int) -> None:
-    """In the forked child: become the task's ``python3 -m kfp.dsl.executor_main`` and exit with its status."""
+    """In the forked child: become the task's ``python3 -m kfp.dsl.executor_main`` and exit with its status.
+
+    Signal dispositions stay the server's, which are the run's (a run started with SIGINT ignored, as a
+    background job, keeps its tasks running through a Ctrl-C, as kfp.local's own subprocesses would)."""
     import runpy
-    import signal
 
     status = 1
     try:
@@ -228,7 +230,6 @@ def _run_task(request: dict, output_fd: int) -> None:
         os.dup2(output_fd, 2)
         os.close(output_fd)
         os.close(0)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
         os.environ.clear()
         os.environ.update(request["env"])
         os.chdir(request["cwd"])
