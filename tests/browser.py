@@ -16,10 +16,18 @@ import shutil
 import subprocess
 import tempfile
 import time
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 TIMEOUT_SECONDS = 30.0
+
+
+def to_fixed(value: float, digits: int) -> str:
+    """``value`` as a page's ``Number.prototype.toFixed(digits)`` shows it (a non-negative number): a tie
+    on the exact binary value rounds up, where Python's ``f"{value:.3f}"`` rounds it to even (0.0625:
+    "0.063" on the page, "0.062" in Python)."""
+    return str(Decimal(value).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
 
 
 class BrowserError(RuntimeError):

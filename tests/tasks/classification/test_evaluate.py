@@ -26,6 +26,7 @@ from automl_video.modeling import loading
 from automl_video.modeling.metadata import InputSpec, ModelMetadata, save_metadata
 from automl_video.tasks.classification.metrics import CONFIDENCE_THRESHOLDS
 from automl_video.video import read_clip
+from tests.browser import to_fixed
 
 SPEC = InputSpec(num_frames=4, height=32, width=32)
 
@@ -209,12 +210,14 @@ def test_report_is_self_contained_and_its_slider_shows_the_written_numbers(evalu
         CONFIDENCE_THRESHOLDS.index(0.8)
     ]
     assert page.text("#threshold") == "0.80"
-    assert page.text("#precision") == f"{entry['precision']:.3f}" and page.text("#recall") == f"{entry['recall']:.3f}"
-    assert page.text("#f1At1") == f"{entry['f1ScoreAt1']:.3f}"
+    assert page.text("#precision") == to_fixed(entry["precision"], 3) and page.text("#recall") == to_fixed(
+        entry["recall"], 3
+    )
+    assert page.text("#f1At1") == to_fixed(entry["f1ScoreAt1"], 3)
     label_entry = evaluations[1]["classificationEvaluationMetrics"]["confidenceMetricsEntry"][
         CONFIDENCE_THRESHOLDS.index(0.8)
     ]
-    assert page.text('tr[data-label="0"] .r') == f"{label_entry['recall']:.3f}"
+    assert page.text('tr[data-label="0"] .r') == to_fixed(label_entry["recall"], 3)
 
 
 def test_cli_writes_to_gcs_and_prints_table(evaluated, split_dataset, gcs_bucket, capsys):

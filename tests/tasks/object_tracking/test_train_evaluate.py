@@ -16,6 +16,7 @@ from automl_video.data import importer, splits
 from automl_video.modeling import export
 from automl_video.modeling.metadata import METADATA_FILE, InputSpec
 from automl_video.tasks.object_tracking.metrics import GRID
+from tests.browser import to_fixed
 
 pytestmark = pytest.mark.slow
 
@@ -166,9 +167,9 @@ def test_report_in_chromium_moves_the_threshold_picks_a_label_and_sorts_the_tabl
         boxes = page.evaluate(faint)  # the sample frames' predicted boxes: faint exactly when under the threshold
         assert boxes and [low for _, low in boxes] == [score < threshold for score, _ in boxes]
         box_map, entry = at_half_iou(document, threshold)
-        assert page.text("#threshold") == f"{threshold:.2f}" and page.text("#boxMap50") == f"{box_map:.3f}"
+        assert page.text("#threshold") == f"{threshold:.2f}" and page.text("#boxMap50") == to_fixed(box_map, 3)
         for element, name in (("precision", "precision"), ("recall", "recall"), ("f1", "f1Score")):
-            assert page.text(f"#{element}") == f"{entry[name]:.3f}", element
+            assert page.text(f"#{element}") == to_fixed(entry[name], 3), element
         marker = page.evaluate(
             "[].map.call(document.querySelectorAll('#pr .marker'), function(m) { return [+m.getAttribute('cx'), +m.getAttribute('cy')]; })"
         )
@@ -191,7 +192,7 @@ def test_report_in_chromium_moves_the_threshold_picks_a_label_and_sorts_the_tabl
     assert page.evaluate("document.getElementById('label').value") == str(label)
     shown(0.3, documents[label + 1])
     label_ap, entry = at_half_iou(documents[label + 1], 0.3)
-    assert page.text(f'tr[data-label="{label}"] .p') == f"{entry['precision']:.3f}"
+    assert page.text(f'tr[data-label="{label}"] .p') == to_fixed(entry["precision"], 3)
     step_area = page.evaluate(
         f"(function(c) {{ var a = 0, r = 0; c.stepRecall.forEach(function(x, k) {{ a += (x - r) * c.stepPrecision[k]; r = x; }}); return a; }})(AV.data.labels[{label}])"
     )
