@@ -221,6 +221,9 @@ class _Cache:
 
     def backend(self, name: str) -> LiteRTBackend:
         (tflite,) = self.tflite([name]).values()
+        return self._interpreted(name, tflite)
+
+    def _interpreted(self, name: str, tflite: bytes) -> LiteRTBackend:
         return LiteRTBackend(name, tflite, self.model.input_spec.shape, self.batch_size, self.threads)
 
     def choice(self) -> InferenceChoice:
@@ -245,7 +248,7 @@ class _Cache:
         timing_clips = np.resize(clips, (max(len(clips), TIMING_CLIPS), *clips.shape[1:]))
         agreement, max_abs_diff, speed = {}, {}, {}
         for name, tflite in self.tflite(candidates).items():
-            backend = LiteRTBackend(name, tflite, self.model.input_spec.shape, self.batch_size, self.threads)
+            backend = self._interpreted(name, tflite)
             scores = backend.predict(clips)  # also the warm-up: XNNPACK packs its kernels on the first call
             agreement[name] = round(top1_agreement(scores, expected), 4)
             max_abs_diff[name] = float(np.abs(scores - expected).max())
