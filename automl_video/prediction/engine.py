@@ -18,7 +18,8 @@ output prefix or delete the run's work folder).
 
 Rows decode side by side in one thread per CPU while the calling thread scores their clips in batches,
 with Keras or LiteRT (``inference``, :mod:`automl_video.modeling.inference`; LiteRT gets the cores the
-decoding threads leave).
+decoding threads leave). With fewer rows than CPUs, each row's span is cut between the spare cores
+(:mod:`automl_video.prediction.split_reader`), so one long video uses the whole machine.
 Which clips a row gives and what their scores mean is the model's task's
 (:class:`automl_video.tasks.base.PredictionRecipe`).
 """
@@ -47,6 +48,7 @@ from automl_video.modeling.metadata import METADATA_FILE, ModelMetadata, load_me
 from automl_video.prediction.clips import ClipSpan
 from automl_video.prediction.inputs import LEGACY_CSV, InputSet, PredictionInput, read_inputs
 from automl_video.prediction.outputs import RowResult, write_legacy_output, write_vertex_output
+from automl_video.prediction.split_reader import SplitReader
 from automl_video.progress import Progress
 from automl_video.rpc import MAX_PARTIAL_FAILURES, Code
 from automl_video.tasks import get_task
@@ -378,7 +380,7 @@ def _predict_rows(run: PredictionRun, rows: list[PredictionInput], inference: st
     # how long it took after, so the wait is not silence.
     log.info("predict: loading model %s", run.model_uri)
     loading_started = time.monotonic()
-    decoders = decode_workers(len(valid))
+    decoders = decode_workers(len(valid)) * decoders_per_row(len(valid))
     model = use_inference(
         load_model(run.model_uri), run.model_uri, inference, CLIP_BATCH_SIZE, inference_threads(decoders)
     )
@@ -394,9 +396,20 @@ def _predict_rows(run: PredictionRun, rows: list[PredictionInput], inference: st
     progress.finish()
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask: ``taskset`` or a container's cpuset)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def decode_workers(rows: int) -> int:
-    """Rows decoding side by side: one per CPU (decoding a row is single-threaded but for a lone row)."""
-    return max(1, min(rows, os.cpu_count() or 1))
+    """Rows decoding side by side: one per CPU."""
+    return max(1, min(rows, available_cpus()))
+
+
+def decoders_per_row(rows: int) -> int:
+    """Decoders each of the rows decoding side by side gets: the CPUs the other rows leave, so a lone long
+    row is split across every core (:class:`~automl_video.prediction.split_reader.SplitReader`)."""
+    return max(1, available_cpus() // decode_workers(rows))
 
 
 def inference_threads(decoders: int) -> int:
@@ -407,7 +420,7 @@ def inference_threads(decoders: int) -> int:
     with one LiteRT thread and 113.6 with two (Keras: 83.7), and the network scores 557 clips/s on one
     thread, 569 on two (``benchmarks/inference_backends.py``).
     """
-    return max(1, (os.cpu_count() or 1) - decoders)
+    return max(1, available_cpus() - decoders)
 
 
 def _error_code(error: Exception) -> int:
@@ -487,8 +500,8 @@ class _Handoff:
 class _RowPredictor:
     """Predicts rows with one loaded model.
 
-    Rows decode in parallel threads, one per CPU (each row read by one thread from start to end), while
-    the calling thread scores their clips. A row's clips are batched only with each other, so results
+    Rows decode in parallel threads, one per CPU (with fewer rows than CPUs, a row's span is cut between
+    the spare cores), while the calling thread scores their clips. A row's clips are batched only with each other, so results
     do not depend on which rows happen to decode side by side.
     """
 
@@ -499,6 +512,7 @@ class _RowPredictor:
     def predict(self, rows: list[PredictionInput], progress: Progress) -> Iterator[RowResult]:
         """Each row's result as soon as it is complete (so not always in input order)."""
         workers = decode_workers(len(rows))
+        split = decoders_per_row(len(rows))
         # With several rows decoding side by side the cores are busy: decoder threads would only add switching.
         decoder_threads = "AUTO" if workers == 1 else "NONE"
         todo: queue.SimpleQueue = queue.SimpleQueue()
@@ -514,7 +528,7 @@ class _RowPredictor:
                         position = todo.get_nowait()
                     except queue.Empty:
                         break
-                    handoff.put(self._decode_row(position, rows[position], decoder_threads, handoff))
+                    handoff.put(self._decode_row(position, rows[position], decoder_threads, split, handoff))
             except _Abandoned:
                 return
             except BaseException as e:  # noqa: BLE001 - handed to the model thread, which re-raises it
@@ -548,10 +562,13 @@ class _RowPredictor:
         finally:
             handoff.abandon(threads)
 
-    def _decode_row(self, position: int, row: PredictionInput, threads: str, handoff: _Handoff) -> _RowDecoded:
-        """Hand every clip of the row to the model thread; expected failures become the row's error."""
+    def _decode_row(
+        self, position: int, row: PredictionInput, threads: str, decoders: int, handoff: _Handoff
+    ) -> _RowDecoded:
+        """Hand every clip of the row to the model thread (its span cut between ``decoders`` decoders);
+        expected failures become the row's error."""
         try:
-            with VideoReader(row.video_uri, threads=threads) as reader:
+            with SplitReader(row.video_uri, threads=threads, decoders=decoders) as reader:
                 start, end = _resolved_span(row, reader)
                 for span, clip in self.plan.clips(reader, start, end):
                     handoff.put(_RowClip(position, span, clip))
