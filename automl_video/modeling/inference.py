@@ -107,6 +107,8 @@ class LiteRTBackend:
         self._lock = threading.Lock()
 
     def predict(self, clips: np.ndarray) -> np.ndarray:
+        if not len(clips):
+            return np.zeros((0, *self._interpreter.get_output_details()[0]["shape"][1:]), np.float32)
         outputs = []
         with self._lock:
             for start in range(0, len(clips), self.batch_size):
@@ -168,11 +170,11 @@ def use_inference(
     return dataclasses.replace(model, backend=backend)
 
 
-def cache_key(model_uri: str) -> str:
-    """What the cached files of a model are named by: a digest of its weights and ``model.json``."""
-    digest = hashlib.sha256()
-    for name in (loading.WEIGHTS_FILE, METADATA_FILE):
-        digest.update(storage.read_bytes(storage.join(model_uri, name)))
+def cache_key(model: loading.TrainedModel, model_uri: str) -> str:
+    """What the cached files of a model are named by: a digest of its weights (as loaded, so a remote
+    file is not downloaded again) and ``model.json``."""
+    digest = hashlib.sha256(model.weights_digest.encode())
+    digest.update(storage.read_bytes(storage.join(model_uri, METADATA_FILE)))
     return digest.hexdigest()[:16]
 
 
@@ -190,7 +192,7 @@ class _Cache:
         self.model_uri = model_uri
         self.batch_size = batch_size
         self.threads = threads
-        self.key = cache_key(model_uri)
+        self.key = cache_key(model, model_uri)
 
     def url(self, suffix: str) -> str:
         return storage.join(self.model_uri, CACHE_FOLDER, f"{self.key}-{suffix}")

@@ -4,6 +4,7 @@ The network comes from the model's task (:meth:`automl_video.tasks.base.Task.net
 scoring clips, transfer learning and export work the same for every prediction type.
 """
 
+import hashlib
 import logging
 import os
 import tempfile
@@ -46,11 +47,13 @@ class TrainedModel:
     """A trained network with what it was trained on: labels (output order) and input spec.
 
     ``backend``, when set, scores clips instead of the Keras network (same outputs within its tolerance).
+    ``weights_digest`` is the sha256 of the weights file loaded (what names its LiteRT conversions).
     """
 
     metadata: ModelMetadata
     network: keras.Model
     backend: ClipBackend | None = None
+    weights_digest: str = ""
 
     @property
     def input_spec(self) -> InputSpec:
@@ -111,20 +114,28 @@ def load_model(model_uri: str) -> TrainedModel:
             f"{model_uri}: the model is incomplete (training not finished: no {storage.COMPLETE_MARKER})"
         )
     network = build_network(metadata)
-    load_weights(network, storage.join(model_uri, WEIGHTS_FILE))
-    return TrainedModel(metadata, network)
+    digest = load_weights(network, storage.join(model_uri, WEIGHTS_FILE))
+    return TrainedModel(metadata, network, weights_digest=digest)
 
 
-def load_weights(network: keras.Model, weights_uri: str) -> None:
-    """Load a Keras ``.weights.h5`` file from any URL (Keras needs a local file with that extension)."""
+def load_weights(network: keras.Model, weights_uri: str) -> str:
+    """Load a Keras ``.weights.h5`` file from any URL (Keras needs a local file with that extension).
+
+    Returns:
+        The file's sha256 hex digest, taken from the bytes loaded (a remote file is downloaded once).
+    """
     if storage.is_local(weights_uri):
-        network.load_weights(storage.local_path(weights_uri))
-        return
+        path = storage.local_path(weights_uri)
+        network.load_weights(path)
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
     with tempfile.TemporaryDirectory(prefix="automl-video-") as tmp:
         path = os.path.join(tmp, WEIGHTS_FILE)
+        data = storage.read_bytes(weights_uri)
         with open(path, "wb") as f:
-            f.write(storage.read_bytes(weights_uri))
+            f.write(data)
         network.load_weights(path)
+        return hashlib.sha256(data).hexdigest()
 
 
 def copy_matching_weights(source: keras.Model, target: keras.Model, source_uri: str) -> list[str]:

@@ -61,6 +61,22 @@ def test_litert_float_scores_equal_keras_scores_in_and_across_threads(tmp_path, 
         thread.join()
     for i in range(4):
         assert np.abs(results[i] - expected[i::4]).max() <= inference.FLOAT_TOLERANCE
+    empty = litert.predict_clips(video_clips[:0])  # a row whose clips all failed scores nothing, as Keras
+    assert empty.shape == (0, *expected.shape[1:]) and empty.dtype == np.float32
+
+
+def test_a_model_loaded_from_any_url_has_the_digest_of_its_weights_file(tmp_path):
+    """The conversions' cache key comes from the bytes loaded: the same for a local and a remote copy."""
+    import hashlib
+
+    model_uri = tiny_model(tmp_path)
+    remote_uri = "memory://inference-digest/model"
+    for name in os.listdir(model_uri):
+        storage.write_bytes(f"{remote_uri}/{name}", (tmp_path / "model" / name).read_bytes())
+    expected = hashlib.sha256((tmp_path / "model" / loading.WEIGHTS_FILE).read_bytes()).hexdigest()
+    local, remote = loading.load_model(model_uri), loading.load_model(remote_uri)
+    assert local.weights_digest == remote.weights_digest == expected
+    assert inference.cache_key(local, model_uri) == inference.cache_key(remote, remote_uri)
 
 
 def test_auto_without_a_dataset_takes_float_litert_checked_on_random_clips_then_reuses_the_cache(tmp_path, caplog):
@@ -130,10 +146,10 @@ def test_auto_falls_back_to_keras_when_the_conversion_cannot_be_cached(tmp_path,
 
 def test_a_failed_conversion_is_recorded_so_the_next_run_goes_straight_to_keras(tmp_path, caplog):
     model_uri = tiny_model(tmp_path)
-    key = inference.cache_key(model_uri)
+    model = loading.load_model(model_uri)
+    key = inference.cache_key(model, model_uri)
     # A folder where the float model's file goes: reading the "cached" model fails for real.
     os.makedirs(tmp_path / "model" / inference.CACHE_FOLDER / f"{key}-none.tflite")
-    model = loading.load_model(model_uri)
     with caplog.at_level(logging.WARNING, logger=inference.__name__):
         assert use_inference(model, model_uri, "auto", BATCH, THREADS).backend is None
     assert f"Keras for {model_uri} (LiteRT conversion failed (IsADirectoryError" in caplog.text
