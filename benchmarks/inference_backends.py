@@ -72,12 +72,13 @@ def rate(predict, clips: np.ndarray) -> tuple[np.ndarray, float]:
     return scores, len(clips) / (time.perf_counter() - started)
 
 
-def clip_scoring(model_uri: str, clip_count: int) -> None:
+def clip_scoring(model_uri: str, clip_count: int) -> list[dict]:
+    """Keras and each LiteRT variant (one thread, and one per CPU) on the same TEST clips: one dict each
+    with clips/s, the ratio to Keras, and top-1 agreement and largest score difference with Keras."""
     model = loading.load_model(model_uri)
     clips = test_clips(model, clip_count)
     expected, keras_rate = rate(lambda c: model.predict_clips(c, batch_size=BATCH), clips)
-    print(f"{model.metadata.model_type} {model.input_spec.shape}, {len(clips)} TEST clips, batch {BATCH}:")
-    print(f"  keras                      {keras_rate:7.1f} clips/s")
+    rows = [{"backend": "keras", "threads": 0, "clips_per_second": round(keras_rate, 1)}]
     with tempfile.TemporaryDirectory() as saved_model_dir:
         export.save_serving_model(model.network, model.input_spec, saved_model_dir)
         for backend, quantize in inference.QUANTIZE.items():
@@ -85,11 +86,31 @@ def clip_scoring(model_uri: str, clip_count: int) -> None:
             for threads in sorted({1, os.cpu_count() or 1}):
                 runner = inference.LiteRTBackend(backend, tflite, model.input_spec.shape, BATCH, threads)
                 scores, litert_rate = rate(runner.predict, clips)
-                print(
-                    f"  {backend:15s} {threads} thread{'s' if threads > 1 else ' '} {litert_rate:7.1f} clips/s "
-                    f"({litert_rate / keras_rate:4.1f}x keras), top-1 agreement "
-                    f"{inference.top1_agreement(scores, expected):.4f}, max |diff| {np.abs(scores - expected).max():.2e}"
+                rows.append(
+                    {
+                        "backend": backend,
+                        "threads": threads,
+                        "clips_per_second": round(litert_rate, 1),
+                        "ratio_to_keras": round(litert_rate / keras_rate, 2),
+                        "top1_agreement": round(inference.top1_agreement(scores, expected), 4),
+                        "max_abs_diff": float(np.abs(scores - expected).max()),
+                    }
                 )
+    return rows
+
+
+def print_clip_scoring(model_uri: str, clip_count: int) -> None:
+    model = loading.load_model(model_uri)
+    keras_row, *litert_rows = clip_scoring(model_uri, clip_count)
+    print(f"{model.metadata.model_type} {model.input_spec.shape}, {clip_count} TEST clips, batch {BATCH}:")
+    print(f"  keras                      {keras_row['clips_per_second']:7.1f} clips/s")
+    for row in litert_rows:
+        threads = row["threads"]
+        print(
+            f"  {row['backend']:15s} {threads} thread{'s' if threads > 1 else ' '} {row['clips_per_second']:7.1f} "
+            f"clips/s ({row['ratio_to_keras']:4.1f}x keras), top-1 agreement {row['top1_agreement']:.4f}, "
+            f"max |diff| {row['max_abs_diff']:.2e}"
+        )
 
 
 def batch_prediction(model_uri: str, workdir: str, videos: int, seconds: float, passes: int, repeats: int) -> None:
@@ -128,7 +149,7 @@ def main() -> None:
     print(f"{os.cpu_count()} CPUs; timings are noisy on a shared machine")
     models = trained_models(args.workdir, args.budget_minutes)
     for model_uri in models.values() if not args.skip_clips else []:
-        clip_scoring(model_uri, args.clips)
+        print_clip_scoring(model_uri, args.clips)
     batch_prediction(
         models[ModelType.MOBILE_VERSATILE_1.value], args.workdir, args.videos, args.seconds, args.passes, args.repeats
     )

@@ -27,8 +27,8 @@ import numpy as np
 
 from automl_video.video import _SEEK_MARGIN_FRAMES, VideoReader
 
-# Converted frames held ahead of the consumer, all pieces together.
-PIECE_BUFFER_BYTES = 128 << 20
+# Converted frames held ahead of the consumer, all pieces together (each may overrun its share by a GOP).
+PIECE_BUFFER_BYTES = 64 << 20
 # A piece is at least this long: shorter ones pay a seek and a decoder's start for little work.
 MIN_PIECE_SECONDS = 5.0
 # Pieces per decoder on a span that allows it: the last pieces finish close together.
