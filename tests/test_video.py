@@ -286,9 +286,12 @@ def test_skipping_unneeded_frames_reads_what_decoding_every_frame_reads(skippabl
     for output, reference in zip(skipped, expected, strict=True):
         np.testing.assert_array_equal(output, reference)
     assert every_frame_stats.frames_skipped == 0
-    # Every video here but the last has non-reference B-frames; without them nothing can be skipped.
-    assert (stats.frames_skipped > 0) == (name != "no_bframes")
-    assert stats.frames_decoded + stats.frames_skipped <= every_frame_stats.frames_decoded
+    # Every video here but the last has non-reference B-frames; without them nothing can be skipped. The
+    # jittered VFR video's longer intervals cost a fallback (a stretch decoded twice) and still decode less.
+    if name == "no_bframes":
+        assert stats.frames_skipped == 0 and stats.frames_decoded == every_frame_stats.frames_decoded
+    else:
+        assert stats.frames_skipped > 0 and stats.frames_decoded < every_frame_stats.frames_decoded
 
 
 def test_streaming_every_frame_never_skips(skippable_videos):
@@ -298,13 +301,14 @@ def test_streaming_every_frame_never_skips(skippable_videos):
 
 
 def test_a_frame_shown_longer_than_the_skip_window_falls_back_to_decoding_every_frame(tmp_path):
-    """Stalls (0.3 s, against a 0.05 s window) put sample times far after the frame on screen: skipping
-    dropped that frame when it was a non-reference one, which the reader notices, re-decodes and stops."""
+    """Stalls (0.3 s, against a window of about one average frame interval, 0.07 s) put sample times far
+    after the frame on screen: skipping dropped that frame when it was a non-reference one, which the reader
+    notices, decoding that stretch again with a wider window (up to no skipping)."""
     timestamps = _gappy_timestamps(90, CAMERA["fps"])
     path = synth.make_camera_video(str(tmp_path / "stalls.mp4"), **CAMERA, timestamps=timestamps)
     spec = InputSpec(num_frames=16, height=24, width=32)
     with video.VideoReader(path, threads="NONE") as reader:
         clip = reader.read_clip(0.0, reader.info.duration, spec)
-        assert reader.stats.skip_fallbacks == 1 and reader.stats.frames_skipped > 0
+        assert reader.stats.skip_fallbacks > 0 and reader.stats.frames_skipped > 0
     with video.VideoReader(path, threads="NONE", decode_every_frame=True) as reader:
         np.testing.assert_array_equal(clip, reader.read_clip(0.0, reader.info.duration, spec))
