@@ -1,6 +1,7 @@
 """Video I/O on real encoded videos: which frames a clip takes, robustness, rotation, VFR, gs://."""
 
 import hashlib
+import itertools
 import math
 
 import numpy as np
@@ -312,3 +313,20 @@ def test_a_frame_shown_longer_than_the_skip_window_falls_back_to_decoding_every_
         assert reader.stats.skip_fallbacks > 0 and reader.stats.frames_skipped > 0
     with video.VideoReader(path, threads="NONE", decode_every_frame=True) as reader:
         np.testing.assert_array_equal(clip, reader.read_clip(0.0, reader.info.duration, spec))
+
+
+def test_a_sampled_read_given_up_early_leaves_no_skipped_frame_behind(skippable_videos):
+    """Frames between the last time answered and the next time asked may have been skipped: a following
+    read that streams every frame must still see them (the reader forgets its position and seeks)."""
+
+    def streamed_after_a_broken_off_read(decode_every_frame: bool) -> list[tuple[float, np.ndarray]]:
+        with video.VideoReader(skippable_videos["bframes"], decode_every_frame=decode_every_frame) as reader:
+            sampled = reader.frames_at(np.arange(0.0, 3.0, 0.25), size=(32, 24))
+            assert [t for t, _ in itertools.islice(sampled, 2)] == [0.0, 0.25]
+            sampled.close()
+            return list(reader.frames(0.26, 1.0, size=(32, 24)))
+
+    streamed, expected = streamed_after_a_broken_off_read(False), streamed_after_a_broken_off_read(True)
+    assert [t for t, _ in streamed] == [t for t, _ in expected] and len(expected) == 22
+    for (_, frame), (_, reference) in zip(streamed, expected):
+        np.testing.assert_array_equal(frame, reference)
