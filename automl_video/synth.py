@@ -198,6 +198,10 @@ def _add_video_stream(container, codec, rate, time_base, first_image, gop, crf, 
         # same frames sometimes encode to different bytes; the C paths are bit-exact and CPU-independent.
         params = ":".join(p for p in ("asm=0", x264_params) if p)
         stream.options = {"crf": str(crf), "preset": preset, "threads": "1", "x264-params": params}
+    elif codec == "libx265":
+        # x265 runs a thread pool of its own: one thread keeps the output reproducible; and it logs its
+        # settings to stderr unless told not to.
+        stream.options = {"crf": str(crf), "preset": preset, "x265-params": "pools=1:frame-threads=1:log-level=error"}
     return stream
 
 
@@ -476,9 +480,10 @@ def make_camera_video(
     *,
     x264_params: str = B_FRAMES,
     timestamps: Sequence[float] | None = None,
+    codec: str = "libx264",
 ) -> str:
     """Camera-like footage: a textured scene panning by (every pixel moves), an object crossing it, and
-    sensor noise, encoded with x264's ``medium`` preset and ``x264_params``.
+    sensor noise, encoded with the ``medium`` preset and ``x264_params``.
 
     Args:
         path: output URL.
@@ -486,6 +491,8 @@ def make_camera_video(
         x264_params: :data:`B_FRAMES`, :data:`OPEN_GOP` or any libx264 options.
         timestamps: per-frame presentation times for a variable frame rate (their count wins over
             ``seconds``).
+        codec: ``libx264``, or e.g. ``libx265`` (HEVC, with its own default B-frames; ``x264_params``
+            are then unused).
     """
     rng = np.random.default_rng(seed)
     canvas = Canvas(width, height)
@@ -504,6 +511,13 @@ def make_camera_video(
         return _render(canvas, dataclasses.replace(look, background=scene), track(t), noise)
 
     make_video(
-        path, frame_at, fps, num_frames=len(times), timestamps=timestamps, preset="medium", x264_params=x264_params
+        path,
+        frame_at,
+        fps,
+        num_frames=len(times),
+        timestamps=timestamps,
+        preset="medium",
+        codec=codec,
+        x264_params=x264_params,
     )
     return path

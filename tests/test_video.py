@@ -249,7 +249,8 @@ def _gappy_timestamps(count: int, fps: float) -> np.ndarray:
 def skippable_videos(tmp_path_factory, coded) -> dict[str, str]:
     """Videos named by structure, made once: x264 medium with B-frames (two of three non-reference), an
     open GOP, a jittered variable frame rate, the project's default videos (x264 veryfast: B-frames where
-    the encoder finds them worth it) and one without B-frames (every frame a reference)."""
+    the encoder finds them worth it), one without B-frames (every frame a reference) and an HEVC one (x265's
+    default B-frame pyramid)."""
     folder = tmp_path_factory.mktemp("skippable")
     frames = round(CAMERA["seconds"] * CAMERA["fps"])
     return {
@@ -261,6 +262,7 @@ def skippable_videos(tmp_path_factory, coded) -> dict[str, str]:
         "default_motion": synth.make_motion_video(str(folder / "motion.mp4"), "clockwise", seconds=3.0, fps=30),
         "default_coded": coded,
         "no_bframes": synth.make_camera_video(str(folder / "p.mp4"), **CAMERA, x264_params="bframes=0"),
+        "hevc": synth.make_camera_video(str(folder / "hevc.mp4"), **CAMERA, codec="libx265"),
     }
 
 
@@ -277,7 +279,9 @@ def _sampled_reads(path: str, threads: str, decode_every_frame: bool) -> tuple[l
 
 
 @pytest.mark.parametrize("threads", ["NONE", "AUTO"])
-@pytest.mark.parametrize("name", ["bframes", "open_gop", "vfr", "default_motion", "default_coded", "no_bframes"])
+@pytest.mark.parametrize(
+    "name", ["bframes", "open_gop", "vfr", "default_motion", "default_coded", "no_bframes", "hevc"]
+)
 def test_skipping_unneeded_frames_reads_what_decoding_every_frame_reads(skippable_videos, name, threads):
     """Exactly equal (uint8), not within a tolerance: skipping leaves out only frames no sample time shows,
     and the frames that are decoded are the same frames converted the same way. With frame threads too:
@@ -287,7 +291,7 @@ def test_skipping_unneeded_frames_reads_what_decoding_every_frame_reads(skippabl
     for output, reference in zip(skipped, expected, strict=True):
         np.testing.assert_array_equal(output, reference)
     assert every_frame_stats.frames_skipped == 0
-    # Every video here but the last has non-reference B-frames; without them nothing can be skipped. The
+    # Every video here but no_bframes has non-reference B-frames; without them nothing can be skipped. The
     # jittered VFR video's longer intervals cost a fallback (a stretch decoded twice) and still decode less.
     if name == "no_bframes":
         assert stats.frames_skipped == 0 and stats.frames_decoded == every_frame_stats.frames_decoded
