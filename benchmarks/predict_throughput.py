@@ -10,7 +10,8 @@ and 1-second intervals) on a long video and on a short one (goal: < 1 GiB and th
 The model is the real MOBILE_VERSATILE_1 network with untrained weights (same cost as a trained one)
 unless ``--model`` names a trained model folder. Videos are generated once into ``--workdir``.
 ``--bframes`` measures camera-like footage encoded with x264 medium and B-frames instead (issue 18:
-prediction skips decoding the non-reference frames no sample time needs, which these videos have most of).
+prediction skips decoding the non-reference frames no sample time needs; about half of these videos'
+frames are such, while x264 veryfast puts almost none in the default noisy videos).
 
     python benchmarks/predict_throughput.py [--videos 2] [--seconds 60] [--passes 4] [--bframes]
         [--long-seconds 600] [--short-seconds 30]
