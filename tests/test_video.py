@@ -1,4 +1,5 @@
-"""Video I/O on real encoded videos: which frames a clip takes, robustness, rotation, VFR, gs://."""
+"""Video I/O on real encoded videos: which frames a clip takes, robustness, rotation, VFR, gs://, and that
+skipping unneeded frames (B-frames, open GOPs, VFR, HEVC) reads exactly what decoding every frame reads."""
 
 import hashlib
 import itertools
