@@ -7,11 +7,13 @@ generator builds on these (classification: :mod:`automl_video.tasks.classificati
 Videos are H.264 MP4s encoded single-threaded with fixed options, so the same seed gives byte-identical
 files. Building blocks: :func:`make_video` (any frames, VFR timestamps, rotation metadata),
 :func:`render_motion_spans` (one object whose motion changes from span to span),
-:func:`make_motion_video`, :func:`make_cut_video` (known hard cuts) and :func:`make_long_video` (long,
-cheap to encode).
+:func:`make_motion_video`, :func:`make_cut_video` (known hard cuts), :func:`make_long_video` (long,
+cheap to encode) and :func:`make_camera_video` (camera-like footage with B-frames, open GOPs or a
+variable frame rate, for decoders that skip frames).
 """
 
 import contextlib
+import dataclasses
 import math
 import os
 import tempfile
@@ -124,6 +126,7 @@ def make_video(
     crf: int = 23,
     preset: str = "veryfast",
     codec: str = "libx264",
+    x264_params: str = "",
     faststart: bool = True,
 ) -> str:
     """Encode RGB frames to a video file at any URL, deterministically (single-threaded encoder).
@@ -138,6 +141,7 @@ def make_video(
             reads it back): the stored pixels are shown rotated by this much.
         gop: keyframe interval in frames (default: one second of frames).
         crf, preset, codec: encoder settings (libx264 by default).
+        x264_params: more libx264 options, ``key=value`` joined by ``:`` (e.g. :data:`B_FRAMES`).
         faststart: put the index first, as for streaming from object stores.
 
     Returns:
@@ -159,7 +163,7 @@ def make_video(
             reformatter = av.video.reformatter.VideoReformatter()
             for index, image in enumerate(frame_iter):
                 if stream is None:
-                    stream = _add_video_stream(container, codec, rate, time_base, image, gop, crf, preset)
+                    stream = _add_video_stream(container, codec, rate, time_base, image, gop, crf, preset, x264_params)
                     if rotation:
                         stream.set_display_rotation(rotation)
                 frame = _yuv_frame(reformatter, image)
@@ -180,7 +184,7 @@ def _yuv_frame(reformatter: av.video.reformatter.VideoReformatter, image: np.nda
     return reformatter.reformat(rgb, format="yuv420p", threads=1)
 
 
-def _add_video_stream(container, codec, rate, time_base, first_image, gop, crf, preset):
+def _add_video_stream(container, codec, rate, time_base, first_image, gop, crf, preset, x264_params):
     height, width = first_image.shape[:2]
     if height % 2 or width % 2:
         raise ValueError(f"frame size {width}x{height}: H.264 4:2:0 needs even width and height")
@@ -192,7 +196,12 @@ def _add_video_stream(container, codec, rate, time_base, first_image, gop, crf, 
     if codec == "libx264":
         # asm=0: x264's SIMD reads uninitialised padding in its look-ahead buffers, so with assembly the
         # same frames sometimes encode to different bytes; the C paths are bit-exact and CPU-independent.
-        stream.options = {"crf": str(crf), "preset": preset, "threads": "1", "x264-params": "asm=0"}
+        params = ":".join(p for p in ("asm=0", x264_params) if p)
+        stream.options = {"crf": str(crf), "preset": preset, "threads": "1", "x264-params": params}
+    elif codec == "libx265":
+        # x265 runs a thread pool of its own: one thread keeps the output reproducible; and it logs its
+        # settings to stderr unless told not to.
+        stream.options = {"crf": str(crf), "preset": preset, "x265-params": "pools=1:frame-threads=1:log-level=error"}
     return stream
 
 
@@ -451,3 +460,64 @@ def make_long_video(
         end = min(num_frames, start + frames_per_segment)
         schedule.append((MOTIONS[segment % 4], start / fps, end / fps))
     return schedule
+
+
+# x264 settings for :func:`make_camera_video`: up to three B-frames between references, the middle one a
+# reference for the others (b-pyramid), as streaming services and cameras encode; the other two are
+# non-reference frames a decoder may skip. OPEN_GOP also lets B-frames before a keyframe reference the GOP
+# before it (a keyframe that is not an IDR frame).
+B_FRAMES = "bframes=3:b-pyramid=normal"
+OPEN_GOP = B_FRAMES + ":open-gop=1"
+
+
+def make_camera_video(
+    path: str,
+    seconds: float = 4.0,
+    fps: int = 30,
+    width: int = 640,
+    height: int = 360,
+    seed: int = 0,
+    *,
+    x264_params: str = B_FRAMES,
+    timestamps: Sequence[float] | None = None,
+    codec: str = "libx264",
+) -> str:
+    """Camera-like footage: a textured scene panning by (every pixel moves), an object crossing it, and
+    sensor noise, encoded with the ``medium`` preset and ``x264_params``.
+
+    Args:
+        path: output URL.
+        seconds, fps, width, height, seed: video parameters (``seconds`` and ``fps`` give the frame count).
+        x264_params: :data:`B_FRAMES`, :data:`OPEN_GOP` or any libx264 options.
+        timestamps: per-frame presentation times for a variable frame rate (their count wins over
+            ``seconds``).
+        codec: ``libx264``, or e.g. ``libx265`` (HEVC, with its own default B-frames; ``x264_params``
+            are then unused).
+    """
+    rng = np.random.default_rng(seed)
+    canvas = Canvas(width, height)
+    block = 8
+    coarse = rng.uniform(30, 225, size=(height // block + 1, width // block + 1, 3)).astype(np.float32)
+    texture = np.repeat(np.repeat(coarse, block, axis=0), block, axis=1)[:height, :width]
+    look = dataclasses.replace(random_appearance(rng, canvas), background=texture)
+    track = _motion_track("left_to_right", rng, canvas)
+    pan_x, pan_y = rng.uniform(20, 60, size=2)  # pixels per second
+    times = np.asarray(timestamps) if timestamps is not None else np.arange(round(seconds * fps)) / fps
+
+    def frame_at(index: int) -> np.ndarray:
+        t = float(times[index])
+        scene = np.roll(texture, (round(pan_y * t), round(pan_x * t)), axis=(0, 1))
+        noise = np.random.default_rng([seed, index]).integers(-look.noise, look.noise + 1, size=(height, width, 1))
+        return _render(canvas, dataclasses.replace(look, background=scene), track(t), noise)
+
+    make_video(
+        path,
+        frame_at,
+        fps,
+        num_frames=len(times),
+        timestamps=timestamps,
+        preset="medium",
+        codec=codec,
+        x264_params=x264_params,
+    )
+    return path

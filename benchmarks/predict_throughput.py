@@ -1,4 +1,4 @@
-"""Batch prediction speed and memory on 360p30 H.264 videos (issue 5).
+"""Batch prediction speed and memory on 360p30 H.264 videos (issues 5 and 18).
 
 Prints video-seconds per wall-second for segment-only and segment + 1-second prediction (and with
 shots), next to the decode-only throughput of the same videos (PyAV decoding every frame, nothing
@@ -9,8 +9,11 @@ and 1-second intervals) on a long video and on a short one (goal: < 1 GiB and th
 
 The model is the real MOBILE_VERSATILE_1 network with untrained weights (same cost as a trained one)
 unless ``--model`` names a trained model folder. Videos are generated once into ``--workdir``.
+``--bframes`` measures camera-like footage encoded with x264 medium and B-frames instead (issue 18:
+prediction skips decoding the non-reference frames no sample time needs; about half of these videos'
+frames are such, while x264 veryfast puts almost none in the default noisy videos).
 
-    python benchmarks/predict_throughput.py [--videos 2] [--seconds 60] [--passes 4]
+    python benchmarks/predict_throughput.py [--videos 2] [--seconds 60] [--passes 4] [--bframes]
         [--long-seconds 600] [--short-seconds 30]
 """
 
@@ -50,14 +53,18 @@ def make_model(folder: str) -> str:
     return folder
 
 
-def make_videos(workdir: str, count: int, seconds: float) -> list[str]:
-    """Noisy moving-object videos (every frame differs, like camera footage), cached between runs."""
+def make_videos(workdir: str, count: int, seconds: float, bframes: bool = False) -> list[str]:
+    """Noisy moving-object videos (every frame differs, like camera footage), or (``bframes``) a panning
+    textured scene encoded with x264 medium and up to 3 B-frames (synth.B_FRAMES); cached between runs."""
     from automl_video import synth
 
     paths = []
     for index in range(count):
-        path = os.path.join(workdir, f"motion{index}_{seconds:g}s_{HEIGHT}p{FPS}.mp4")
-        if not os.path.exists(path):
+        name = f"camera{index}_bframes" if bframes else f"motion{index}"
+        path = os.path.join(workdir, f"{name}_{seconds:g}s_{HEIGHT}p{FPS}.mp4")
+        if not os.path.exists(path) and bframes:
+            synth.make_camera_video(path, seconds, FPS, WIDTH, HEIGHT, seed=index, x264_params=synth.B_FRAMES)
+        elif not os.path.exists(path):
             motion = synth.MOTIONS[index % 4]
             synth.make_motion_video(path, motion, seconds=seconds, fps=FPS, width=WIDTH, height=HEIGHT, seed=index)
         paths.append(path)
@@ -120,7 +127,7 @@ def timed_prediction(
     return result.video_seconds, wall
 
 
-def throughput(model: str, paths: list[str], workdir: str, repeats: int, passes: int) -> None:
+def throughput(model: str, paths: list[str], workdir: str, repeats: int, passes: int, encoding: str) -> None:
     """Each prediction run is paired with a decode-only pass just before it (the machine's load drifts);
     the best of ``repeats`` pairs is kept. Every run also loads the model and traces it once: a fixed
     cost, shown on its own (a 1-second row), that longer batches amortise."""
@@ -132,7 +139,7 @@ def throughput(model: str, paths: list[str], workdir: str, repeats: int, passes:
     timed_prediction(model, [f"{paths[0]},0,1"], workdir, "warmup", one_second)
     _, fixed = timed_prediction(model, [f"{paths[0]},0,1"], workdir, "fixed", one_second)
     print(
-        f"{len(paths)} videos x {passes} rows each, {seconds:.0f} s of {HEIGHT}p{FPS} H.264; "
+        f"{len(paths)} videos x {passes} rows each, {seconds:.0f} s of {HEIGHT}p{FPS} H.264 ({encoding}); "
         f"fixed cost per run (model load, tracing, 1 s of video) {fixed:.2f} s"
     )
     runs = [
@@ -187,6 +194,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each throughput video")
     parser.add_argument("--repeats", type=int, default=2, help="best of this many runs per measurement")
     parser.add_argument("--passes", type=int, default=4, help="rows per throughput video (amortises the model load)")
+    parser.add_argument("--bframes", action="store_true", help="x264 medium videos with B-frames (synth.B_FRAMES)")
     parser.add_argument("--long-seconds", type=float, default=600.0)
     parser.add_argument("--short-seconds", type=float, default=30.0)
     parser.add_argument("--model", help="trained model folder (default: untrained network)")
@@ -201,7 +209,9 @@ def main() -> None:
         peak_rss_child(model, args.rss_child, args.workdir)
         return
     print(f"{os.cpu_count()} CPUs; timings are noisy on a shared machine")
-    throughput(model, make_videos(args.workdir, args.videos, args.seconds), args.workdir, args.repeats, args.passes)
+    videos = make_videos(args.workdir, args.videos, args.seconds, args.bframes)
+    encoding = "x264 medium, B-frames" if args.bframes else "x264 veryfast"
+    throughput(model, videos, args.workdir, args.repeats, args.passes, encoding)
     if not args.skip_rss:
         peak_rss(model, args.workdir, args.long_seconds, args.short_seconds)
 

@@ -1,6 +1,8 @@
-"""Video I/O on real encoded videos: which frames a clip takes, robustness, rotation, VFR, gs://."""
+"""Video I/O on real encoded videos: which frames a clip takes, robustness, rotation, VFR, gs://, and that
+skipping unneeded frames (B-frames, open GOPs, VFR, HEVC) reads exactly what decoding every frame reads."""
 
 import hashlib
+import itertools
 import math
 
 import numpy as np
@@ -224,3 +226,112 @@ def test_gcs_video_reads_like_the_local_file(gcs_bucket, coded):
             np.testing.assert_array_equal(reader.read_clip(start, end, SPEC), video.read_clip(coded, start, end, SPEC))
     with pytest.raises(video.VideoError, match=f"{gcs_bucket}/videos/missing.mp4"):
         video.probe(f"{gcs_bucket}/videos/missing.mp4")
+
+
+# -- skipping the decoding of frames no sample time needs ---------------------------------------------
+
+CAMERA = dict(seconds=3.0, fps=30, width=160, height=96, seed=3)
+CAMERA_SPANS = [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0), (0.0, 3.0)]  # one-second clips and the segment
+
+
+def _jittered_timestamps(count: int, fps: float, seed: int) -> np.ndarray:
+    """A phone's variable frame rate: each interval 0.8 to 1.2 of the nominal one."""
+    intervals = np.random.default_rng(seed).uniform(0.8, 1.2, count - 1) / fps
+    return np.round(np.concatenate([[0.0], np.cumsum(intervals)]), 3)
+
+
+def _gappy_timestamps(count: int, fps: float) -> np.ndarray:
+    """A regular rate with a 0.3 s stall every seventh frame: frames shown far longer than the skip window."""
+    intervals = np.where(np.arange(1, count) % 7 == 0, 0.3, 1 / fps)
+    return np.round(np.concatenate([[0.0], np.cumsum(intervals)]), 3)
+
+
+@pytest.fixture(scope="module")
+def skippable_videos(tmp_path_factory, coded) -> dict[str, str]:
+    """Videos named by structure, made once: x264 medium with B-frames (two of three non-reference), an
+    open GOP, a jittered variable frame rate, the project's default videos (x264 veryfast: B-frames where
+    the encoder finds them worth it), one without B-frames (every frame a reference) and an HEVC one (x265's
+    default B-frame pyramid)."""
+    folder = tmp_path_factory.mktemp("skippable")
+    frames = round(CAMERA["seconds"] * CAMERA["fps"])
+    return {
+        "bframes": synth.make_camera_video(str(folder / "b.mp4"), **CAMERA),
+        "open_gop": synth.make_camera_video(str(folder / "open.mp4"), **CAMERA, x264_params=synth.OPEN_GOP),
+        "vfr": synth.make_camera_video(
+            str(folder / "vfr.mp4"), **CAMERA, timestamps=_jittered_timestamps(frames, CAMERA["fps"], seed=5)
+        ),
+        "default_motion": synth.make_motion_video(str(folder / "motion.mp4"), "clockwise", seconds=3.0, fps=30),
+        "default_coded": coded,
+        "no_bframes": synth.make_camera_video(str(folder / "p.mp4"), **CAMERA, x264_params="bframes=0"),
+        "hevc": synth.make_camera_video(str(folder / "hevc.mp4"), **CAMERA, codec="libx265"),
+    }
+
+
+def _sampled_reads(path: str, threads: str, decode_every_frame: bool) -> tuple[list[np.ndarray], video.ClipStats]:
+    """What prediction and training read: the frames at every span's sample times in one pass, then each
+    span's clip through one reader."""
+    with video.VideoReader(path, threads=threads, decode_every_frame=decode_every_frame) as reader:
+        spans = [(start, min(end, reader.info.duration)) for start, end in CAMERA_SPANS]
+        times = np.unique(np.concatenate([video.sample_times(start, end, 8) for start, end in spans]))
+        outputs = [np.stack([frame for _, frame in reader.frames_at(times, size=(32, 24))])]
+        outputs += [reader.read_clip(start, end, SPEC) for start, end in spans]
+        outputs.append(np.stack([frame for _, frame in reader.frames(fps=7.5, size=(32, 24))]))
+        return outputs, reader.stats
+
+
+@pytest.mark.parametrize("threads", ["NONE", "AUTO"])
+@pytest.mark.parametrize(
+    "name", ["bframes", "open_gop", "vfr", "default_motion", "default_coded", "no_bframes", "hevc"]
+)
+def test_skipping_unneeded_frames_reads_what_decoding_every_frame_reads(skippable_videos, name, threads):
+    """Exactly equal (uint8), not within a tolerance: skipping leaves out only frames no sample time shows,
+    and the frames that are decoded are the same frames converted the same way. With frame threads too:
+    FFmpeg hands each packet's skip_frame to the thread that decodes it."""
+    skipped, stats = _sampled_reads(skippable_videos[name], threads, decode_every_frame=False)
+    expected, every_frame_stats = _sampled_reads(skippable_videos[name], threads, decode_every_frame=True)
+    for output, reference in zip(skipped, expected, strict=True):
+        np.testing.assert_array_equal(output, reference)
+    assert every_frame_stats.frames_skipped == 0
+    # Every video here but no_bframes has non-reference B-frames; without them nothing can be skipped. The
+    # jittered VFR video's longer intervals cost a fallback (a stretch decoded twice) and still decode less.
+    if name == "no_bframes":
+        assert stats.frames_skipped == 0 and stats.frames_decoded == every_frame_stats.frames_decoded
+    else:
+        assert stats.frames_skipped > 0 and stats.frames_decoded < every_frame_stats.frames_decoded
+
+
+def test_streaming_every_frame_never_skips(skippable_videos):
+    with video.VideoReader(skippable_videos["bframes"]) as reader:
+        assert len(list(reader.frames())) == 90
+        assert reader.stats.frames_skipped == 0
+
+
+def test_a_frame_shown_longer_than_the_skip_window_falls_back_to_decoding_every_frame(tmp_path):
+    """Stalls (0.3 s, against a window of about one average frame interval, 0.07 s) put sample times far
+    after the frame on screen: skipping dropped that frame when it was a non-reference one, which the reader
+    notices, decoding that stretch again with a wider window (up to no skipping)."""
+    timestamps = _gappy_timestamps(90, CAMERA["fps"])
+    path = synth.make_camera_video(str(tmp_path / "stalls.mp4"), **CAMERA, timestamps=timestamps)
+    spec = InputSpec(num_frames=16, height=24, width=32)
+    with video.VideoReader(path, threads="NONE") as reader:
+        clip = reader.read_clip(0.0, reader.info.duration, spec)
+        assert reader.stats.skip_fallbacks > 0 and reader.stats.frames_skipped > 0
+    with video.VideoReader(path, threads="NONE", decode_every_frame=True) as reader:
+        np.testing.assert_array_equal(clip, reader.read_clip(0.0, reader.info.duration, spec))
+
+
+def test_a_sampled_read_given_up_early_leaves_no_skipped_frame_behind(skippable_videos):
+    """Frames between the last time answered and the next time asked may have been skipped: a following
+    read that streams every frame must still see them (the reader forgets its position and seeks)."""
+
+    def streamed_after_a_broken_off_read(decode_every_frame: bool) -> list[tuple[float, np.ndarray]]:
+        with video.VideoReader(skippable_videos["bframes"], decode_every_frame=decode_every_frame) as reader:
+            sampled = reader.frames_at(np.arange(0.0, 3.0, 0.25), size=(32, 24))
+            assert [t for t, _ in itertools.islice(sampled, 2)] == [0.0, 0.25]
+            sampled.close()
+            return list(reader.frames(0.26, 1.0, size=(32, 24)))
+
+    streamed, expected = streamed_after_a_broken_off_read(False), streamed_after_a_broken_off_read(True)
+    assert [t for t, _ in streamed] == [t for t, _ in expected] and len(expected) == 22
+    for (_, frame), (_, reference) in zip(streamed, expected):
+        np.testing.assert_array_equal(frame, reference)

@@ -3,7 +3,9 @@
 A task names what to cut with collectors: spans known in advance (:class:`FixedSpanCollector`, e.g.
 1-second intervals; :class:`SegmentCollector`, a segment's multi-clip sampling) or spans found while
 streaming (classification's shots). :func:`collect_clips` feeds every collector the same frames: only
-the frames on screen at their sample times, unless a collector needs every frame.
+the frames on screen at their sample times, unless a collector needs every frame. With sample times
+only, the reader also skips decoding the non-reference frames none of them shows
+(:meth:`VideoReader.frames_at`); a collector needing every frame makes it decode every frame.
 """
 
 from collections.abc import Iterator
