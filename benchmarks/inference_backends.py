@@ -36,7 +36,11 @@ from automl_video.video import VideoReader
 BATCH = engine.CLIP_BATCH_SIZE
 
 
-def trained_models(workdir: str, budget_minutes: float) -> dict[str, str]:
+def trained_models(
+    workdir: str,
+    budget_minutes: float,
+    model_types: tuple[ModelType, ...] = (ModelType.MOBILE_VERSATILE_1, ModelType.CLOUD),
+) -> dict[str, str]:
     """A synthetic dataset and one model per type trained on it within the budget (reused between runs)."""
     dataset_uri = os.path.join(workdir, "dataset")
     if not os.path.exists(dataset_uri):
@@ -44,7 +48,7 @@ def trained_models(workdir: str, budget_minutes: float) -> dict[str, str]:
         importer.import_data([generated.import_csv], dataset_uri)
         splits.split_dataset(dataset_uri)
     models = {}
-    for model_type in (ModelType.MOBILE_VERSATILE_1, ModelType.CLOUD):
+    for model_type in model_types:
         model_uri = os.path.join(workdir, f"model-{model_type.value}")
         train(dataset_uri, model_uri, model_type.value, budget_minutes=budget_minutes, seed=0)
         models[model_type.value] = model_uri
@@ -126,8 +130,8 @@ def batch_prediction(model_uri: str, workdir: str, videos: int, seconds: float, 
         for name, backend, threads in runs:
             # The engine's own rule, or (None) every core for LiteRT beside the decoding threads.
             engine.inference_threads = threads or (lambda decoders: os.cpu_count() or 1)
-            predicted, wall = timed_prediction(model_uri, rows, workdir, name.split(",")[0], params, backend)
-            rates[name].append(predicted / wall)
+            predicted, run = timed_prediction(model_uri, rows, workdir, name.split(",")[0], params, backend)
+            rates[name].append(predicted / run.wall)
     engine.inference_threads = leaves
     for name, measured in rates.items():
         print(f"  {name:28s} best {max(measured):6.1f} video-s/s (runs: {', '.join(f'{r:.1f}' for r in measured)})")

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 WIDTH, HEIGHT, FPS = 640, 360, 30
 
@@ -80,9 +81,23 @@ def make_long_video(workdir: str, seconds: float) -> str:
     return path
 
 
-def decode_only_seconds(paths: list[str], parallel: bool = False) -> float:
-    """Wall time PyAV takes to decode every frame of ``paths``: one file after another with FFmpeg's own
-    threads, or (``parallel``) one file per CPU side by side, single-threaded, as prediction reads rows."""
+@dataclass
+class Timing:
+    """Wall seconds and CPU seconds (every thread of this process) of one measured piece of work."""
+
+    wall: float
+    cpu: float
+
+
+def timed(work) -> Timing:
+    started, cpu_started = time.perf_counter(), time.process_time()
+    work()
+    return Timing(time.perf_counter() - started, time.process_time() - cpu_started)
+
+
+def decode_only(paths: list[str], parallel: bool = False) -> Timing:
+    """PyAV decoding every frame of ``paths``: one file after another with FFmpeg's own threads, or
+    (``parallel``) one file per CPU side by side, single-threaded, as prediction reads rows."""
     import av
 
     def decode(path: str, threads: str) -> None:
@@ -92,14 +107,15 @@ def decode_only_seconds(paths: list[str], parallel: bool = False) -> float:
             for _ in container.decode(stream):
                 pass
 
-    started = time.perf_counter()
-    if parallel:
-        with ThreadPoolExecutor(os.cpu_count()) as pool:
-            list(pool.map(decode, paths, ["NONE"] * len(paths)))
-    else:
-        for path in paths:
-            decode(path, "AUTO")
-    return time.perf_counter() - started
+    def run() -> None:
+        if parallel:
+            with ThreadPoolExecutor(os.cpu_count()) as pool:
+                list(pool.map(decode, paths, ["NONE"] * len(paths)))
+        else:
+            for path in paths:
+                decode(path, "AUTO")
+
+    return timed(run)
 
 
 def video_seconds(paths: list[str]) -> float:
@@ -110,27 +126,36 @@ def video_seconds(paths: list[str]) -> float:
 
 def timed_prediction(
     model: str, rows: list[str], workdir: str, name: str, params, inference: str = "auto"
-) -> tuple[float, float]:
-    """Seconds of video predicted and wall seconds of one batch run over CSV ``rows`` (clips scored by
-    ``inference``, :mod:`automl_video.modeling.inference`)."""
+) -> tuple[float, Timing]:
+    """Seconds of video predicted, and the wall and CPU time of one batch run over CSV ``rows`` (clips
+    scored by ``inference``, :mod:`automl_video.modeling.inference`)."""
     from automl_video.prediction.engine import batch_predict
 
     inputs = os.path.join(workdir, f"{name}.csv")
     with open(inputs, "w") as f:
         f.writelines(row + "\n" for row in rows)
     output = os.path.join(workdir, "out", name, str(time.time_ns()))
-    started = time.perf_counter()
-    result = batch_predict(model, [inputs], output, params, inference=inference)
-    wall = time.perf_counter() - started
-    if result.failed_rows:
-        raise SystemExit(f"{name}: {result.failures}")
-    return result.video_seconds, wall
+    results = []
+    timing = timed(lambda: results.append(batch_predict(model, [inputs], output, params, inference=inference)))
+    if results[0].failed_rows:
+        raise SystemExit(f"{name}: {results[0].failures}")
+    return results[0].video_seconds, timing
 
 
-def throughput(model: str, paths: list[str], workdir: str, repeats: int, passes: int, encoding: str) -> None:
-    """Each prediction run is paired with a decode-only pass just before it (the machine's load drifts);
-    the best of ``repeats`` pairs is kept. Every run also loads the model and traces it once: a fixed
-    cost, shown on its own (a 1-second row), that longer batches amortise."""
+def prediction_ratios(model: str, paths: list[str], workdir: str, repeats: int, passes: int) -> dict:
+    """Each prediction type's video-s/s and its ratio to decoding every frame, as a dict per type.
+
+    Each prediction run is paired with decode-only passes just before it (the machine's load drifts); the
+    best of ``repeats`` pairs is kept. Ratios (to one decoder per CPU, the ceiling of rows decoded side by
+    side, and to one decoder with FFmpeg's threads):
+
+    * ``wall``: video-s/s over video-s/s, as a user sees it;
+    * ``steady``: the same, less the fixed cost of a run (model load, tracing: a 1-second row, measured
+      on its own), which longer batches amortise;
+    * ``cpu``: decode-only CPU seconds over the prediction's steady CPU seconds: what the work costs,
+      whatever else runs on a shared machine; ``cpu_busy`` says how much of every CPU the prediction
+      kept busy (1.0: all of them), so ``cpu × cpu_busy`` is what an idle machine's steady ratio is.
+    """
     from automl_video.tasks.classification.prediction import PredictionParams
 
     seconds = video_seconds(paths) * passes
@@ -138,31 +163,52 @@ def throughput(model: str, paths: list[str], workdir: str, repeats: int, passes:
     one_second = PredictionParams(one_sec_interval_classification=True)
     timed_prediction(model, [f"{paths[0]},0,1"], workdir, "warmup", one_second)
     _, fixed = timed_prediction(model, [f"{paths[0]},0,1"], workdir, "fixed", one_second)
-    print(
-        f"{len(paths)} videos x {passes} rows each, {seconds:.0f} s of {HEIGHT}p{FPS} H.264 ({encoding}); "
-        f"fixed cost per run (model load, tracing, 1 s of video) {fixed:.2f} s"
-    )
     runs = [
         ("segment only", PredictionParams()),
         ("segment + 1 s", one_second),
         ("segment + 1 s + shot", PredictionParams(shot_classification=True, one_sec_interval_classification=True)),
     ]
-    print("  video-s/s, then the ratio to decode-only (PyAV decoding every frame) with one decoder, and with one")
-    print("  decoder per CPU (prediction decodes rows side by side, so this is its ceiling)")
+    cpus = os.cpu_count() or 1
+    figures = {"video_seconds": seconds, "fixed_wall": round(fixed.wall, 2), "fixed_cpu": round(fixed.cpu, 2)}
     for name, params in runs:
         best = None
         for _ in range(repeats):
-            decode_rate = seconds / decode_only_seconds(paths * passes)
-            all_cores_rate = seconds / decode_only_seconds(paths * passes, parallel=True)
+            one_decoder = decode_only(paths * passes)
+            per_cpu = decode_only(paths * passes, parallel=True)
             run_name = name.replace(" ", "").replace("+", "_")
-            predicted, wall = timed_prediction(model, whole_videos, workdir, run_name, params)
-            triple = (predicted / wall, decode_rate, all_cores_rate)
-            best = triple if best is None or triple[0] / triple[1] > best[0] / best[1] else best
-        rate, decode_rate, all_cores_rate = best
-        print(
-            f"  {name + ':':22s} {rate:6.1f}; one decoder {decode_rate:6.1f}, ratio {rate / decode_rate:4.2f}; "
-            f"one per CPU {all_cores_rate:6.1f}, ratio {rate / all_cores_rate:4.2f}"
-        )
+            predicted, run = timed_prediction(model, whole_videos, workdir, run_name, params)
+            steady = Timing(max(1e-6, run.wall - fixed.wall), max(1e-6, run.cpu - fixed.cpu))
+            figure = {
+                "video_s_per_s": round(predicted / run.wall, 1),
+                "one_decoder_video_s_per_s": round(seconds / one_decoder.wall, 1),
+                "per_cpu_decoders_video_s_per_s": round(seconds / per_cpu.wall, 1),
+                "wall": round(per_cpu.wall / run.wall, 2),
+                "wall_vs_one_decoder": round(one_decoder.wall / run.wall, 2),
+                "steady": round(per_cpu.wall / steady.wall, 2),
+                "cpu": round(per_cpu.cpu / steady.cpu, 2),
+                "cpu_busy": round(min(1.0, steady.cpu / (steady.wall * cpus)), 2),
+            }
+            best = figure if best is None or figure["steady"] > best["steady"] else best
+        figures[name] = best
+    return figures
+
+
+def throughput(model: str, paths: list[str], workdir: str, repeats: int, passes: int, encoding: str) -> None:
+    figures = prediction_ratios(model, paths, workdir, repeats, passes)
+    print(
+        f"{len(paths)} videos x {passes} rows each, {figures['video_seconds']:.0f} s of {HEIGHT}p{FPS} H.264 "
+        f"({encoding}); fixed cost per run (model load, tracing, 1 s of video) {figures['fixed_wall']:.2f} s"
+    )
+    print("  video-s/s; ratios to decode-only (PyAV decoding every frame) with one decoder per CPU (rows decode")
+    print("  side by side, so this is the ceiling): as run, steady (less the fixed cost), and in CPU seconds")
+    for name, figure in figures.items():
+        if isinstance(figure, dict):
+            print(
+                f"  {name + ':':22s} {figure['video_s_per_s']:6.1f}; one per CPU {figure['per_cpu_decoders_video_s_per_s']:6.1f}, "
+                f"ratio {figure['wall']:4.2f}, steady {figure['steady']:4.2f}, CPU {figure['cpu']:4.2f} "
+                f"(CPUs busy {figure['cpu_busy']:.2f}); one decoder {figure['one_decoder_video_s_per_s']:6.1f}, "
+                f"ratio {figure['wall_vs_one_decoder']:4.2f}"
+            )
 
 
 def peak_rss_child(model: str, video: str, workdir: str) -> None:
@@ -170,9 +216,9 @@ def peak_rss_child(model: str, video: str, workdir: str) -> None:
     from automl_video.tasks.classification.prediction import PredictionParams
 
     params = PredictionParams(shot_classification=True, one_sec_interval_classification=True)
-    predicted, wall = timed_prediction(model, [f"{video},0,inf"], workdir, f"rss_{os.path.basename(video)}", params)
+    predicted, run = timed_prediction(model, [f"{video},0,inf"], workdir, f"rss_{os.path.basename(video)}", params)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"video_seconds": predicted, "wall_seconds": wall, "peak_rss_mib": peak_kib / 1024}))
+    print(json.dumps({"video_seconds": predicted, "wall_seconds": run.wall, "peak_rss_mib": peak_kib / 1024}))
 
 
 def peak_rss(model: str, workdir: str, long_seconds: float, short_seconds: float) -> None:
