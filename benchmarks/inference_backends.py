@@ -88,7 +88,9 @@ def clip_scoring(model_uri: str, clip_count: int) -> list[dict]:
         for backend, quantize in inference.QUANTIZE.items():
             tflite = export.convert_to_tflite(saved_model_dir, quantize, [])
             for threads in sorted({1, os.cpu_count() or 1}):
-                runner = inference.LiteRTBackend(backend, tflite, model.input_spec.shape, BATCH, threads)
+                runner = inference.LiteRTBackend(
+                    backend, tflite, model.input_spec.shape, inference.LITERT_BATCH_SIZE, threads
+                )
                 scores, litert_rate = rate(runner.predict, clips)
                 rows.append(
                     {
@@ -106,7 +108,7 @@ def clip_scoring(model_uri: str, clip_count: int) -> list[dict]:
 def print_clip_scoring(model_uri: str, clip_count: int) -> None:
     model = loading.load_model(model_uri)
     keras_row, *litert_rows = clip_scoring(model_uri, clip_count)
-    print(f"{model.metadata.model_type} {model.input_spec.shape}, {clip_count} TEST clips, batch {BATCH}:")
+    print(f"{model.metadata.model_type} {model.input_spec.shape}, {clip_count} TEST clips, Keras batch {BATCH}, LiteRT batch {inference.LITERT_BATCH_SIZE}:")
     print(f"  keras                      {keras_row['clips_per_second']:7.1f} clips/s")
     for row in litert_rows:
         threads = row["threads"]

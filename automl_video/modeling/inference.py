@@ -56,6 +56,10 @@ RANDOM_CHECK_CLIPS = 32
 # TEST split timed alone made a 2 % difference decide (MOBILE_VERSATILE_1, 24 clips, dynamic 373 vs
 # float 365 clips/s, while 128 clips gave float 582 vs dynamic 516).
 TIMING_CLIPS = 96
+# Clips per LiteRT invocation in batch prediction: small batches keep XNNPACK's working set in cache.
+# MOBILE_VERSATILE_1 (8x64x64), one thread, clips per CPU-second: batch 1 556, 4 540, 8 528, 16 475,
+# 32 439, 64 410; and a row's last batch pads fewer black clips.
+LITERT_BATCH_SIZE = 4
 # A quantized variant must be this much faster than float to be taken: float's scores are Keras' to
 # ~1e-6, dynamic's differ by up to ~0.04 (benchmarks/inference_backends.py), not worth a few percent.
 QUANTIZED_SPEEDUP = 1.1

@@ -373,7 +373,7 @@ def _predict_rows(run: PredictionRun, rows: list[PredictionInput], inference: st
     if not valid:
         return
     # TensorFlow loads only when there is work for it.
-    from automl_video.modeling.inference import use_inference
+    from automl_video.modeling.inference import LITERT_BATCH_SIZE, use_inference
     from automl_video.modeling.loading import load_model
 
     # Loading TensorFlow and the model's graph can take most of a short run's time: say so before, and
@@ -382,7 +382,7 @@ def _predict_rows(run: PredictionRun, rows: list[PredictionInput], inference: st
     loading_started = time.monotonic()
     decoders = decode_workers(len(valid)) * decoders_per_row(len(valid))
     model = use_inference(
-        load_model(run.model_uri), run.model_uri, inference, CLIP_BATCH_SIZE, inference_threads(decoders)
+        load_model(run.model_uri), run.model_uri, inference, LITERT_BATCH_SIZE, inference_threads(decoders)
     )
     log.info("predict: model loaded in %.1fs", time.monotonic() - loading_started)
     predictor = _RowPredictor(model, run.recipe.rows(model, run.params))
@@ -588,10 +588,11 @@ class _RowPredictor:
             self._score_batch(state)
 
     def _score_batch(self, state: _RowScores) -> None:
-        """Score the row's waiting clips: padded to the full batch size when the plan asks for one input
-        shape (no TF retracing on streams of clips), else as they are."""
+        """Score the row's waiting clips: with Keras padded to the full batch size when the plan asks for one
+        input shape (no TF retracing on streams of clips), else as they are (a LiteRT backend pads to its
+        own, smaller batch)."""
         try:
-            if self.plan.fixed_batch:
+            if self.plan.fixed_batch and self.model.backend is None:
                 clips = np.zeros((CLIP_BATCH_SIZE, *self.model.input_spec.shape), np.uint8)
                 clips[: len(state.batch)] = [clip for _, clip in state.batch]
                 scores = self.model.predict_clips(clips, batch_size=CLIP_BATCH_SIZE)
