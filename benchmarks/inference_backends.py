@@ -108,7 +108,9 @@ def clip_scoring(model_uri: str, clip_count: int) -> list[dict]:
 def print_clip_scoring(model_uri: str, clip_count: int) -> None:
     model = loading.load_model(model_uri)
     keras_row, *litert_rows = clip_scoring(model_uri, clip_count)
-    print(f"{model.metadata.model_type} {model.input_spec.shape}, {clip_count} TEST clips, Keras batch {BATCH}, LiteRT batch {inference.LITERT_BATCH_SIZE}:")
+    print(
+        f"{model.metadata.model_type} {model.input_spec.shape}, {clip_count} TEST clips, Keras batch {BATCH}, LiteRT batch {inference.LITERT_BATCH_SIZE}:"
+    )
     print(f"  keras                      {keras_row['clips_per_second']:7.1f} clips/s")
     for row in litert_rows:
         threads = row["threads"]
