@@ -2,8 +2,9 @@
 
 1. Training clips/s through the real input pipeline (decoded-clip cache warm, temporal jitter and shifts
    in tf.data, mixup and brightness in the training step) over clips/s of the same training step fed
-   the same batches held in memory as tensors. Goal >= 0.9. Also shown: the bare network on
-   un-augmented in-memory tensors (no mixup in the step), the ceiling of the model alone.
+   the same batches held in memory as tensors (:func:`training_ratio`, importable). Goal >= 0.95. Also
+   shown: the median step time and CPU time per step of each, the input pipeline alone per batch, and
+   the bare network on un-augmented in-memory tensors (no mixup in the step), the ceiling of the model.
 2. Clip extraction as training does it (``ClipStore.prepare``: consecutive 2 s segments covering a
    whole 640×360 video, decoded into the clip cache by one reader per CPU, each reading its own
    stretch of the file) in source frames/s over ``ffmpeg -threads 1 -i FILE -f null -`` decoding the
@@ -11,8 +12,8 @@
    the segments in order), which decodes every frame like ffmpeg does, so it can only tie.
    Skipped with a message when ffmpeg is not installed (``apt-get install -y ffmpeg``).
 
-    python benchmarks/train_throughput.py [--work DIR] [--steps 60] [--model-type MOBILE_VERSATILE_1]
-        [--only training|extraction]
+    python benchmarks/train_throughput.py [--work DIR] [--steps 64] [--rounds 8]
+        [--model-type MOBILE_VERSATILE_1] [--only training|extraction]
 """
 
 import argparse
@@ -44,13 +45,54 @@ from automl_video.video import VideoReader
 NETWORKS = ClassificationNetworks()
 
 
-def _clips_per_second(network, data, clips: int) -> float:
+class _StepTimes(keras.callbacks.Callback):
+    """Wall time of each training step (between consecutive ends of a batch) and the process's CPU time
+    over the epoch: per step, a burst of load from other processes moves a few steps, not the median."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batch_ends: list[float] = []
+        self.cpu_started = time.process_time()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batch_ends.append(time.perf_counter())
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.cpu_seconds = time.process_time() - self.cpu_started
+
+
+def _train_one_epoch(model, data, clips: int, steps: int) -> dict:
+    times = _StepTimes()
     started = time.monotonic()
-    network.fit(data, epochs=1, verbose=0, shuffle=False)
-    return clips / (time.monotonic() - started)
+    model.fit(data, epochs=1, verbose=0, shuffle=False, callbacks=[times])
+    return {
+        "clips_per_second": clips / (time.monotonic() - started),
+        "step_seconds": np.diff(times.batch_ends),
+        "cpu_seconds_per_step": times.cpu_seconds / steps,
+    }
 
 
-def training_throughput(work: str, model_type: ModelType, steps: int, rounds: int) -> dict:
+def _input_seconds_per_batch(data, steps: int) -> tuple[float, float]:
+    """Wall and CPU seconds per batch of the input pipeline alone (no training step)."""
+    wall, cpu = time.monotonic(), time.process_time()
+    for _ in data:
+        pass
+    return (time.monotonic() - wall) / steps, (time.process_time() - cpu) / steps
+
+
+def training_ratio(work: str, model_type: ModelType, steps: int, rounds: int) -> dict:
+    """Training clips/s through the real input pipeline over the same training step fed the same batches
+    held in memory (the issue's goal: >= 0.95), measured in interleaved rounds.
+
+    ``ratio`` is the best round of each (the least disturbed by other processes); ``paired_ratio_median``
+    the median over rounds of cached / in-memory within a round. On a 2-core VM shared with other runs
+    whole epochs swing by 2× and more (seconds-long pauses in which this process gets no CPU at all, so
+    64-step epochs took 10.2 s or 20.5 s whatever fed them), so two ratios that hold still are given
+    too: ``step_ratio``, the in-memory over the cached median step time (a pause moves a few steps, not
+    the median), and ``cpu_ratio``, the in-memory over the cached CPU time per step (medians; with the
+    cores loaded, a process's share of them, not the wall clock, sets its pace). Beside them: the median wall time of a
+    step and the CPU time per step of each source, the input pipeline alone per batch, and the bare
+    network on un-augmented tensors (no mixup in the step), the ceiling of the model alone.
+    """
     spec = NETWORKS.default_input_spec(model_type)
     batch_size = BATCH_SIZES[model_type]
     generated = synth.generate(os.path.join(work, "synth"), classes=4, videos_per_class=10, seed=0)
@@ -87,31 +129,49 @@ def training_throughput(work: str, model_type: ModelType, steps: int, rounds: in
     targets = clip_cache.targets_matrix(examples, len(dataset.label_names()))[order]
     bare = tf.data.Dataset.from_tensor_slices((frames, targets)).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
-    _clips_per_second(trainer, pipeline(0), clips)  # warm-up: tracing, first reads of the cache
-    _clips_per_second(trainer, in_memory, clips)
-    _clips_per_second(network, bare, clips)
-    cached, memory, bare_network = [], [], []
+    sources = {"cached": lambda epoch: (trainer, pipeline(epoch)), "in_memory": lambda epoch: (trainer, in_memory)}
+    sources["bare_network"] = lambda epoch: (network, bare)
+    for source in sources.values():  # warm-up: tracing, first reads of the cache
+        _train_one_epoch(*source(0), clips, steps)
+    runs: dict[str, list[dict]] = {name: [] for name in sources}
+    inputs = []
     for epoch in range(1, rounds + 1):  # interleaved, so load from other processes hits all alike
-        cached.append(_clips_per_second(trainer, pipeline(epoch), clips))
-        memory.append(_clips_per_second(trainer, in_memory, clips))
-        bare_network.append(_clips_per_second(network, bare, clips))
+        inputs.append(_input_seconds_per_batch(pipeline(epoch), steps))
+        for name, source in sources.items():
+            runs[name].append(_train_one_epoch(*source(epoch), clips, steps))
+
+    def best(name: str) -> float:
+        return max(run["clips_per_second"] for run in runs[name])
+
+    def median_step_ms(name: str) -> float:
+        return 1e3 * float(np.median(np.concatenate([run["step_seconds"] for run in runs[name]])))
+
+    def median_cpu_ms_per_step(name: str) -> float:
+        return 1e3 * float(np.median([run["cpu_seconds_per_step"] for run in runs[name]]))
+
+    paired = [c["clips_per_second"] / m["clips_per_second"] for c, m in zip(runs["cached"], runs["in_memory"])]
     return {
         "model_type": model_type.value,
         "input_spec": vars(spec),
         "batch_size": batch_size,
         "train_examples": len(examples),
         "first_decode_clips_per_second": round(len(examples) / decode_seconds, 1),
-        "cached_pipeline_clips_per_second": round(max(cached), 1),  # best of the rounds: least disturbed
-        "in_memory_clips_per_second": round(max(memory), 1),
-        "ratio": round(max(cached) / max(memory), 3),
-        "goal": ">= 0.9",
-        "bare_network_clips_per_second": round(max(bare_network), 1),
-        "ratio_to_bare_network": round(max(cached) / max(bare_network), 3),
-        "rounds": {
-            "cached": [round(c, 1) for c in cached],
-            "in_memory": [round(m, 1) for m in memory],
-            "bare_network": [round(b, 1) for b in bare_network],
+        "cached_pipeline_clips_per_second": round(best("cached"), 1),
+        "in_memory_clips_per_second": round(best("in_memory"), 1),
+        "ratio": round(best("cached") / best("in_memory"), 3),
+        "paired_ratio_median": round(float(np.median(paired)), 3),
+        "step_ratio": round(median_step_ms("in_memory") / median_step_ms("cached"), 3),
+        "cpu_ratio": round(median_cpu_ms_per_step("in_memory") / median_cpu_ms_per_step("cached"), 3),
+        "goal": ">= 0.95",
+        "bare_network_clips_per_second": round(best("bare_network"), 1),
+        "ratio_to_bare_network": round(best("cached") / best("bare_network"), 3),
+        "step_ms_median": {name: round(median_step_ms(name), 1) for name in sources},
+        "cpu_ms_per_step_median": {name: round(median_cpu_ms_per_step(name), 1) for name in sources},
+        "input_pipeline_alone_ms_per_batch": {
+            "wall": round(1e3 * float(np.median([wall for wall, _ in inputs])), 2),
+            "cpu": round(1e3 * float(np.median([cpu for _, cpu in inputs])), 2),
         },
+        "rounds": {name: [round(run["clips_per_second"], 1) for run in runs[name]] for name in sources},
     }
 
 
@@ -185,7 +245,7 @@ def main() -> None:
     model_type = ModelType(args.model_type)
     report: dict = {"cpu_cores": os.cpu_count()}
     if args.only in (None, "training"):
-        report["training"] = training_throughput(work, model_type, args.steps, args.rounds)
+        report["training"] = training_ratio(work, model_type, args.steps, args.rounds)
     if args.only in (None, "extraction"):
         report["extraction"] = extraction_throughput(work, NETWORKS.default_input_spec(model_type), args.rounds)
     print(json.dumps(report, indent=2))

@@ -115,6 +115,46 @@ def test_clips_are_decoded_once_and_read_back_from_the_cache(synth_dataset, tmp_
     assert [os.path.getmtime(p) for p in cached] == mtimes  # nothing decoded or written again
 
 
+def test_read_frames_reads_the_cached_frames_and_decodes_a_clip_beyond_the_budget(synth_dataset, tmp_path):
+    dataset = dataset_lib.load(synth_dataset)
+    examples = build_examples(dataset, "TRAIN", dataset.label_names())[:2]
+    store = ClipStore(TINY, cache_dir=str(tmp_path / "cache"))
+    store.prepare(examples[:1], training=True)
+    frame_indices = np.array([0, 3, 4, 5, 7])  # runs of one and of several consecutive frames
+    cached, decoded = (np.empty((5, 32, 32, 3), np.uint8) for _ in range(2))
+
+    store.read_frames(examples[0], True, frame_indices, cached)
+    ClipStore(TINY, cache_dir=str(tmp_path / "full"), budget_gb=0).read_frames(
+        examples[1], True, frame_indices, decoded
+    )
+
+    np.testing.assert_array_equal(cached, store.load(examples[0], training=True)[frame_indices])
+    with VideoReader(examples[1].video_uri) as reader:
+        fresh = reader.read_clip(examples[1].start, examples[1].end, InputSpec(8, 32, 32))
+    np.testing.assert_array_equal(decoded, fresh[frame_indices])
+    [path] = (tmp_path / "cache").rglob("*.npy")
+    path.write_bytes(path.read_bytes()[:1000])  # not a whole clip: an error, not another clip's pixels
+    with pytest.raises(ValueError, match="not a cached clip"):
+        store.read_frames(examples[0], True, frame_indices, cached)
+
+
+def test_batches_waiting_for_the_step_do_not_share_memory(synth_dataset, tmp_path):
+    """Each batch is filled in an array of its own that TensorFlow takes without a copy: were one buffer
+    reused, the batches queued ahead of the step would change under it."""
+    dataset = dataset_lib.load(synth_dataset)
+    examples = build_examples(dataset, "TRAIN", dataset.label_names())[:5]
+    store = ClipStore(TINY, cache_dir=str(tmp_path / "cache"))
+    store.prepare(examples, training=True)
+    data = training_dataset(store, examples, batch_size=2, seed=0, epoch=0, min_clips=10)
+
+    copied_at_once = [batch[0][0].numpy().copy() for batch in data]
+    held = [batch[0][0] for batch in data]  # all kept alive while later batches are assembled
+
+    assert len(held) == 5 and len({c.tobytes() for c in copied_at_once}) == 5
+    for tensor, copy in zip(held, copied_at_once, strict=True):
+        np.testing.assert_array_equal(tensor.numpy(), copy)
+
+
 def test_one_long_video_decodes_in_parallel_runs_that_give_the_same_clips(tmp_path):
     """Fewer videos than workers: a video's spans are cut into contiguous runs, one reader each."""
     from automl_video import synth
@@ -156,9 +196,12 @@ def test_augmentation_keeps_frame_order_shifts_each_clip_and_is_reproducible():
     clip = np.stack(np.broadcast_arrays(frame_index * 30, rows[None] * 16, cols[None] * 16), axis=-1).astype(np.uint8)
     clips = [clip] * 6  # [2T, H, W, 3] each: frame number, row and column in the channels
 
-    first = augment_clips(clips, spec, np.random.default_rng([0, 1]))
-    again = augment_clips(clips, spec, np.random.default_rng([0, 1]))
-    other = augment_clips(clips, spec, np.random.default_rng([0, 2]))
+    def read_frames(i, frame_indices, out):
+        np.take(clips[i], frame_indices, axis=0, out=out)
+
+    first = augment_clips(read_frames, len(clips), spec, np.random.default_rng([0, 1]))
+    again = augment_clips(read_frames, len(clips), spec, np.random.default_rng([0, 1]))
+    other = augment_clips(read_frames, len(clips), spec, np.random.default_rng([0, 2]))
 
     assert first.shape == (6, 4, 16, 16, 3) and first.dtype == np.uint8
     np.testing.assert_array_equal(first, again)
