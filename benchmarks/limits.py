@@ -29,7 +29,7 @@ import tempfile
 
 from inference_backends import clip_scoring, trained_models
 from long_row import long_row_speedup
-from predict_throughput import make_long_video, make_model, make_videos, prediction_ratios
+from predict_throughput import make_model, make_videos, peak_rss_figures, prediction_ratios
 from train_throughput import training_ratio
 
 from automl_video.modeling.metadata import ModelType
@@ -57,17 +57,10 @@ def demo_orchestration(workdir: str) -> dict:
     }
 
 
-def peak_memory(workdir: str, long_seconds: float, short_seconds: float) -> dict:
+def peak_memory(workdir: str, lengths: list[float]) -> dict:
     """Peak RSS of a fresh prediction process (segment, shots, 1-second intervals) per video length."""
-    model = make_model(os.path.join(workdir, "model"))
-    peaks = {}
-    for seconds in (short_seconds, long_seconds):
-        video = make_long_video(workdir, seconds)
-        script = os.path.join(os.path.dirname(__file__), "predict_throughput.py")
-        command = [sys.executable, script, "--rss-child", video, "--model", model, "--workdir", workdir]
-        completed = subprocess.run(command, capture_output=True, text=True, check=True)
-        peaks[f"{seconds:g} s"] = round(json.loads(completed.stdout.strip().splitlines()[-1])["peak_rss_mib"], 1)
-    return peaks
+    figures = peak_rss_figures(make_model(os.path.join(workdir, "model")), workdir, lengths)
+    return {f"{seconds:g} s": figure["peak_rss_mib"] for seconds, figure in figures.items()}
 
 
 def litert_figures(workdir: str, budget_minutes: float) -> list[dict]:
@@ -90,10 +83,12 @@ def main() -> None:
     training = training_ratio(
         os.path.join(args.workdir, "training"), ModelType.MOBILE_VERSATILE_1, 32 if quick else 64, 2 if quick else 6
     )
-    report["training"] = {key: training[key] for key in ("ratio", "paired_ratio_median", "cpu_ratio", "step_ms_median")}
+    report["training"] = {
+        key: training[key] for key in ("ratio", "paired_ratio_median", "step_ratio", "cpu_ratio", "step_ms_median")
+    }
     report["orchestration"] = demo_orchestration(args.workdir)
     report["litert"] = litert_figures(os.path.join(args.workdir, "inference"), 0.5 if quick else 1.0)
-    report["peak_rss_mib"] = peak_memory(args.workdir, 60.0 if quick else 600.0, 30.0)
+    report["peak_rss_mib"] = peak_memory(args.workdir, [30.0, 60.0] if quick else [30.0, 600.0, 1800.0])
     print(json.dumps(report, indent=2))
 
 
