@@ -21,7 +21,6 @@ import argparse
 import json
 import logging
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -221,7 +220,9 @@ def peak_rss_child(model: str, video: str, workdir: str) -> None:
 
     params = PredictionParams(shot_classification=True, one_sec_interval_classification=True)
     predicted, run = timed_prediction(model, [f"{video},0,inf"], workdir, f"rss_{os.path.basename(video)}", params)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a child of a big parent reports the parent's.
+    with open("/proc/self/status") as f:
+        peak_kib = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
     print(json.dumps({"video_seconds": predicted, "wall_seconds": run.wall, "peak_rss_mib": peak_kib / 1024}))
 
 
