@@ -70,9 +70,10 @@ class SplitReader(VideoReader):
         self, times: Iterable[float], size: tuple[int, int] | None = None
     ) -> Iterator[tuple[float, np.ndarray]]:
         times = np.fromiter(times, dtype=np.float64)
-        span_end = float(times[-1]) if len(times) else 0.0
-        boundaries = self._piece_boundaries(
-            float(times[0]) if len(times) else 0.0, span_end, len(times), self._frame_bytes(size)
+        boundaries = (
+            self._piece_boundaries(float(times[0]), float(times[-1]), len(times), self._frame_bytes(size))
+            if len(times)
+            else []
         )
         if not boundaries:
             self.pieces_read = 1
