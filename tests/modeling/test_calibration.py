@@ -144,7 +144,11 @@ def test_calibration_is_in_the_weights_so_the_network_and_its_exports_agree(cali
     np.testing.assert_allclose(tflite_scores, scores, atol=1e-5)
 
 
-def test_batch_prediction_scores_a_segment_as_evaluation_does(calibrated, tmp_path):
+@pytest.mark.parametrize("inference, tolerance", [("keras", 1e-6), ("litert-float", 1e-5), ("litert-dynamic", 1e-2)])
+def test_batch_prediction_scores_a_segment_as_evaluation_does(calibrated, tmp_path, inference, tolerance):
+    # Evaluation scores with Keras; batch prediction's default (auto) may pick either LiteRT variant by
+    # timing, so each backend is held to its own bound: Keras the same scores, the float conversion float
+    # noise, dynamic-range int8 weights a 1e-2 drift (5.6e-4 measured on this model) with the same top label.
     dataset_uri, model_uri, model, (span, *_), _ = calibrated
     result = evaluation.evaluate(model_uri, dataset_uri, str(tmp_path / "evaluation"))
     [evaluated] = [
@@ -152,14 +156,15 @@ def test_batch_prediction_scores_a_segment_as_evaluation_does(calibrated, tmp_pa
     ]
 
     inputs = write_file(tmp_path / "in.csv", "{},{},{}\n".format(*span))
-    predicted = batch_predict(model_uri, [inputs], str(tmp_path / "out"), PredictionParams())
+    predicted = batch_predict(model_uri, [inputs], str(tmp_path / "out"), PredictionParams(), inference=inference)
     [row] = legacy_rows(predicted.output_dir)
     payloads = checked_payloads(predicted.output_dir, row[3])
     scores = {p["displayName"]: p["videoClassification"]["classificationAnnotation"]["score"] for p in payloads}
 
     assert set(scores) == set(model.metadata.label_names)
     for name, score in scores.items():
-        assert score == pytest.approx(evaluated["scores"][name], abs=1e-6)
+        assert score == pytest.approx(evaluated["scores"][name], abs=tolerance)
+    assert max(scores, key=scores.get) == max(evaluated["scores"], key=evaluated["scores"].get)
 
 
 def test_train_cli_says_what_calibration_did(calibrated, capsys):
