@@ -26,7 +26,7 @@ from automl_video.prediction.clips import (
     collect_clips,
 )
 from automl_video.tasks.base import PredictionRecipe, RowPlan
-from automl_video.tasks.classification.shots import ShotDetector, ShotDetectorConfig
+from automl_video.tasks.classification.shots import FEATURE_BATCH_FRAMES, ShotDetector, ShotDetectorConfig
 from automl_video.times import format_duration
 from automl_video.video import VideoReader, sample_times
 
@@ -219,6 +219,8 @@ class ShotCollector(ClipCollector):
     A shot's length is unknown until its end, so its frames are kept at a density that halves each
     time the buffer fills (at most ``_SHOT_BUFFER_CLIPS × T`` frames). When the shot ends, each centre
     sample time takes the last kept frame at or before it (the first kept frame for an earlier time).
+    The detector takes frames in batches (:data:`FEATURE_BATCH_FRAMES`), so a shot's clip comes out up
+    to a batch of frames after the shot ends.
     """
 
     needs_every_frame = True  # the detector compares consecutive frames
@@ -232,31 +234,44 @@ class ShotCollector(ClipCollector):
         self._kept: list[tuple[float, np.ndarray]] = []
         self._frames_in_shot = 0
         self._stride = 1  # keep every stride-th frame of the shot
-        self._pending: tuple[float, np.ndarray] | None = None  # the detector's one frame of look-ahead
+        self._waiting: list[tuple[float, np.ndarray]] = []  # for the detector's next batch
+        self._undecided: list[tuple[float, np.ndarray]] = []  # given to the detector, cut or not unknown
 
     def add(self, time: float, frame: np.ndarray) -> list[tuple[ClipSpan, np.ndarray]]:
-        done = [self._cut(cut) for cut in self.detector.add(time, frame)]
-        self._keep_pending()
-        self._pending = (time, frame)
-        return done
+        self._waiting.append((time, frame))
+        return self._detect() if len(self._waiting) == FEATURE_BATCH_FRAMES else []
 
     def finish(self) -> list[tuple[ClipSpan, np.ndarray]]:
-        done = [self._cut(cut) for cut in self.detector.finish()]
-        self._keep_pending()
+        done = self._detect()
+        done += self._place(self.detector.finish(), len(self._undecided))
         if self._kept:
             done.append(self._cut(self.end))
         return done
 
-    def _keep_pending(self) -> None:
-        if self._pending is None:
-            return
+    def _detect(self) -> list[tuple[ClipSpan, np.ndarray]]:
+        """Give the waiting frames to the detector; every frame but the last is then decided."""
+        cuts = self.detector.add([t for t, _ in self._waiting], [f for _, f in self._waiting])
+        self._undecided += self._waiting
+        self._waiting = []
+        return self._place(cuts, len(self._undecided) - 1)
+
+    def _place(self, cuts: list[float], count: int) -> list[tuple[ClipSpan, np.ndarray]]:
+        """Put the first ``count`` undecided frames in their shots, closing a shot before each cut."""
+        done = []
+        for time, frame in self._undecided[:count]:
+            if time in cuts:
+                done.append(self._cut(time))
+            self._keep(time, frame)
+        del self._undecided[:count]
+        return done
+
+    def _keep(self, time: float, frame: np.ndarray) -> None:
         if self._frames_in_shot % self._stride == 0:
-            self._kept.append(self._pending)
+            self._kept.append((time, frame))
             if len(self._kept) > _SHOT_BUFFER_CLIPS * self.spec.num_frames:
                 self._kept = self._kept[::2]
                 self._stride *= 2
         self._frames_in_shot += 1
-        self._pending = None
 
     def _cut(self, cut_time: float) -> tuple[ClipSpan, np.ndarray]:
         """Close the current shot at ``cut_time`` (frames before it) and start the next one there."""

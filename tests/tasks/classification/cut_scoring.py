@@ -1,11 +1,12 @@
 """Scoring a shot detector against known cuts: what the shot tests measure (test-only helpers)."""
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-from automl_video.tasks.classification.shots import ShotDetector, ShotDetectorConfig
+from automl_video.tasks.classification.shots import FEATURE_BATCH_FRAMES, ShotDetector, ShotDetectorConfig
 
 
 def detect_cuts(frames: Iterable[tuple[float, np.ndarray]], config: ShotDetectorConfig | None = None) -> list[float]:
@@ -19,11 +20,14 @@ def detect_cuts(frames: Iterable[tuple[float, np.ndarray]], config: ShotDetector
         Sorted times of the first frame of every new shot (the first shot's start is not a cut).
     """
     detector = ShotDetector(config)
-    cuts = []
-    for time, frame in frames:
-        cuts.extend(detector.add(time, frame))
-    cuts.extend(detector.finish())
-    return cuts
+    cuts, pending = [], []
+    for item in itertools.chain(frames, [None]):
+        if item is not None:
+            pending.append(item)
+        if pending and (item is None or len(pending) == FEATURE_BATCH_FRAMES):
+            cuts += detector.add([t for t, _ in pending], [f for _, f in pending])
+            pending = []
+    return cuts + detector.finish()
 
 
 def shots_from_cuts(cuts: Iterable[float], start: float, end: float) -> list[tuple[float, float]]:

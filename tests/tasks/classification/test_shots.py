@@ -104,3 +104,32 @@ def test_score_cuts_counts_each_detection_once():
     assert (score.true_positives, score.false_positives, score.false_negatives) == (1, 2, 1)
     assert score.precision == pytest.approx(1 / 3)
     assert score.recall == pytest.approx(0.5)
+
+
+def test_batched_features_are_each_frames_own_and_match_their_definition():
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(0, 256, (72, 100, 3), dtype=np.uint8) for _ in range(5)]  # subsampled by 2
+    histograms, thumbnails = shots.frame_features(frames)
+
+    for frame, histogram, thumbnail in zip(frames, histograms, thumbnails):
+        alone_histogram, alone_thumbnail = shots.frame_features([frame])
+        np.testing.assert_array_equal(alone_histogram[0], histogram)
+        np.testing.assert_array_equal(alone_thumbnail[0], thumbnail)
+        small = frame[::2, ::2].astype(int)  # 36x50: 16x16 cells of 2x3 pixels, the rest cropped
+        bins = (small[..., 0] >> 5) * 64 + (small[..., 1] >> 5) * 8 + (small[..., 2] >> 5)
+        np.testing.assert_allclose(histogram, np.bincount(bins.ravel(), minlength=512) / bins.size, rtol=1e-6)
+        grey = small[:32, :48].reshape(16, 2, 16, 3, 3).mean(axis=(1, 3, 4)) / 255
+        np.testing.assert_allclose(thumbnail, grey, rtol=1e-6)
+
+
+@pytest.mark.parametrize("batch", [1, 7, 1000])
+def test_cuts_do_not_depend_on_how_frames_are_batched(cut_videos, batch):
+    path, _, _ = cut_videos[1]
+    with VideoReader(path) as reader:
+        frames = list(reader.frames(size=(64, 64)))
+    detector = shots.ShotDetector()
+    cuts = []
+    for first in range(0, len(frames), batch):
+        chunk = frames[first : first + batch]
+        cuts += detector.add([t for t, _ in chunk], [f for _, f in chunk])
+    assert cuts + detector.finish() == cut_scoring.detect_cuts(frames) != []
