@@ -64,8 +64,10 @@ def _train_one_epoch(model, data, clips: int, steps: int) -> dict:
     times = _StepTimes()
     started = time.monotonic()
     model.fit(data, epochs=1, verbose=0, shuffle=False, callbacks=[times])
+    returned = time.perf_counter()
     return {
         "clips_per_second": clips / (time.monotonic() - started),
+        "return_after_last_step_seconds": returned - times.batch_ends[-1],
         "step_seconds": np.diff(times.batch_ends),
         "cpu_seconds_per_step": times.cpu_seconds / steps,
     }
@@ -85,13 +87,13 @@ def training_ratio(work: str, model_type: ModelType, steps: int, rounds: int) ->
 
     ``ratio`` is the best round of each (the least disturbed by other processes); ``paired_ratio_median``
     the median over rounds of cached / in-memory within a round. On a 2-core VM shared with other runs
-    whole epochs swing by 2× and more (seconds-long pauses in which this process gets no CPU at all, so
-    64-step epochs took 10.2 s or 20.5 s whatever fed them), so two ratios that hold still are given
-    too: ``step_ratio``, the in-memory over the cached median step time (a pause moves a few steps, not
+    whole epochs swing by tens of percent, so two ratios that hold still are given too: ``step_ratio``, the in-memory over the cached median step time (a pause moves a few steps, not
     the median), and ``cpu_ratio``, the in-memory over the cached CPU time per step (medians; with the
     cores loaded, a process's share of them, not the wall clock, sets its pace). Beside them: the median wall time of a
     step and the CPU time per step of each source, the input pipeline alone per batch, and the bare
-    network on un-augmented tensors (no mixup in the step), the ceiling of the model alone.
+    network on un-augmented tensors (no mixup in the step), the ceiling of the model alone; and the
+    longest time ``fit`` took to return after its last step (``clip_cache.untuned``: with tf.data's
+    autotuning on, 6 epochs of 10 waited 8 to 9 s there, so epochs took 20.5 s instead of 11).
     """
     spec = NETWORKS.default_input_spec(model_type)
     batch_size = BATCH_SIZES[model_type]
@@ -123,11 +125,12 @@ def training_ratio(work: str, model_type: ModelType, steps: int, rounds: int) ->
     # source differs. A bare network on un-augmented tensors is shown too: the ceiling without mixup.
     batches = list(pipeline(0))
     held = tf.data.Dataset.from_tensor_slices(tf.nest.map_structure(lambda *parts: tf.stack(parts), *batches))
-    in_memory = held.prefetch(tf.data.AUTOTUNE)
+    in_memory = clip_cache.untuned(held.prefetch(clip_cache.PREFETCH_BATCHES))
     order = augmentation.epoch_order(len(examples), clips, 0, 0)[:clips]
     frames = np.stack([store.load(examples[i], training=True)[::2] for i in order])
     targets = clip_cache.targets_matrix(examples, len(dataset.label_names()))[order]
-    bare = tf.data.Dataset.from_tensor_slices((frames, targets)).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    bare = tf.data.Dataset.from_tensor_slices((frames, targets)).batch(batch_size).prefetch(clip_cache.PREFETCH_BATCHES)
+    bare = clip_cache.untuned(bare)
 
     sources = {"cached": lambda epoch: (trainer, pipeline(epoch)), "in_memory": lambda epoch: (trainer, in_memory)}
     sources["bare_network"] = lambda epoch: (network, bare)
@@ -170,6 +173,9 @@ def training_ratio(work: str, model_type: ModelType, steps: int, rounds: int) ->
         "input_pipeline_alone_ms_per_batch": {
             "wall": round(1e3 * float(np.median([wall for wall, _ in inputs])), 2),
             "cpu": round(1e3 * float(np.median([cpu for _, cpu in inputs])), 2),
+        },
+        "longest_return_after_last_step_seconds": {
+            name: round(max(run["return_after_last_step_seconds"] for run in runs[name]), 2) for name in sources
         },
         "rounds": {name: [round(run["clips_per_second"], 1) for run in runs[name]] for name in sources},
     }

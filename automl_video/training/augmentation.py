@@ -16,6 +16,7 @@ from automl_video.training.clip_cache import (
     FrameReader,
     batch_array,
     batch_loader,
+    parallel_batches,
     targets_matrix,
 )
 
@@ -136,8 +137,7 @@ def training_dataset(
         return (clips, weight, brightness), mixed_targets, mixed_weights
 
     data = tf.data.Dataset.from_tensor_slices((order, targets, sample_weights)).batch(batch_size).enumerate()
-    data = data.map(augmented, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return data.prefetch(tf.data.AUTOTUNE)
+    return parallel_batches(data, augmented)
 
 
 def mixup_parameters(targets, seed):

@@ -35,6 +35,10 @@ CACHE_FORMAT = 1
 # data are this aligned (Eigen's alignment); numpy's own arrays are 16-byte aligned, so each batch was
 # copied once more on its way to the step.
 TENSOR_ALIGNMENT = 64
+# Batches each input pipeline keeps ready ahead of the step (:func:`parallel_batches`): a batch takes
+# about 5 ms to assemble against a training step of about 190 ms (MOBILE_VERSATILE_1, 2 cores), so two
+# are plenty, and a cache miss (a clip decoded on the spot) still overlaps the steps before it.
+PREFETCH_BATCHES = 2
 # ``read_frames(i, frame_indices, out)``: frames of a batch's clip ``i`` written into ``out`` (see :func:`batch_loader`).
 FrameReader = Callable[[int, np.ndarray, np.ndarray], None]
 
@@ -316,10 +320,33 @@ def batch_loader(
     return load
 
 
+def untuned(data):
+    """``data`` with tf.data's autotuning off.
+
+    When an iterator of an autotuned pipeline is destroyed (``fit`` and ``predict`` destroy theirs as
+    they return), TensorFlow 2.21 waits for the autotuning thread, which often sleeps through the
+    cancellation to the end of its period (10.24 s once it has run a few seconds). Measured with the
+    real training pipeline on 2 cores, 64-step epochs: ``fit`` returned 7.9 to 9.3 s after its last
+    step in 6 epochs of 10 (20.6 s an epoch instead of 11.2). With autotuning off: in none of 10, and
+    the median step took 170 ms instead of 179 (the autotuning thread's own CPU). There is nothing
+    here for it to tune: one ``numpy_function`` per batch, a few milliseconds against a step of
+    hundreds (``benchmarks/train_throughput.py`` measures the pipeline alone).
+    """
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return data.with_options(options)
+
+
+def parallel_batches(data, load: Callable):
+    """``data.map(load)`` on one call per CPU, in order, :data:`PREFETCH_BATCHES` ahead, :func:`untuned`."""
+    data = data.map(load, num_parallel_calls=os.cpu_count() or 1, deterministic=True)
+    return untuned(data.prefetch(PREFETCH_BATCHES))
+
+
 def evaluation_dataset(store: ClipStore, examples: list[ClipExample], batch_size: int):
     """Batches of centre-sampled clips, in example order (no targets)."""
     import tensorflow as tf
 
-    load = batch_loader(store, examples)
-    data = tf.data.Dataset.range(len(examples)).batch(batch_size)
-    return data.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+    return parallel_batches(tf.data.Dataset.range(len(examples)).batch(batch_size), batch_loader(store, examples))

@@ -27,7 +27,7 @@ from automl_video.tasks.object_tracking.examples import FrameExample, frame_exam
 from automl_video.tasks.object_tracking.metrics import HEADLINE_IOU, EvaluatedFrame, box_metrics
 from automl_video.tasks.object_tracking.network import BOX_CHANNELS, OUTPUT_STRIDE, profile_of
 from automl_video.training.augmentation import epoch_order
-from automl_video.training.clip_cache import ClipStore
+from automl_video.training.clip_cache import ClipStore, parallel_batches
 
 SIZE_WEIGHT = 5.0
 OFFSET_WEIGHT = 1.0
@@ -146,8 +146,7 @@ class DetectorTraining(TrainingRecipe):
             return clips, targets
 
         data = tf.data.Dataset.from_tensor_slices(order).batch(batch_size).enumerate()
-        data = data.map(loaded, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        return data.prefetch(tf.data.AUTOTUNE), len(order)
+        return parallel_batches(data, loaded), len(order)
 
     def validate(self, scores: np.ndarray, examples: list[FrameExample]) -> tuple[float, float]:
         num_labels = scores.shape[-1] - BOX_CHANNELS
